@@ -1,0 +1,356 @@
+"""Typed, validated view of ``params.yaml``.
+
+One dataclass per top-level section; one per nested mapping. Every key is required and
+unknown keys are errors, both naming ``section.key``, so a typo in params never silently
+falls back to a default. Sections that are handed straight to a library (TRL's
+``SFTConfig``) stay plain mappings here and are validated by building that library's own
+config (:func:`audioreason.training.sft.build_sft_config`).
+
+Scale is only ever values: ``params.yaml`` holds the tiny scale, ``params.paper.yaml``
+the papers' values; ``cp params.paper.yaml params.yaml`` switches (``git checkout params.yaml`` back).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A params file that does not match the typed config; the message names section and key."""
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """The synthetic audio world written by ``audioreason world`` into ``data/``."""
+
+    seed: int
+    """Master seed; same seed and versions give byte-identical files."""
+    clip_seconds: float
+    """Duration of every clip, seconds."""
+    avqa_sample_rate: int
+    """Sample rate of the AVQA-format clips (the real dataset ships 32 kHz)."""
+    mmau_sample_rate: int
+    """Sample rate of the MMAU-format clips."""
+    n_train: int
+    """AVQA-format training questions."""
+    n_val: int
+    """AVQA-format validation questions."""
+    n_test_mini: int
+    """MMAU-format test-mini questions (split evenly over sound / music / speech)."""
+
+    def __post_init__(self):
+        _positive(self, "clip_seconds", "n_train", "n_val", "n_test_mini", "avqa_sample_rate", "mmau_sample_rate")
+
+
+@dataclass(frozen=True)
+class AvqaSource:
+    """Where an AVQA-format dataset lives, relative to ``ingest.data_dir``."""
+
+    train: str
+    """``train_qa.json``."""
+    val: str
+    """``val_qa.json``."""
+    audio_dir: str
+    """Folder of ``<video_name>.wav``."""
+
+
+@dataclass(frozen=True)
+class MmauSource:
+    """Where the MMAU test-mini lives, relative to ``ingest.data_dir``."""
+
+    test_mini: str
+    """The MMAU JSON list."""
+    audio_root: str
+    """Folder that ``audio_id`` (``./test-mini-audios/<id>.wav``) is relative to."""
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Importers: real on-disk formats -> normalised manifests in ``outputs/ingest/``."""
+
+    data_dir: str
+    """Root of the raw inputs (tracked by ``data.dvc``)."""
+    avqa: AvqaSource
+    mmau: MmauSource
+    audio_variant: bool
+    """Replace "video" by "audio" in AVQA questions (the audio-only variant, FORMATS.md)."""
+
+
+@dataclass(frozen=True)
+class ValidateConfig:
+    """Quality gates on the ingested manifests and the audio they point at."""
+
+    expected_sample_rates: list[int]
+    """Sample rates a raw clip may have (resampling happens on load)."""
+    min_duration_s: float
+    max_duration_s: float
+    silence_dbfs: float
+    """A clip whose RMS over all samples is below this level is silent."""
+
+    def __post_init__(self):
+        if self.min_duration_s >= self.max_duration_s:
+            raise ConfigError("validate.min_duration_s must be below validate.max_duration_s")
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    """Byte-level BPE tokenizer trained offline on the world's text (tiny scale)."""
+
+    vocab_size: int
+    min_frequency: int
+
+
+@dataclass(frozen=True)
+class FeatureExtractorConfig:
+    """``WhisperFeatureExtractor`` settings (log-mel front end of Qwen2-Audio / Omni)."""
+
+    feature_size: int
+    """Mel bins: 80 in the default extractor, 128 in the real Qwen2-Audio."""
+    sampling_rate: int
+    chunk_length: int
+    """Seconds every clip is padded/cut to (30 in the real models)."""
+    hop_length: int
+
+
+@dataclass(frozen=True)
+class AudioEncoderConfig:
+    """Whisper-style audio tower shared by the Qwen2-Audio and Omni thinker tiny configs."""
+
+    d_model: int
+    encoder_layers: int
+    encoder_attention_heads: int
+    encoder_ffn_dim: int
+
+
+@dataclass(frozen=True)
+class TextDecoderConfig:
+    """Qwen2 / Qwen3 text decoder sizes."""
+
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    max_position_embeddings: int
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    """Tiny random-init models of the real architectures, saved like real checkpoints.
+
+    ``build`` names which of ``qwen2_audio``, ``qwen2_5_omni_thinker``, ``qwen3`` the
+    ``models`` stage writes to ``outputs/models/<name>/``; at paper scale it is empty and
+    the training stages read real checkpoints (local path or hub id) from their own
+    ``model`` key.
+    """
+
+    seed: int
+    build: list[str]
+    tokenizer: TokenizerConfig
+    feature_extractor: FeatureExtractorConfig
+    audio_encoder: AudioEncoderConfig
+    text_decoder: TextDecoderConfig
+
+    def __post_init__(self):
+        unknown = set(self.build) - {"qwen2_audio", "qwen2_5_omni_thinker", "qwen3"}
+        if unknown:
+            raise ConfigError(f"models.build: unknown model(s) {sorted(unknown)}")
+
+
+@dataclass(frozen=True)
+class LoraConfigSection:
+    """LoRA adapters (PEFT); ``r: 0`` trains all parameters instead."""
+
+    r: int
+    alpha: int
+    dropout: float
+    target_modules: list[str]
+
+
+@dataclass(frozen=True)
+class SftConfig:
+    """Supervised fine-tuning of the audio model on AVQA-format questions (TRL SFTTrainer)."""
+
+    model: str
+    """Local checkpoint directory or hub id of the model + processor to fine-tune."""
+    train_manifest: str
+    val_manifest: str
+    prompt: str
+    """User-turn template; ``{question}`` and ``{choices}`` (Python list repr) are filled in."""
+    target: str
+    """Assistant-turn template; ``{answer}`` is filled in."""
+    lora: LoraConfigSection
+    trainer: dict[str, Any]
+    """Keyword arguments for ``trl.SFTConfig`` (validated by building it)."""
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Generation on the MMAU-format test set and official MMAU scoring."""
+
+    model: str
+    """Checkpoint directory or hub id to evaluate."""
+    test_manifest: str
+    prompt: str
+    """Same placeholders as ``sft.prompt``."""
+    batch_size: int
+    max_new_tokens: int
+    do_sample: bool
+    temperature: float
+    top_k: int
+    top_p: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """MLflow conventions."""
+
+    uri: str
+    """Tracking URI; ``sqlite:///mlflow.db`` is the store at the repository root."""
+    experiment: str
+
+
+@dataclass(frozen=True)
+class Params:
+    """The whole ``params.yaml``."""
+
+    world: WorldConfig
+    ingest: IngestConfig
+    validate: ValidateConfig
+    models: ModelsConfig
+    sft: SftConfig
+    evaluate: EvaluateConfig
+    tracking: TrackingConfig
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _positive(obj, *names):
+    for n in names:
+        if getattr(obj, n) <= 0:
+            raise ConfigError(f"{type(obj).__name__}.{n} must be positive, got {getattr(obj, n)!r}")
+
+
+def _check_value(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _check_value(value, a, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{where}: unexpected value {value!r}")
+    if dataclasses.is_dataclass(tp):
+        return build_section(tp, value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+        (item_tp,) = typing.get_args(tp)
+        return [_check_value(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
+        return dict(value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {tp} at {where}")
+
+
+def build_section(cls: type, data: Any, where: str):
+    """Build dataclass ``cls`` from mapping ``data``; errors name ``where.key``."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(names)})")
+    missing = [n for n in names if n not in data]
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {', '.join(missing)}")
+    kwargs = {n: _check_value(data[n], hints[n], f"{where}.{n}") for n in names}
+    try:
+        return cls(**kwargs)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from e
+
+
+def load_params(path: str | Path = "params.yaml", *, sections: list[str] | None = None) -> Params | dict[str, Any]:
+    """Load and validate a params file.
+
+    Args:
+        path: The YAML file.
+        sections: When given, build and return only these sections as ``{name: section}``
+            (a stage validates what it reads). Otherwise build the whole :class:`Params`.
+
+    Raises:
+        ConfigError: unknown or missing section or key, or a value of the wrong type.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of sections")
+    hints = typing.get_type_hints(Params)
+    if sections is not None:
+        out = {}
+        for s in sections:
+            if s not in hints:
+                raise ConfigError(f"{path}: no such section {s!r}")
+            if s not in raw:
+                raise ConfigError(f"{path}: missing section {s!r}")
+            out[s] = build_section(hints[s], raw[s], s)
+        return out
+    try:
+        return build_section(Params, raw, "params")
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from e
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten a config (dataclass or mapping) to ``{"a.b.c": value}`` for MLflow params."""
+    if dataclasses.is_dataclass(obj):
+        obj = dataclasses.asdict(obj)
+    out: dict[str, Any] = {}
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    else:
+        out[prefix] = obj
+    return out

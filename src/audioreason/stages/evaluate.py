@@ -1,0 +1,101 @@
+"""Stage ``evaluate``: generation on the MMAU-format test-mini, official MMAU scoring.
+
+Generates one completion per question with the evaluation prompt, extracts the answer
+(``<answer>`` content when present, else the text: FORMATS.md notes that a chain of
+thought mentioning another option scores wrong, paper 01 §4.3 "we discard the generated
+reasoning trace"), writes the official MMAU evaluation input
+(``outputs/evaluate/predictions.json``: the test-mini list with ``model_output``), and
+scores it with the official rule: accuracy overall, per task, per difficulty, per
+sub-category. Logs the scorer and extractor names, the prompt and the test-set sha256.
+
+    dvc repro evaluate        # or: python -m audioreason.stages.evaluate
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from audioreason.config import EvaluateConfig, flatten
+from audioreason.datasets.records import read_manifest
+from audioreason.evaluation.generate import GenerationSettings, generate_answers
+from audioreason.evaluation.mmau import EXTRACTOR_NAME, SCORER_NAME, extract_answer, score_mmau_file
+from audioreason.models.factory import load_model
+from audioreason.stages.common import METRICS, OUTPUTS, PLOTS, sections
+from audioreason.tracking import NullTracker, start_run, write_metrics
+
+OUT = OUTPUTS / "evaluate"
+PAPER, TABLE, ROW = "p02", "table2", "sft_gt_label"
+
+
+def flat_scores(scores: dict) -> dict[str, float]:
+    """``{"overall": .., "task.sound": .., "difficulty.easy": .., "sub_category.X": ..}`` for MLflow/DVC."""
+    out = {"overall": scores["overall"], "n": scores["n"]}
+    for group in ("task", "difficulty", "sub_category"):
+        out.update({f"{group}.{k}": v for k, v in scores[group].items()})
+    return out
+
+
+def plot_scores(scores: dict, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [("overall", {"overall": scores["overall"]}), ("task", scores["task"]), ("difficulty", scores["difficulty"])]
+    labels = [k for _, d in groups for k in d]
+    values = [v for _, d in groups for v in d.values()]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.bar(labels, values, color=["#444"] + ["#1f77b4"] * len(scores["task"]) + ["#ff7f0e"] * len(scores["difficulty"]))
+    ax.set(ylabel="MMAU accuracy (%)", ylim=(0, 100), title="MMAU test-mini (official rule)")
+    for i, v in enumerate(values):
+        ax.text(i, v + 1, f"{v:.1f}", ha="center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
+
+def run(cfg: EvaluateConfig, tracker: NullTracker, test_json: Path, out_dir: Path = OUT) -> dict:
+    """Generate, extract, write the official evaluation input and score it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records = read_manifest(cfg.test_manifest)
+    model, processor = load_model(cfg.model)
+    settings = GenerationSettings(cfg.max_new_tokens, cfg.do_sample, cfg.temperature, cfg.top_k, cfg.top_p, cfg.seed)
+    cache = out_dir / "generations.jsonl"
+    cache.unlink(missing_ok=True)  # DVC reruns this stage only when an input changed
+    generations = generate_answers(model, processor, records, prompt=cfg.prompt, settings=settings,
+                                   batch_size=cfg.batch_size, cache=cache)
+    by_id = {g["id"]: g for g in generations}
+    items = json.loads(Path(test_json).read_text())
+    for item in items:
+        g = by_id.get(str(item.get("id", item.get("audio_id"))))
+        if g is not None:
+            item["model_output"] = extract_answer(g["completion"])
+            item["raw_completion"] = g["completion"]
+    predictions = out_dir / "predictions.json"
+    predictions.write_text(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
+    scores = score_mmau_file(predictions)
+    (out_dir / "scores.json").write_text(json.dumps(scores, indent=2, sort_keys=True) + "\n")
+    plot_scores(scores, out_dir / "accuracy.png")
+    tracker.set_tags({"scorer": SCORER_NAME, "extractor": EXTRACTOR_NAME, "test_set_sha256": scores["test_set_sha256"]})
+    tracker.log_metrics(flat_scores(scores))
+    tracker.log_artifact(out_dir / "accuracy.png", "plots")
+    tracker.log_artifact(predictions, "predictions")
+    return scores
+
+
+def main() -> None:
+    cfg, ingest, tracking = sections("evaluate", "ingest", "tracking").values()
+    test_json = Path(ingest.data_dir) / ingest.mmau.test_mini
+    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="evaluate", paper=PAPER, table=TABLE,
+                   row=ROW, params=flatten(cfg, "evaluate"), deps=[cfg.model, cfg.test_manifest]) as tracker:
+        scores = run(cfg, tracker, test_json)
+    write_metrics({k: v for k, v in flat_scores(scores).items()}, METRICS / "evaluate.json")
+    PLOTS.joinpath("evaluate").mkdir(parents=True, exist_ok=True)
+    (PLOTS / "evaluate" / "accuracy.json").write_text(json.dumps(
+        [{"group": f"{g}.{k}", "accuracy": v} for g in ("task", "difficulty") for k, v in scores[g].items()], indent=2) + "\n")
+    print(f"evaluate: overall {scores['overall']:.1f}% on {scores['n']} items; task {scores['task']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Stage ``sft``: supervised fine-tuning of the audio model on AVQA-format questions.
+
+TRL ``SFTTrainer`` with the audio collator of :mod:`audioreason.training.sft`: the clip's
+Whisper features reach the forward pass and only the assistant's ``<answer>`` turn is
+scored. This is the label-only SFT baseline of paper 02 (SightSound-R1, Table 2,
+"SFT (Ground Truth Label)"; §4: LoRA r=8, alpha=16, lr 5e-5, batch 8/GPU, 2000 steps),
+trained on AVQA with the R1-AQA prompt (FORMATS.md).
+
+One MLflow run (``p02.table2.sft_gt_label/sft``): flattened params, every logged loss,
+the lineage tags, a loss plot. The model and processor go to ``outputs/sft/model``.
+
+    dvc repro sft             # or: python -m audioreason.stages.sft
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from audioreason.config import SftConfig, flatten
+from audioreason.datasets.records import read_manifest
+from audioreason.models.factory import load_model
+from audioreason.stages.common import METRICS, OUTPUTS, PLOTS, sections
+from audioreason.tracking import NullTracker, start_run, write_metrics
+from audioreason.training.sft import AudioSFTCollator, build_lora, build_sft_config, sft_dataset
+
+OUT = OUTPUTS / "sft"
+PAPER, TABLE, ROW = "p02", "table2", "sft_gt_label"
+
+
+class TrackerCallback(TrainerCallback):
+    """Forward every Trainer log line (loss, lr, grad norm, token accuracy) to the tracker."""
+
+    def __init__(self, tracker: NullTracker):
+        self.tracker = tracker
+        self.history: list[dict] = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        numeric = {k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}
+        if numeric:
+            self.tracker.log_metrics(numeric, step=state.global_step)
+            self.history.append({"step": state.global_step, **numeric})
+
+
+def plot_loss(history: list[dict], png: Path, csv_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [h for h in history if "loss" in h]
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    with csv_path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["step", "loss"])
+        w.writeheader()
+        w.writerows({"step": h["step"], "loss": h["loss"]} for h in rows)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot([h["step"] for h in rows], [h["loss"] for h in rows], marker="o")
+    ax.set(xlabel="step", ylabel="train loss (answer tokens)", title="SFT")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
+
+def run(cfg: SftConfig, tracker: NullTracker, out_dir: Path = OUT) -> dict:
+    from trl import SFTTrainer
+
+    train = read_manifest(cfg.train_manifest)
+    model, processor = load_model(cfg.model)
+    args = build_sft_config(cfg.trainer, str(out_dir / "checkpoints"))
+    callback = TrackerCallback(tracker)
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=sft_dataset(train, cfg.prompt, cfg.target),
+        processing_class=processor,
+        data_collator=AudioSFTCollator(processor),
+        peft_config=build_lora(cfg.lora),
+        callbacks=[callback],
+    )
+    result = trainer.train()
+    final = trainer.model.merge_and_unload() if cfg.lora.r else trainer.model
+    final.save_pretrained(out_dir / "model")
+    processor.save_pretrained(out_dir / "model")
+    shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+    losses = [h["loss"] for h in callback.history if "loss" in h]
+    plot_loss(callback.history, out_dir / "loss.png", PLOTS / "sft" / "loss.csv")
+    tracker.log_artifact(out_dir / "loss.png", "plots")
+    return {"train_loss": result.training_loss, "final_logged_loss": losses[-1] if losses else float("nan"),
+            "steps": result.global_step, "train_examples": len(train),
+            "train_runtime_s": result.metrics.get("train_runtime", float("nan"))}
+
+
+def main() -> None:
+    cfg, tracking = sections("sft", "tracking").values()
+    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="sft", paper=PAPER, table=TABLE,
+                   row=ROW, params=flatten(cfg, "sft"), deps=[cfg.model, cfg.train_manifest]) as tracker:
+        metrics = run(cfg, tracker)
+        tracker.log_metrics({k: v for k, v in metrics.items()})
+    write_metrics(metrics, METRICS / "sft.json")
+    print(f"sft: {metrics}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""MLflow conventions: one run per training or evaluation stage, named ``paper.table.row``.
+
+Every run carries the flattened params it read, the git commit, the DVC hashes of its
+inputs (hashed as DVC hashes them), the tags ``paper`` (``p01``..``p05`` or ``common``), ``table``
+and ``row``, and whatever the stage logs (metrics per category, the scorer name, the
+test-set sha256, plots). :class:`NullTracker` has the same methods and records in memory,
+for unit tests and non-zero ranks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import yaml
+
+MAX_PARAM_CHARS = 6000  # MLflow's param value limit; longer values go in as artifacts
+
+
+def git_commit(repo: str | Path = ".") -> str:
+    """HEAD commit, with ``-dirty`` when tracked files changed; ``unknown`` outside git."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return "unknown"
+
+
+def dvc_hash(path: str | Path) -> str:
+    """The md5 DVC records for ``path`` (a file's content md5, or a directory's ``<md5>.dir``).
+
+    Computed with DVC's own hashing (``dvc_data``) at run time, because ``dvc.lock`` is
+    written only after the stage finishes.
+    """
+    import tempfile
+
+    from dvc_data.hashfile import build
+    from dvc_data.hashfile.db import HashFileDB
+    from dvc_objects.fs.local import LocalFileSystem
+
+    fs = LocalFileSystem()
+    with tempfile.TemporaryDirectory() as tmp:
+        _, _, obj = build.build(HashFileDB(fs, tmp), str(path), fs, "md5", dry_run=True)
+    return obj.hash_info.value
+
+
+def dvc_tracked_hash(dvc_file: str | Path = "data.dvc") -> str:
+    """md5 of the output a ``.dvc`` file tracks (``data.dvc`` -> the raw ``data/`` tree)."""
+    p = Path(dvc_file)
+    if not p.exists():
+        return ""
+    outs = (yaml.safe_load(p.read_text()) or {}).get("outs") or [{}]
+    return str(outs[0].get("md5", ""))
+
+
+class NullTracker:
+    """Same surface as :class:`MlflowTracker`; keeps everything in memory."""
+
+    def __init__(self):
+        self.params: dict[str, Any] = {}
+        self.metrics: dict[str, list[tuple[int | None, float]]] = {}
+        self.tags: dict[str, str] = {}
+        self.artifacts: list[str] = []
+        self.run_id = "null"
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self.params.update(params)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        for k, v in metrics.items():
+            self.metrics.setdefault(k, []).append((step, float(v)))
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self.tags.update({k: str(v) for k, v in tags.items()})
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self.artifacts.append(str(path))
+
+    def log_dict(self, d: Mapping[str, Any], name: str) -> None:
+        self.artifacts.append(name)
+
+
+class MlflowTracker(NullTracker):
+    """Thin wrapper over the active MLflow run that applies the conventions above."""
+
+    def __init__(self, run):
+        super().__init__()
+        import mlflow
+
+        self._mlflow = mlflow
+        self.run_id = run.info.run_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        short, long = {}, {}
+        for k, v in params.items():
+            (long if len(str(v)) > MAX_PARAM_CHARS else short)[k] = v
+        if short:
+            self._mlflow.log_params({k: str(v) for k, v in short.items()})
+        for k, v in long.items():
+            self._mlflow.log_text(str(v), f"params/{k}.txt")
+        super().log_params(params)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        self._mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+        super().log_metrics(metrics, step)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self._mlflow.set_tags({k: str(v) for k, v in tags.items()})
+        super().set_tags(tags)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        p = Path(path)
+        if p.is_dir():
+            self._mlflow.log_artifacts(str(p), artifact_path)
+        else:
+            self._mlflow.log_artifact(str(p), artifact_path)
+        super().log_artifact(path, artifact_path)
+
+    def log_dict(self, d: Mapping[str, Any], name: str) -> None:
+        self._mlflow.log_dict(dict(d), name)
+        super().log_dict(d, name)
+
+
+def run_name(paper: str, table: str, row: str) -> str:
+    """``p02.table2.sft`` style run names."""
+    return f"{paper}.{table}.{row}"
+
+
+@contextmanager
+def start_run(*, uri: str, experiment: str, stage: str, paper: str, table: str, row: str,
+              params: Mapping[str, Any], deps: list[str | Path] = (), repo: str | Path = ".") -> Iterator[NullTracker]:
+    """Open one MLflow run for a stage, tagged and with its lineage logged.
+
+    Set ``AUDIOREASON_TRACKING=off`` to get a :class:`NullTracker` instead (tests, non-zero ranks).
+    """
+    if os.environ.get("AUDIOREASON_TRACKING", "on") == "off" or int(os.environ.get("RANK", "0")) != 0:
+        t = NullTracker()
+        t.set_tags({"paper": paper, "table": table, "row": row, "stage": stage})
+        t.log_params(params)
+        yield t
+        return
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=f"{run_name(paper, table, row)}.{stage}") as run:
+        t = MlflowTracker(run)
+        lineage = {f"dvc.dep.{d}": dvc_hash(d) for d in deps}
+        t.set_tags({"paper": paper, "table": table, "row": row, "stage": stage,
+                    "git_commit": git_commit(repo), "data_md5": dvc_tracked_hash(Path(repo) / "data.dvc"), **lineage})
+        t.log_params(params)
+        yield t
+
+
+def write_metrics(metrics: Mapping[str, Any], path: str | Path) -> None:
+    """``metrics/<stage>.json`` for ``dvc metrics show``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
