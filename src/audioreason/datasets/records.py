@@ -99,7 +99,10 @@ def read_manifest(path: str | Path) -> list[QARecord]:
             if not line.strip():
                 continue
             try:
-                out.append(QARecord.from_json(json.loads(line)))
-            except (json.JSONDecodeError, TypeError, KeyError) as e:
+                d = json.loads(line)
+                if not isinstance(d, dict):
+                    raise TypeError(f"expected a JSON object, got {type(d).__name__}")
+                out.append(QARecord.from_json(d))
+            except (ValueError, TypeError, KeyError) as e:
                 raise RecordError(path, f"line {lineno}", f"unreadable manifest line ({e})") from e
     return out

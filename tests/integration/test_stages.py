@@ -1,0 +1,175 @@
+"""Each pipeline stage run as DVC runs it (``python -m audioreason.stages.<name>``) in a small workspace.
+
+The workspace holds a scaled-down copy of ``params.yaml`` (fewer clips and steps, MLflow
+in the workspace's own SQLite file) and a freshly generated world under ``data/``. The
+stages run in order, each test checking what its stage wrote; the malformed-input tests
+copy the workspace and break one thing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+pytestmark = pytest.mark.slow
+
+
+def run_stage(ws: Path, name: str, check: bool = True, **env) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", f"audioreason.stages.{name}"], cwd=ws, capture_output=True,
+                          text=True, env={**os.environ, **env}, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"stage {name} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, repo_root) -> Path:
+    ws = tmp_path_factory.mktemp("ws")
+    params = yaml.safe_load((repo_root / "params.yaml").read_text())
+    params["world"].update(n_train=28, n_val=7, n_test_mini=9)
+    params["sft"]["trainer"].update(max_steps=6, logging_steps=2, save_steps=3, per_device_train_batch_size=4)
+    params["evaluate"].update(batch_size=4, max_new_tokens=8)
+    params["tracking"]["uri"] = f"sqlite:///{ws / 'mlflow.db'}"
+    (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = subprocess.run([sys.executable, "-m", "audioreason.cli", "world", "--out", "data"], cwd=ws,
+                         capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1])["clips"] == 28 + 7 + 9
+    return ws
+
+
+def _copy(ws: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "copy"
+    shutil.copytree(ws, dst, ignore=shutil.ignore_patterns("outputs", "mlflow.db"))
+    return dst
+
+
+def test_ingest_writes_manifests(workspace):
+    run_stage(workspace, "ingest")
+    metrics = json.loads((workspace / "metrics/ingest.json").read_text())
+    assert metrics["avqa_train.n"] == 28 and metrics["avqa_val.n"] == 7 and metrics["mmau_test_mini.n"] == 9
+    assert metrics["mmau_test_mini.task.sound"] == 3
+    lines = (workspace / "outputs/ingest/avqa_train.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    assert first["answer"] in first["choices"] and "video" not in first["question"].lower()
+    assert Path(first["audio"]).is_file()
+
+
+def test_validate_passes_on_clean_data(workspace):
+    proc = run_stage(workspace, "validate")
+    assert "passed" in proc.stdout
+    assert json.loads((workspace / "metrics/validate.json").read_text())["audio_failed"] == 0
+
+
+def test_models_are_saved_like_checkpoints(workspace):
+    run_stage(workspace, "models")
+    manifest = json.loads((workspace / "outputs/models/manifest.json").read_text())
+    assert [m["architecture"] for m in manifest["built"]] == [
+        "Qwen2AudioForConditionalGeneration", "Qwen2_5OmniThinkerForConditionalGeneration", "Qwen3ForCausalLM"]
+    for m in manifest["built"]:
+        assert (workspace / m["path"] / "config.json").is_file()
+        assert (workspace / m["path"] / "model.safetensors").is_file()
+    assert (workspace / "outputs/models/qwen2_audio/processor_config.json").is_file() or \
+        (workspace / "outputs/models/qwen2_audio/preprocessor_config.json").is_file()
+
+
+def test_sft_trains_and_logs_one_mlflow_run(workspace):
+    run_stage(workspace, "sft", AUDIOREASON_TRACKING="on")
+    metrics = json.loads((workspace / "metrics/sft.json").read_text())
+    assert metrics["steps"] == 6 and np.isfinite(metrics["train_loss"])
+    assert (workspace / "outputs/sft/model/model.safetensors").is_file()
+    rows = (workspace / "plots/sft/loss.csv").read_text().splitlines()
+    assert rows[0] == "step,loss" and len(rows) == 1 + 3
+    with sqlite3.connect(workspace / "mlflow.db") as db:
+        runs = db.execute("select run_uuid, name from runs").fetchall()
+        assert [name for _, name in runs] == ["p02.table2.sft_gt_label.sft"]
+        run_id = runs[0][0]
+        tags = dict(db.execute("select key, value from tags where run_uuid=?", (run_id,)).fetchall())
+        params = dict(db.execute("select key, value from params where run_uuid=?", (run_id,)).fetchall())
+        metric_keys = {k for (k,) in db.execute("select key from metrics where run_uuid=?", (run_id,))}
+    assert tags["paper"] == "p02" and tags["table"] == "table2" and tags["row"] == "sft_gt_label"
+    assert tags["data_md5"] == "" or tags["data_md5"].endswith(".dir")
+    assert tags["dvc.dep.outputs/ingest/avqa_train.jsonl"] and tags["dvc.dep.outputs/models/qwen2_audio"].endswith(".dir")
+    assert params["sft.trainer.max_steps"] == "6" and params["sft.lora.r"] == "0"
+    assert {"loss", "train_loss", "grad_norm", "learning_rate"} <= metric_keys
+
+
+def test_evaluate_scores_with_the_official_rule(workspace):
+    run_stage(workspace, "evaluate", AUDIOREASON_TRACKING="on")
+    scores = json.loads((workspace / "outputs/evaluate/scores.json").read_text())
+    assert scores["n"] == 9 and set(scores["task"]) == {"sound", "music", "speech"}
+    predictions = json.loads((workspace / "outputs/evaluate/predictions.json").read_text())
+    assert len(predictions) == 9 and all("model_output" in p for p in predictions)
+    # The CLI scorer reads the same file and agrees with the stage.
+    cli = subprocess.run([sys.executable, "-m", "audioreason.cli", "score", "mmau",
+                          str(workspace / "outputs/evaluate/predictions.json")], capture_output=True, text=True, check=True)
+    assert json.loads(cli.stdout)["overall"] == scores["overall"]
+    assert (workspace / "outputs/evaluate/accuracy.png").stat().st_size > 1000
+    with sqlite3.connect(workspace / "mlflow.db") as db:
+        run_id = db.execute("select run_uuid from runs where name='p02.table2.sft_gt_label.evaluate'").fetchone()[0]
+        tags = dict(db.execute("select key, value from tags where run_uuid=?", (run_id,)).fetchall())
+        metrics = dict(db.execute("select key, value from latest_metrics where run_uuid=?", (run_id,)).fetchall())
+    assert tags["scorer"] == "mmau-official-2025-01" and len(tags["test_set_sha256"]) == 64
+    assert metrics["overall"] == pytest.approx(scores["overall"]) and "task.sound" in metrics
+
+
+# ---------------------------------------------------------------- malformed inputs stop the pipeline
+
+
+def _edit_json(path: Path, edit) -> None:
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("breakage, expected", [
+    ("mmau_missing_choices", "missing key(s) choices"),
+    ("mmau_answer_not_in_choices", "is not among the choices"),
+    ("avqa_answer_out_of_range", "is not an index into multi_choice"),
+    ("avqa_missing_audio", "does not exist"),
+])
+def test_ingest_names_file_and_record(workspace, tmp_path, breakage, expected):
+    ws = _copy(workspace, tmp_path)
+    mmau, avqa = ws / "data/mmau/mmau-test-mini.json", ws / "data/avqa/train_qa.json"
+    if breakage == "mmau_missing_choices":
+        _edit_json(mmau, lambda d: d[4].pop("choices"))
+        bad_file, where = mmau, f"#4 (id {json.loads(mmau.read_text())[4]['id']})"
+    elif breakage == "mmau_answer_not_in_choices":
+        _edit_json(mmau, lambda d: d[2].update(answer="a trombone"))
+        bad_file, where = mmau, "#2 (id "
+    elif breakage == "avqa_answer_out_of_range":
+        _edit_json(avqa, lambda d: d[5].update(answer=7))
+        bad_file, where = avqa, "#5 (id 5)"
+    else:
+        name = json.loads(avqa.read_text())[3]["video_name"]
+        (ws / "data/avqa/audio" / f"{name}.wav").unlink()
+        bad_file, where = avqa, "#3 (id 3)"
+    proc = run_stage(ws, "ingest", check=False)
+    assert proc.returncode != 0
+    assert f"data/{bad_file.relative_to(ws / 'data')}" in proc.stderr and where in proc.stderr and expected in proc.stderr
+
+
+def test_validate_stops_on_silent_and_wrong_rate_audio(workspace, tmp_path):
+    ws = _copy(workspace, tmp_path)
+    run_stage(ws, "ingest")
+    avqa = json.loads((ws / "data/avqa/train_qa.json").read_text())
+    silent = ws / "data/avqa/audio" / f"{avqa[1]['video_name']}.wav"
+    sf.write(silent, np.zeros(64000, dtype=np.float32), 32000, subtype="PCM_16")
+    wrong_rate = ws / "data/avqa/audio" / f"{avqa[2]['video_name']}.wav"
+    sf.write(wrong_rate, 0.1 * np.sin(np.arange(16000) / 5.0).astype(np.float32), 8000, subtype="PCM_16")
+    proc = run_stage(ws, "validate", check=False)
+    assert proc.returncode != 0
+    assert "silent" in proc.stdout and "8000 Hz" in proc.stdout
+    # The report names the records that use each bad file.
+    assert "train_qa.json#1" in proc.stdout and "train_qa.json#2" in proc.stdout
+    report = json.loads((ws / "outputs/validate/report.json").read_text())
+    assert report["audio"]["n_failed"] == 2

@@ -1,0 +1,173 @@
+"""Tests of the ``audioreason`` command line (typer app): ``score mmau`` and ``world``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import yaml
+from typer.testing import CliRunner
+
+from audioreason.cli import app
+from audioreason.evaluation.mmau import mmau_tokens
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MMAU_TEST_MINI = REPO_ROOT.parent / "shared" / "reference" / "mmau" / "mmau-test-mini.v05.15.25.json"
+TASK_COUNTS = {"sound": 333, "music": 334, "speech": 333}
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def test_mini() -> list[dict]:
+    if not MMAU_TEST_MINI.is_file():
+        pytest.skip(f"MMAU test-mini reference file not found at {MMAU_TEST_MINI}")
+    return json.loads(MMAU_TEST_MINI.read_text(encoding="utf-8"))
+
+
+def _score(tmp_path: Path, items: list[dict]) -> dict:
+    path = tmp_path / "predictions.json"
+    path.write_text(json.dumps(items), encoding="utf-8")
+    result = runner.invoke(app, ["score", "mmau", str(path)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _with_output(items: list[dict], pick) -> list[dict]:
+    out = []
+    for item in items:
+        item = dict(item)
+        prediction = pick(item)
+        if prediction is not None:
+            item["model_output"] = prediction
+        out.append(item)
+    return out
+
+
+def test_score_answer_is_100(tmp_path, test_mini):
+    result = _score(tmp_path, _with_output(test_mini, lambda it: it["answer"]))
+    assert result["overall"] == 100.0
+    assert result["n"] == 1000 and result["correct"] == 1000 and result["skipped"] == 0
+    assert result["counts"]["task"] == TASK_COUNTS
+    assert result["task"] == {"music": 100.0, "sound": 100.0, "speech": 100.0}
+    assert set(result["difficulty"]) == {"easy", "medium", "hard"}
+    assert len(result["test_set_sha256"]) == 64
+
+
+def _distinct_wrong_choice(item: dict) -> str | None:
+    answer_tokens = mmau_tokens(item["answer"])
+    for choice in item["choices"]:
+        if choice != item["answer"] and mmau_tokens(choice) != answer_tokens:
+            return choice
+    return None
+
+
+def test_score_distinct_wrong_choice_is_0(tmp_path, test_mini):
+    unbeatable = [it["id"] for it in test_mini if _distinct_wrong_choice(it) is None]
+    assert unbeatable == ["bbabe360-0573-43d4-b2e6-6892150cbdcd"]  # every choice shares the answer's tokens
+    result = _score(tmp_path, _with_output(test_mini, _distinct_wrong_choice))
+    assert result["overall"] == 0.0
+    assert result["correct"] == 0
+    assert result["n"] == 999 and result["skipped"] == 1  # no prediction key: out of the denominator
+    assert sum(result["counts"]["task"].values()) == 999
+
+
+def test_score_first_wrong_choice_follows_official_rule(tmp_path, test_mini):
+    # Six items have a wrong choice with the same token set as the answer: the official rule
+    # counts predicting it as correct.
+    first_wrong = _with_output(test_mini, lambda it: next(c for c in it["choices"] if c != it["answer"]))
+    result = _score(tmp_path, first_wrong)
+    assert result["correct"] == 6
+    assert result["n"] == 1000
+    assert result["overall"] == pytest.approx(0.6)
+
+
+def test_score_answer_plus_other_choice_word_is_wrong(tmp_path, test_mini):
+    items = _with_output(test_mini, lambda it: it["answer"])
+    index = next(i for i, it in enumerate(items) if _distinct_wrong_choice(it) is not None
+                 and mmau_tokens(_distinct_wrong_choice(it)) - mmau_tokens(it["answer"]))
+    item = items[index]
+    distinguishing = sorted(mmau_tokens(_distinct_wrong_choice(item)) - mmau_tokens(item["answer"]))[0]
+    item["model_output"] = f"{item['answer']} or maybe {distinguishing}"
+    result = _score(tmp_path, items)
+    assert result["correct"] == 999
+    assert result["overall"] == pytest.approx(99.9)
+    assert result["task"][item["task"]] < 100.0
+
+
+def test_score_legacy_prediction_key(tmp_path, test_mini):
+    items = [dict(it, model_prediction=it["answer"]) for it in test_mini[:10]]
+    result = _score(tmp_path, items)
+    assert result["n"] == 10 and result["overall"] == 100.0
+
+
+def test_score_missing_file_fails(tmp_path):
+    result = runner.invoke(app, ["score", "mmau", str(tmp_path / "nope.json")])
+    assert result.exit_code == 2  # click usage error: the argument must name an existing file
+    assert not (tmp_path / "nope.json").exists()
+
+
+def test_score_without_predictions_fails(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([{"answer": "a", "choices": ["a", "b"], "task": "sound", "difficulty": "easy"}]))
+    result = runner.invoke(app, ["score", "mmau", str(path)])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ValueError)
+    assert str(path) in str(result.exception)
+
+
+# --------------------------------------------------------------------------- world
+
+
+@pytest.fixture()
+def tiny_params(tmp_path) -> Path:
+    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    raw["world"].update(clip_seconds=0.5, n_train=7, n_val=2, n_test_mini=3)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _digests(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_world_command_writes_files(tmp_path, tiny_params):
+    out = tmp_path / "data"
+    result = runner.invoke(app, ["world", "--out", str(out), "--params", str(tiny_params)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary == {"out": str(out), "avqa_train": 7, "avqa_val": 2, "mmau_test_mini": 3, "clips": 12}
+    assert len(json.loads((out / "avqa" / "train_qa.json").read_text())) == 7
+    assert len(json.loads((out / "avqa" / "val_qa.json").read_text())) == 2
+    assert len(json.loads((out / "mmau" / "mmau-test-mini.json").read_text())) == 3
+    assert len((out / "world" / "clips.jsonl").read_text().splitlines()) == 12
+    assert len(list((out / "avqa" / "audio").glob("*.wav"))) == 9
+    mmau_wavs = list((out / "mmau" / "test-mini-audios").glob("*.wav"))
+    assert len(mmau_wavs) == 3
+    assert sf.info(mmau_wavs[0]).frames == 8000  # 0.5 s at 16 kHz
+
+
+def test_world_command_seed_override(tmp_path, tiny_params):
+    for name, extra in (("a", []), ("b", []), ("c", ["--seed", "5"])):
+        result = runner.invoke(app, ["world", "--out", str(tmp_path / name), "--params", str(tiny_params), *extra])
+        assert result.exit_code == 0, result.output
+    assert _digests(tmp_path / "a") == _digests(tmp_path / "b")
+    assert (tmp_path / "a" / "avqa" / "train_qa.json").read_bytes() != (
+        tmp_path / "c" / "avqa" / "train_qa.json"
+    ).read_bytes()
+
+
+def test_world_command_bad_params(tmp_path):
+    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    raw["world"]["n_train"] = "ten"
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = runner.invoke(app, ["world", "--out", str(tmp_path / "data"), "--params", str(path)])
+    assert result.exit_code != 0
+    assert "world.n_train" in str(result.exception)
+    assert not (tmp_path / "data").exists()

@@ -1,0 +1,331 @@
+"""Tests of the typed params (``audioreason.config``) and of TRL's SFTConfig built from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from audioreason.config import (
+    ConfigError,
+    EvaluateConfig,
+    ModelsConfig,
+    Params,
+    SftConfig,
+    ValidateConfig,
+    WorldConfig,
+    flatten,
+    load_params,
+)
+from audioreason.training.sft import build_lora, build_sft_config
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PARAMS_FILES = ["params.yaml", "params.paper.yaml"]
+
+
+def _raw(name: str = "params.yaml") -> dict:
+    return yaml.safe_load((REPO_ROOT / name).read_text())
+
+
+def _write(tmp_path: Path, raw: dict, name: str = "params.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _error(tmp_path: Path, raw: dict, **kwargs) -> str:
+    with pytest.raises(ConfigError) as excinfo:
+        load_params(_write(tmp_path, raw), **kwargs)
+    return str(excinfo.value)
+
+
+# --------------------------------------------------------------------------- both files build
+
+
+@pytest.mark.parametrize("name", PARAMS_FILES)
+def test_params_file_builds(name):
+    p = load_params(REPO_ROOT / name)
+    assert isinstance(p, Params)
+    assert isinstance(p.world, WorldConfig)
+    assert isinstance(p.models, ModelsConfig)
+    assert isinstance(p.sft, SftConfig)
+    assert isinstance(p.evaluate, EvaluateConfig)
+    raw = _raw(name)
+    # Values come through unchanged (ints stay ints, floats are floats).
+    assert p.world.n_train == raw["world"]["n_train"]
+    assert p.world.clip_seconds == float(raw["world"]["clip_seconds"])
+    assert isinstance(p.world.clip_seconds, float)
+    assert p.validate.expected_sample_rates == raw["validate"]["expected_sample_rates"]
+    assert p.models.text_decoder.hidden_size == raw["models"]["text_decoder"]["hidden_size"]
+    assert p.sft.trainer == raw["sft"]["trainer"]
+    assert p.sft.prompt == p.evaluate.prompt
+    assert "{question}" in p.sft.prompt and "{choices}" in p.sft.prompt
+    assert p.sft.target == "<answer>{answer}</answer>"
+
+
+def test_tiny_and_paper_values():
+    tiny = load_params(REPO_ROOT / "params.yaml")
+    paper = load_params(REPO_ROOT / "params.paper.yaml")
+    assert tiny.models.build == ["qwen2_audio", "qwen2_5_omni_thinker", "qwen3"]
+    assert paper.models.build == []
+    assert tiny.models.feature_extractor.chunk_length == 2
+    assert paper.models.feature_extractor.chunk_length == 30
+    assert paper.models.feature_extractor.feature_size == 128
+    assert paper.sft.model == "Qwen/Qwen2-Audio-7B-Instruct"
+    assert (paper.sft.lora.r, paper.sft.lora.alpha) == (8, 16)
+    assert tiny.sft.lora.r == 0
+
+
+def test_tiny_sft_config_builds(tmp_path):
+    p = load_params(REPO_ROOT / "params.yaml")
+    cfg = build_sft_config(dict(p.sft.trainer), str(tmp_path / "sft"))
+    assert cfg.output_dir == str(tmp_path / "sft")
+    assert cfg.max_steps == 150
+    assert cfg.per_device_train_batch_size == 16
+    assert cfg.learning_rate == pytest.approx(0.002)
+    assert cfg.use_cpu is True and cfg.bf16 is False
+    # Fixed by the recipe, not by params.
+    assert cfg.remove_unused_columns is False
+    assert cfg.dataset_kwargs == {"skip_prepare_dataset": True}
+    assert build_lora(p.sft.lora) is None  # r: 0 = full fine-tuning
+
+
+def test_paper_sft_config_builds_on_cpu(tmp_path):
+    p = load_params(REPO_ROOT / "params.paper.yaml")
+    trainer = dict(p.sft.trainer, bf16=False, use_cpu=True)
+    cfg = build_sft_config(trainer, str(tmp_path / "sft"))
+    assert cfg.learning_rate == pytest.approx(5e-5)
+    assert cfg.max_steps == 2000
+    assert cfg.per_device_train_batch_size == 8
+    assert cfg.gradient_accumulation_steps == 1
+    assert cfg.warmup_steps == 50
+    assert cfg.save_steps == 200
+    assert cfg.save_total_limit == 2
+    assert cfg.dataloader_num_workers == 4
+    assert getattr(cfg.lr_scheduler_type, "value", cfg.lr_scheduler_type) == "cosine"
+    assert cfg.seed == 0 and cfg.data_seed == 0
+    assert cfg.remove_unused_columns is False
+    lora = build_lora(p.sft.lora)
+    assert lora.r == 8
+    assert lora.lora_alpha == 16
+    assert lora.lora_dropout == pytest.approx(0.05)
+    assert set(lora.target_modules) == {"q_proj", "k_proj", "v_proj", "o_proj"}
+
+
+@pytest.mark.gpu
+def test_paper_sft_config_builds_unmodified_on_gpu(tmp_path):
+    p = load_params(REPO_ROOT / "params.paper.yaml")
+    cfg = build_sft_config(dict(p.sft.trainer), str(tmp_path / "sft"))
+    assert cfg.bf16 is True
+    assert cfg.use_cpu is False
+    assert cfg.learning_rate == pytest.approx(5e-5)
+    assert cfg.max_steps == 2000
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_unknown_key_names_section_and_key(tmp_path):
+    raw = _raw()
+    raw["validate"]["foo"] = 1
+    msg = _error(tmp_path, raw)
+    assert "validate" in msg and "foo" in msg
+    assert "unknown" in msg
+
+
+def test_missing_key_names_section_and_key(tmp_path):
+    raw = _raw()
+    del raw["world"]["seed"]
+    msg = _error(tmp_path, raw)
+    assert "world" in msg and "seed" in msg
+    assert "missing" in msg
+
+
+def test_wrong_type_names_dotted_key(tmp_path):
+    raw = _raw()
+    raw["world"]["n_train"] = "ten"
+    msg = _error(tmp_path, raw)
+    assert "world.n_train" in msg
+    assert "'ten'" in msg
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("world", "seed", True),  # a bool is not an int
+        ("world", "clip_seconds", "2.0"),  # a string is not a number
+        ("ingest", "audio_variant", "yes"),
+        ("evaluate", "batch_size", 1.5),
+    ],
+)
+def test_wrong_scalar_types(tmp_path, section, key, value):
+    raw = _raw()
+    raw[section][key] = value
+    assert f"{section}.{key}" in _error(tmp_path, raw)
+
+
+def test_wrong_list_item_type_names_index(tmp_path):
+    raw = _raw()
+    raw["validate"]["expected_sample_rates"] = [16000, "32k"]
+    assert "validate.expected_sample_rates[1]" in _error(tmp_path, raw)
+
+
+def test_unknown_section(tmp_path):
+    raw = _raw()
+    raw["grpo"] = {"beta": 0.04}
+    msg = _error(tmp_path, raw)
+    assert "grpo" in msg and "unknown" in msg
+
+
+def test_missing_section(tmp_path):
+    raw = _raw()
+    del raw["tracking"]
+    msg = _error(tmp_path, raw)
+    assert "tracking" in msg and "missing" in msg
+
+
+def test_nested_unknown_key(tmp_path):
+    raw = _raw()
+    raw["models"]["tokenizer"]["bogus"] = 3
+    msg = _error(tmp_path, raw)
+    assert "models.tokenizer" in msg and "bogus" in msg
+
+
+def test_nested_section_not_a_mapping(tmp_path):
+    raw = _raw()
+    raw["sft"]["lora"] = 8
+    assert "sft.lora" in _error(tmp_path, raw)
+
+
+def test_unknown_model_in_build_rejected(tmp_path):
+    raw = _raw()
+    raw["models"]["build"] = ["gpt2"]
+    msg = _error(tmp_path, raw)
+    assert "models.build" in msg and "gpt2" in msg
+
+
+def test_non_positive_world_size_rejected(tmp_path):
+    raw = _raw()
+    raw["world"]["n_train"] = 0
+    msg = _error(tmp_path, raw)
+    assert "world" in msg and "n_train" in msg and "positive" in msg
+
+
+def test_validate_duration_order_rejected(tmp_path):
+    raw = _raw()
+    raw["validate"]["min_duration_s"] = 50.0
+    msg = _error(tmp_path, raw)
+    assert "validate.min_duration_s" in msg and "validate.max_duration_s" in msg
+
+
+def test_not_yaml_and_not_a_mapping(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("world: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping of sections"):
+        load_params(listy)
+
+
+def test_error_message_names_the_file(tmp_path):
+    raw = _raw()
+    raw["validate"]["foo"] = 1
+    path = _write(tmp_path, raw)
+    with pytest.raises(ConfigError) as excinfo:
+        load_params(path)
+    assert str(path) in str(excinfo.value)
+
+
+def test_config_error_is_a_value_error():
+    assert issubclass(ConfigError, ValueError)
+
+
+def test_bad_trl_key_names_sft_trainer(tmp_path):
+    with pytest.raises(ConfigError) as excinfo:
+        build_sft_config({"learning_rat": 1}, str(tmp_path))
+    msg = str(excinfo.value)
+    assert "sft.trainer" in msg and "learning_rat" in msg
+
+
+def test_bad_trl_value_names_sft_trainer(tmp_path):
+    with pytest.raises(ConfigError, match="sft.trainer"):
+        build_sft_config({"lr_scheduler_type": "no_such_schedule", "use_cpu": True}, str(tmp_path))
+
+
+def test_recipe_keys_cannot_be_overridden(tmp_path):
+    with pytest.raises(ConfigError) as excinfo:
+        build_sft_config({"remove_unused_columns": True}, str(tmp_path))
+    assert "sft.trainer" in str(excinfo.value) and "remove_unused_columns" in str(excinfo.value)
+
+
+# --------------------------------------------------------------------------- partial loading
+
+
+def test_sections_partial_loading(tmp_path):
+    out = load_params(REPO_ROOT / "params.yaml", sections=["world", "models"])
+    assert set(out) == {"world", "models"}
+    assert isinstance(out["world"], WorldConfig)
+    assert isinstance(out["models"], ModelsConfig)
+    assert out["world"].n_test_mini == 180
+
+
+def test_sections_ignores_broken_other_sections(tmp_path):
+    raw = _raw()
+    raw["validate"]["foo"] = 1  # broken, but not asked for
+    out = load_params(_write(tmp_path, raw), sections=["world"])
+    assert isinstance(out["world"], WorldConfig)
+    # ...and still validates the section that is asked for.
+    msg = _error(tmp_path, raw, sections=["validate"])
+    assert "validate" in msg and "foo" in msg
+
+
+def test_sections_unknown_and_missing(tmp_path):
+    with pytest.raises(ConfigError, match="no such section 'grpo'"):
+        load_params(REPO_ROOT / "params.yaml", sections=["grpo"])
+    raw = _raw()
+    del raw["evaluate"]
+    with pytest.raises(ConfigError, match="missing section 'evaluate'"):
+        load_params(_write(tmp_path, raw), sections=["evaluate"])
+
+
+def test_sections_validate_returns_dataclass():
+    out = load_params(REPO_ROOT / "params.paper.yaml", sections=["validate"])
+    assert isinstance(out["validate"], ValidateConfig)
+    assert out["validate"].silence_dbfs == -70.0
+
+
+# --------------------------------------------------------------------------- flatten
+
+
+def test_flatten_keys():
+    p = load_params(REPO_ROOT / "params.yaml")
+    flat = flatten(p)
+    for key in (
+        "world.seed",
+        "world.n_train",
+        "ingest.avqa.train",
+        "ingest.mmau.audio_root",
+        "models.tokenizer.vocab_size",
+        "models.feature_extractor.chunk_length",
+        "models.text_decoder.hidden_size",
+        "sft.lora.r",
+        "sft.trainer.learning_rate",
+        "sft.trainer.max_steps",
+        "evaluate.max_new_tokens",
+        "tracking.uri",
+    ):
+        assert key in flat, key
+    assert flat["world.n_train"] == 672
+    assert flat["sft.trainer.learning_rate"] == pytest.approx(0.002)
+    assert flat["models.build"] == ["qwen2_audio", "qwen2_5_omni_thinker", "qwen3"]
+    # Leaves only: no key is a prefix section.
+    assert "world" not in flat and "sft.trainer" not in flat
+    assert all(not isinstance(v, dict) for v in flat.values())
+    assert all(k.split(".")[0] in Params.__dataclass_fields__ for k in flat)
+
+
+def test_flatten_mapping_with_prefix():
+    assert flatten({"a": {"b": 1, "c": {"d": "x"}}, "e": [1, 2]}, "p") == {"p.a.b": 1, "p.a.c.d": "x", "p.e": [1, 2]}
