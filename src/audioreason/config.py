@@ -184,7 +184,6 @@ class SftConfig:
     model: str
     """Local checkpoint directory or hub id of the model + processor to fine-tune."""
     train_manifest: str
-    val_manifest: str
     prompt: str
     """User-turn template; ``{question}`` and ``{choices}`` (Python list repr) are filled in."""
     target: str

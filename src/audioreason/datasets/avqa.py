@@ -10,11 +10,10 @@ audio variant replaces "video" with "audio" in the question.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from audioreason.datasets.records import QARecord, RecordError
+from audioreason.datasets.records import QARecord, RecordError, read_json_list
 
 REQUIRED = ("id", "video_name", "question_text", "multi_choice", "answer")
 _VIDEO_WORD = re.compile(r"\bvideo\b", re.IGNORECASE)
@@ -50,12 +49,7 @@ def read_avqa(qa_json: str | Path, audio_dir: str | Path, split: str, *, audio_v
             a null, duplicate choices, or a missing audio file.
     """
     qa_json, audio_dir = Path(qa_json), Path(audio_dir)
-    try:
-        raw = json.loads(qa_json.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise RecordError(qa_json, "(file)", f"cannot read AVQA json ({e})") from e
-    if not isinstance(raw, list):
-        raise RecordError(qa_json, "(file)", f"expected a JSON list of records, got {type(raw).__name__}")
+    raw = read_json_list(qa_json, "AVQA")
     out = []
     for i, r in enumerate(raw):
         where = f"#{i} (id {r.get('id') if isinstance(r, dict) else '?'})"

@@ -9,10 +9,9 @@ choices), ``task``, ``category`` (13 items hold it as a one-element list),
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
-from audioreason.datasets.records import QARecord, RecordError
+from audioreason.datasets.records import QARecord, RecordError, read_json_list
 
 REQUIRED = ("audio_id", "question", "choices", "answer", "task")
 TASKS = {"sound", "music", "speech"}
@@ -32,12 +31,7 @@ def read_mmau(path: str | Path, audio_root: str | Path, *, split: str = "test-mi
             unknown task, or (with ``check_audio_exists``) a missing audio file.
     """
     path, audio_root = Path(path), Path(audio_root)
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise RecordError(path, "(file)", f"cannot read MMAU json ({e})") from e
-    if not isinstance(raw, list):
-        raise RecordError(path, "(file)", f"expected a JSON list of items, got {type(raw).__name__}")
+    raw = read_json_list(path, "MMAU")
     out = []
     for i, r in enumerate(raw):
         ident = r.get("id", r.get("audio_id")) if isinstance(r, dict) else None

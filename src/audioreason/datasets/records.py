@@ -75,6 +75,18 @@ class QARecord:
         return cls(**d)
 
 
+def read_json_list(path: str | Path, what: str) -> list:
+    """Load a dataset's top-level JSON list; an unreadable file or a non-list names the file."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise RecordError(path, "(file)", f"cannot read {what} json ({e})") from e
+    if not isinstance(raw, list):
+        raise RecordError(path, "(file)", f"expected a JSON list of records, got {type(raw).__name__}")
+    return raw
+
+
 MANIFEST_COLUMNS = tuple(f.name for f in dataclasses.fields(QARecord))
 
 

@@ -27,7 +27,6 @@ from typing import Any
 import torch
 from transformers import (
     AutoConfig,
-    AutoModelForCausalLM,
     AutoProcessor,
     AutoTokenizer,
     Qwen2AudioConfig,
@@ -80,6 +79,12 @@ def _encoder_positions(cfg: ModelsConfig) -> int:
     return frames // 2
 
 
+def _encoder_kwargs(cfg: ModelsConfig) -> dict[str, Any]:
+    """Whisper-style audio tower sizes, shared by the Qwen2-Audio and Omni thinker configs."""
+    return dict(dataclasses.asdict(cfg.audio_encoder), num_mel_bins=cfg.feature_extractor.feature_size,
+                max_source_positions=_encoder_positions(cfg))
+
+
 def _token_ids(tokenizer) -> dict[str, int]:
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in tk.SPECIAL_TOKENS}
     ids["vocab_size"] = len(tokenizer)
@@ -95,32 +100,17 @@ def _text_kwargs(cfg: ModelsConfig, ids: dict[str, int]) -> dict[str, Any]:
 
 def qwen2_audio_config(cfg: ModelsConfig, tokenizer) -> Qwen2AudioConfig:
     ids = _token_ids(tokenizer)
-    enc = cfg.audio_encoder
-    audio = Qwen2AudioEncoderConfig(
-        num_mel_bins=cfg.feature_extractor.feature_size,
-        d_model=enc.d_model,
-        encoder_layers=enc.encoder_layers,
-        encoder_attention_heads=enc.encoder_attention_heads,
-        encoder_ffn_dim=enc.encoder_ffn_dim,
-        max_source_positions=_encoder_positions(cfg),
-    )
+    audio = Qwen2AudioEncoderConfig(**_encoder_kwargs(cfg))
     text = Qwen2Config(**_text_kwargs(cfg, ids))
     return Qwen2AudioConfig(audio_config=audio, text_config=text, audio_token_index=ids[tk.AUDIO])
 
 
 def omni_thinker_config(cfg: ModelsConfig, tokenizer) -> Qwen2_5OmniThinkerConfig:
     ids = _token_ids(tokenizer)
-    enc, dec = cfg.audio_encoder, cfg.text_decoder
-    audio = Qwen2_5OmniAudioEncoderConfig(
-        num_mel_bins=cfg.feature_extractor.feature_size,
-        d_model=enc.d_model,
-        encoder_layers=enc.encoder_layers,
-        encoder_attention_heads=enc.encoder_attention_heads,
-        encoder_ffn_dim=enc.encoder_ffn_dim,
-        max_source_positions=_encoder_positions(cfg),
-        n_window=_encoder_positions(cfg),
-        output_dim=dec.hidden_size,
-    )
+    dec = cfg.text_decoder
+    # The thinker's tower projects straight to the decoder width; one attention window per clip.
+    audio = Qwen2_5OmniAudioEncoderConfig(**_encoder_kwargs(cfg), n_window=_encoder_positions(cfg),
+                                          output_dim=dec.hidden_size)
     # mrope splits each head's rotary half-dimension into (temporal, height, width).
     half = dec.hidden_size // dec.num_attention_heads // 2
     t_part = half - 2 * (half // 4)
