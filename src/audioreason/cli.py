@@ -1,6 +1,7 @@
 """The ``audioreason`` command line.
 
     audioreason world --out data [--seed N]     write the synthetic audio world
+    audioreason check-data                      data/ matches data.dvc
     audioreason score mmau PRED.json            official MMAU scoring of a prediction file
 """
 
@@ -33,6 +34,25 @@ def world(
         cfg = dataclasses.replace(cfg, seed=seed)
     counts = write_world(out, cfg)
     typer.echo(json.dumps({"out": str(out), **counts}))
+
+
+@app.command("check-data")
+def check_data(
+    data: Path = typer.Option(Path("data"), help="The raw-input folder."),
+    dvc_file: Path = typer.Option(Path("data.dvc"), help="The .dvc file that tracks it."),
+) -> None:
+    """Fail unless DATA hashes (as DVC hashes it) to what DVC_FILE records.
+
+    ``dvc status`` cannot tell a mismatch from a fresh clone's empty cache; this can.
+    """
+    from audioreason.tracking import dvc_hash, dvc_tracked_hash
+
+    expected, actual = dvc_tracked_hash(dvc_file), dvc_hash(data)
+    if expected != actual:
+        typer.echo(f"error: {data}/ hashes to {actual} but {dvc_file} records {expected}: regenerate it "
+                   f"(rm -rf {data} && audioreason world --out {data}) or accept it (dvc add {data})", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{data}/ matches {dvc_file} ({actual})")
 
 
 @score_app.command("mmau")
