@@ -1,4 +1,4 @@
-"""MLflow conventions: one run per training or evaluation stage, named ``paper.table.row``.
+"""MLflow conventions: one run per training or evaluation stage, named ``paper.table.row.stage``.
 
 Every run carries the flattened params it read, the git commit, the DVC hashes of its
 inputs (hashed as DVC hashes them), the tags ``paper`` (``p01``..``p05`` or ``common``), ``table``
@@ -127,9 +127,9 @@ class MlflowTracker(NullTracker):
         super().log_dict(d, name)
 
 
-def run_name(paper: str, table: str, row: str) -> str:
-    """``p02.table2.sft`` style run names."""
-    return f"{paper}.{table}.{row}"
+def run_name(paper: str, table: str, row: str, stage: str) -> str:
+    """``p02.table2.sft_gt_label.evaluate`` style run names."""
+    return f"{paper}.{table}.{row}.{stage}"
 
 
 @contextmanager
@@ -139,9 +139,10 @@ def start_run(*, uri: str, experiment: str, stage: str, paper: str, table: str, 
 
     Set ``AUDIOREASON_TRACKING=off`` to get a :class:`NullTracker` instead (tests, non-zero ranks).
     """
+    identity = {"paper": paper, "table": table, "row": row, "stage": stage}
     if os.environ.get("AUDIOREASON_TRACKING", "on") == "off" or int(os.environ.get("RANK", "0")) != 0:
         t = NullTracker()
-        t.set_tags({"paper": paper, "table": table, "row": row, "stage": stage})
+        t.set_tags(identity)
         t.log_params(params)
         yield t
         return
@@ -149,11 +150,11 @@ def start_run(*, uri: str, experiment: str, stage: str, paper: str, table: str, 
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=f"{run_name(paper, table, row)}.{stage}") as run:
+    with mlflow.start_run(run_name=run_name(paper, table, row, stage)) as run:
         t = MlflowTracker(run)
         lineage = {f"dvc.dep.{d}": dvc_hash(d) for d in deps}
-        t.set_tags({"paper": paper, "table": table, "row": row, "stage": stage,
-                    "git_commit": git_commit(repo), "data_md5": dvc_tracked_hash(Path(repo) / "data.dvc"), **lineage})
+        t.set_tags({**identity, "git_commit": git_commit(repo),
+                    "data_md5": dvc_tracked_hash(Path(repo) / "data.dvc"), **lineage})
         t.log_params(params)
         yield t
 

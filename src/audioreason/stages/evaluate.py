@@ -90,7 +90,7 @@ def main() -> None:
     with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="evaluate", paper=PAPER, table=TABLE,
                    row=ROW, params=flatten(cfg, "evaluate"), deps=[cfg.model, cfg.test_manifest]) as tracker:
         scores = run(cfg, tracker, test_json)
-    write_metrics({k: v for k, v in flat_scores(scores).items()}, METRICS / "evaluate.json")
+    write_metrics(flat_scores(scores), METRICS / "evaluate.json")
     PLOTS.joinpath("evaluate").mkdir(parents=True, exist_ok=True)
     (PLOTS / "evaluate" / "accuracy.json").write_text(json.dumps(
         [{"group": f"{g}.{k}", "accuracy": v} for g in ("task", "difficulty") for k, v in scores[g].items()], indent=2) + "\n")

@@ -99,7 +99,7 @@ def main() -> None:
     with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="sft", paper=PAPER, table=TABLE,
                    row=ROW, params=flatten(cfg, "sft"), deps=[cfg.model, cfg.train_manifest]) as tracker:
         metrics = run(cfg, tracker)
-        tracker.log_metrics({k: v for k, v in metrics.items()})
+        tracker.log_metrics(metrics)
     write_metrics(metrics, METRICS / "sft.json")
     print(f"sft: {metrics}")
 

@@ -166,7 +166,6 @@ KINDS = [
     Kind("speaker", "speech", "Reasoning", "Multi Speaker Role Mapping", "easy", "Both", "Which", scene_speaker),
     Kind("n_speakers", "speech", "Reasoning", "Counting", "hard", "Sound", "Happening", scene_n_speakers),
 ]
-KIND_BY_NAME = {k.name: k for k in KINDS}
 
 
 def render(kind: Kind, rng: np.random.Generator, sr: int, seconds: float) -> Scene:
