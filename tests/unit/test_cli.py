@@ -126,6 +126,15 @@ def test_score_without_predictions_fails(tmp_path):
 def tiny_params(tmp_path) -> Path:
     raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     raw["world"].update(clip_seconds=0.5, n_train=7, n_val=2, n_test_mini=3)
+    w = raw["world"]
+    w["music_avqa"].update(train_videos=1, val_videos=1, test_videos=1)
+    w["iemocap"].update(dialogs_per_session=1, utterances_per_dialog=2)
+    w["fau_aibo"].update(ohm_chunks=2, mont_chunks=2)
+    w["vctk"].update(speakers=2, utterances_per_speaker=1)
+    w["desed"].update(clip_seconds=2.0, strong_clips=1, weak_clips=1)
+    w["maestro"].update(clip_seconds=3.0, files_per_scene=1)
+    w["vggsound"].update(train_clips=1, test_clips=1, audioset_captions=1)
+    w["cota"].update(items=4)
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -141,11 +150,14 @@ def test_world_command_writes_files(tmp_path, tiny_params):
     result = runner.invoke(app, ["world", "--out", str(out), "--params", str(tiny_params)])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary == {"out": str(out), "avqa_train": 7, "avqa_val": 2, "mmau_test_mini": 3, "clips": 12}
+    assert {k: summary[k] for k in ("out", "avqa_train", "avqa_val", "mmau_test_mini", "vctk", "maestro")} == {
+        "out": str(out), "avqa_train": 7, "avqa_val": 2, "mmau_test_mini": 3, "vctk": 2, "maestro": 5}
+    truth = [json.loads(x) for x in (out / "world" / "clips.jsonl").read_text().splitlines()]
+    assert summary["clips"] == len(truth)
     assert len(json.loads((out / "avqa" / "train_qa.json").read_text())) == 7
     assert len(json.loads((out / "avqa" / "val_qa.json").read_text())) == 2
     assert len(json.loads((out / "mmau" / "mmau-test-mini.json").read_text())) == 3
-    assert len((out / "world" / "clips.jsonl").read_text().splitlines()) == 12
+    assert sum(t["dataset"] in ("avqa", "mmau") for t in truth) == 12
     assert len(list((out / "avqa" / "audio").glob("*.wav"))) == 9
     mmau_wavs = list((out / "mmau" / "test-mini-audios").glob("*.wav"))
     assert len(mmau_wavs) == 3

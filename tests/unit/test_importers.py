@@ -84,7 +84,7 @@ def test_to_audio_question():
 
 def test_read_avqa(avqa_dir: Path):
     qa = avqa_dir / "train_qa.json"
-    recs = read_avqa(qa, avqa_dir / "audio", "train")
+    recs = read_avqa(qa, avqa_dir / "audio", "train").records
     assert len(recs) == 2
     r0, r1 = recs
     assert r0.id == "7" and r0.dataset == "avqa" and r0.split == "train"
@@ -107,7 +107,7 @@ def test_read_avqa(avqa_dir: Path):
 
 
 def test_read_avqa_keeps_video_without_audio_variant(avqa_dir: Path):
-    recs = read_avqa(avqa_dir / "train_qa.json", avqa_dir / "audio", "val", audio_variant=False)
+    recs = read_avqa(avqa_dir / "train_qa.json", avqa_dir / "audio", "val", audio_variant=False).records
     assert recs[0].question == "What is making the sound in the video?"
     assert recs[1].question == AVQA_RECORDS[1]["question_text"]
     assert recs[0].split == "val"
@@ -152,7 +152,7 @@ def test_avqa_missing_audio(avqa_dir: Path):
     msg = _avqa_error(avqa_dir, 1, lambda r: None)
     assert "a_b-c_d_000120.wav" in msg and "does not exist" in msg
     # Without the check the record is read.
-    recs = read_avqa(avqa_dir / "train_qa.json", avqa_dir / "audio", "train", check_audio_exists=False)
+    recs = read_avqa(avqa_dir / "train_qa.json", avqa_dir / "audio", "train", check_audio_exists=False).records
     assert len(recs) == 2
 
 
@@ -211,7 +211,7 @@ def mmau_dir(tmp_path: Path) -> Path:
 
 def test_read_mmau(mmau_dir: Path):
     path = mmau_dir / "mmau-test-mini.json"
-    recs = read_mmau(path, mmau_dir)
+    recs = read_mmau(path, mmau_dir).records
     assert [r.task for r in recs] == ["sound", "music", "speech"]
     assert recs[0].id == "00000000-0000-4000-8000-000000000000"
     assert recs[0].answer == "Woman" and recs[0].answer_index == 1
@@ -289,7 +289,7 @@ def test_mmau_not_a_list(tmp_path: Path):
 def real_mmau() -> list[QARecord]:
     if not MMAU_TEST_MINI.is_file():
         pytest.skip(f"MMAU test-mini reference file not found at {MMAU_TEST_MINI}")
-    return read_mmau(MMAU_TEST_MINI, MMAU_TEST_MINI.parent, check_audio_exists=False)
+    return read_mmau(MMAU_TEST_MINI, MMAU_TEST_MINI.parent, check_audio_exists=False).records
 
 
 def test_real_mmau_counts(real_mmau):
@@ -341,9 +341,9 @@ def test_real_mmau_missing_audio_is_reported():
 
 
 def test_manifest_round_trip(tmp_path: Path, avqa_dir: Path, mmau_dir: Path):
-    records = read_avqa(avqa_dir / "train_qa.json", avqa_dir / "audio", "train") + read_mmau(
+    records = read_avqa(avqa_dir / "train_qa.json", avqa_dir / "audio", "train").records + read_mmau(
         mmau_dir / "mmau-test-mini.json", mmau_dir
-    )
+    ).records
     path = tmp_path / "out" / "manifest.jsonl"
     assert write_manifest(records, path) == len(records)
     back = read_manifest(path)

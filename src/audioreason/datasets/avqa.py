@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from audioreason.datasets.records import QARecord, RecordError, read_json_list
+from audioreason.datasets.records import ImportResult, Problems, QARecord, read_json_list
 
 REQUIRED = ("id", "video_name", "question_text", "multi_choice", "answer")
 _VIDEO_WORD = re.compile(r"\bvideo\b", re.IGNORECASE)
@@ -37,52 +37,78 @@ def to_audio_question(question: str) -> str:
 
 
 def read_avqa(qa_json: str | Path, audio_dir: str | Path, split: str, *, audio_variant: bool = True,
-              check_audio_exists: bool = True) -> list[QARecord]:
+              check_audio_exists: bool = True, on_error: str = "raise") -> ImportResult[QARecord]:
     """Read one AVQA split into records.
 
     Null entries of ``multi_choice`` are dropped (the answer index refers to the
     original four slots and is mapped accordingly).
 
-    Raises:
-        RecordError: naming the file and record (index and id) for a missing key, a
-            malformed ``video_name``, an answer index outside the choices or pointing at
-            a null, duplicate choices, or a missing audio file.
+    A malformed record (missing key, malformed ``video_name``, answer index outside the
+    choices or pointing at a null, duplicate choices or ids, missing audio file) is a
+    :class:`~audioreason.datasets.records.RecordError` naming the file and the record
+    (index and id): raised, or quarantined with ``on_error="quarantine"``.
     """
     qa_json, audio_dir = Path(qa_json), Path(audio_dir)
+    problems = Problems(on_error)
     raw = read_json_list(qa_json, "AVQA")
-    out = []
+    out, seen = [], set()
     for i, r in enumerate(raw):
         where = f"#{i} (id {r.get('id') if isinstance(r, dict) else '?'})"
         if not isinstance(r, dict):
-            raise RecordError(qa_json, where, "record is not an object")
+            problems.bad(qa_json, where, "record is not an object")
+            continue
         missing = [k for k in REQUIRED if k not in r]
         if missing:
-            raise RecordError(qa_json, where, f"missing key(s) {', '.join(missing)}")
+            problems.bad(qa_json, where, f"missing key(s) {', '.join(missing)}")
+            continue
+        if isinstance(r["id"], bool) or not isinstance(r["id"], int):
+            problems.bad(qa_json, where, f"id must be an integer, got {type(r['id']).__name__} {r['id']!r}")
+            continue
+        if r["id"] in seen:
+            problems.bad(qa_json, where, f"duplicate id {r['id']}")
+            continue
         try:
             ytid, start = split_video_name(str(r["video_name"]))
         except ValueError as e:
-            raise RecordError(qa_json, where, str(e)) from e
+            problems.bad(qa_json, where, str(e))
+            continue
         mc = r["multi_choice"]
-        if not isinstance(mc, list) or not mc:
-            raise RecordError(qa_json, where, f"multi_choice must be a non-empty list, got {mc!r}")
+        if not isinstance(mc, list) or not mc or not all(c is None or isinstance(c, str) for c in mc):
+            problems.bad(qa_json, where, f"multi_choice must be a non-empty list of strings or nulls, got {mc!r}")
+            continue
         ans = r["answer"]
         if isinstance(ans, bool) or not isinstance(ans, int) or not 0 <= ans < len(mc):
-            raise RecordError(qa_json, where, f"answer {ans!r} is not an index into multi_choice ({len(mc)} options)")
+            problems.bad(qa_json, where, f"answer {ans!r} is not an index into multi_choice ({len(mc)} options)")
+            continue
         if mc[ans] is None:
-            raise RecordError(qa_json, where, f"answer {ans} points at a null choice")
-        choices = tuple(str(c) for c in mc if c is not None)
+            problems.bad(qa_json, where, f"answer {ans} points at a null choice")
+            continue
+        choices = tuple(c for c in mc if c is not None)
         if len(set(choices)) != len(choices):
-            raise RecordError(qa_json, where, f"duplicate choices {list(choices)}")
+            problems.bad(qa_json, where, f"duplicate choices {list(choices)}")
+            continue
+        if not isinstance(r["question_text"], str) or not r["question_text"].strip():
+            problems.bad(qa_json, where, f"question_text must be a non-empty string, got {r['question_text']!r}")
+            continue
         audio = audio_dir / f"{r['video_name']}.wav"
         if check_audio_exists and not audio.is_file():
-            raise RecordError(qa_json, where, f"audio file {audio} does not exist")
-        question = str(r["question_text"])
+            problems.bad(qa_json, where, f"audio file {audio} does not exist")
+            continue
+        seen.add(r["id"])
+        question = r["question_text"]
         out.append(QARecord(
             id=str(r["id"]), dataset="avqa", split=split, audio=str(audio.resolve()),
             question=to_audio_question(question) if audio_variant else question,
-            choices=choices, answer=str(mc[ans]),
+            choices=choices, answer=mc[ans],
             task="", category=str(r.get("question_relation", "")), sub_category=str(r.get("question_type", "")),
             difficulty="", source=f"{qa_json}#{i}",
             extra={"video_name": r["video_name"], "ytid": ytid, "start_s": start, "video_id": r.get("video_id")},
         ))
-    return out
+    return problems.result("avqa", out)
+
+
+def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool = True) -> ImportResult[QARecord]:
+    """Registry entry: ``path`` is ``<split>_qa.json``; audio in ``<its folder>/audio/``."""
+    path = Path(path)
+    split = path.stem.removesuffix("_qa") or "train"
+    return read_avqa(path, path.parent / "audio", split, check_audio_exists=check_audio_exists, on_error=on_error)

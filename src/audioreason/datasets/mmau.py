@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from audioreason.datasets.records import QARecord, RecordError, read_json_list
+from audioreason.datasets.records import ImportResult, Problems, QARecord, read_json_list
 
 REQUIRED = ("audio_id", "question", "choices", "answer", "task")
 TASKS = {"sound", "music", "speech"}
@@ -22,38 +22,49 @@ def file_sha256(path: str | Path) -> str:
 
 
 def read_mmau(path: str | Path, audio_root: str | Path, *, split: str = "test-mini",
-              check_audio_exists: bool = True) -> list[QARecord]:
+              check_audio_exists: bool = True, on_error: str = "raise") -> ImportResult[QARecord]:
     """Read an MMAU JSON list into records.
 
-    Raises:
-        RecordError: naming the file and the item (index and id) for a missing key,
-            choices that are not a list of strings, an answer not among the choices, an
-            unknown task, or (with ``check_audio_exists``) a missing audio file.
+    A missing key, choices that are not a list of at least two distinct strings, an
+    answer not among the choices, an unknown task, a duplicate id or (with
+    ``check_audio_exists``) a missing audio file is a ``RecordError`` naming the file and
+    the item (index and id): raised, or quarantined with ``on_error="quarantine"``.
     """
     path, audio_root = Path(path), Path(audio_root)
+    problems = Problems(on_error)
     raw = read_json_list(path, "MMAU")
-    out = []
+    out, seen = [], set()
     for i, r in enumerate(raw):
         ident = r.get("id", r.get("audio_id")) if isinstance(r, dict) else None
         where = f"#{i} (id {ident})"
         if not isinstance(r, dict):
-            raise RecordError(path, where, "item is not an object")
+            problems.bad(path, where, "item is not an object")
+            continue
         missing = [k for k in REQUIRED if k not in r]
         if missing:
-            raise RecordError(path, where, f"missing key(s) {', '.join(missing)}")
+            problems.bad(path, where, f"missing key(s) {', '.join(missing)}")
+            continue
         choices = r["choices"]
         if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices) or len(choices) < 2:
-            raise RecordError(path, where, f"choices must be a list of at least two strings, got {choices!r}")
+            problems.bad(path, where, f"choices must be a list of at least two strings, got {choices!r}")
+            continue
         if r["answer"] not in choices:
-            raise RecordError(path, where, f"answer {r['answer']!r} is not among the choices {choices}")
+            problems.bad(path, where, f"answer {r['answer']!r} is not among the choices {choices}")
+            continue
         if r["task"] not in TASKS:
-            raise RecordError(path, where, f"task {r['task']!r} is not one of {sorted(TASKS)}")
+            problems.bad(path, where, f"task {r['task']!r} is not one of {sorted(TASKS)}")
+            continue
+        if str(ident) in seen:
+            problems.bad(path, where, f"duplicate id {ident}")
+            continue
         category = r.get("category", "")
         if isinstance(category, list):
             category = category[0] if len(category) == 1 else ", ".join(map(str, category))
         audio = (audio_root / r["audio_id"]).resolve()
         if check_audio_exists and not audio.is_file():
-            raise RecordError(path, where, f"audio file {audio} does not exist")
+            problems.bad(path, where, f"audio file {audio} does not exist")
+            continue
+        seen.add(str(ident))
         out.append(QARecord(
             id=str(ident), dataset="mmau", split=str(r.get("split", split)), audio=str(audio),
             question=str(r["question"]), choices=tuple(choices), answer=r["answer"], task=r["task"],
@@ -61,4 +72,10 @@ def read_mmau(path: str | Path, audio_root: str | Path, *, split: str = "test-mi
             difficulty=str(r.get("difficulty", "")), source=f"{path}#{i}",
             extra={"audio_id": r["audio_id"], "dataset": r.get("dataset", "")},
         ))
-    return out
+    return problems.result("mmau", out)
+
+
+def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool = True) -> ImportResult[QARecord]:
+    """Registry entry: ``path`` is the MMAU JSON; ``audio_id`` is relative to its folder."""
+    path = Path(path)
+    return read_mmau(path, path.parent, check_audio_exists=check_audio_exists, on_error=on_error)

@@ -28,9 +28,9 @@ OUT = OUTPUTS / "ingest"
 def run(cfg: IngestConfig, out_dir: Path = OUT) -> dict:
     root = Path(cfg.data_dir)
     manifests = {
-        "avqa_train": read_avqa(root / cfg.avqa.train, root / cfg.avqa.audio_dir, "train", audio_variant=cfg.audio_variant),
-        "avqa_val": read_avqa(root / cfg.avqa.val, root / cfg.avqa.audio_dir, "val", audio_variant=cfg.audio_variant),
-        "mmau_test_mini": read_mmau(root / cfg.mmau.test_mini, root / cfg.mmau.audio_root),
+        "avqa_train": read_avqa(root / cfg.avqa.train, root / cfg.avqa.audio_dir, "train", audio_variant=cfg.audio_variant).records,
+        "avqa_val": read_avqa(root / cfg.avqa.val, root / cfg.avqa.audio_dir, "val", audio_variant=cfg.audio_variant).records,
+        "mmau_test_mini": read_mmau(root / cfg.mmau.test_mini, root / cfg.mmau.audio_root).records,
     }
     metrics: dict = {"mmau_test_mini_sha256": file_sha256(root / cfg.mmau.test_mini)}
     for name, records in manifests.items():

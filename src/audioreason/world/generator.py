@@ -18,20 +18,19 @@ which kind of voice: easy), counting and tempo (medium), order and number of spe
 from __future__ import annotations
 
 import json
-import string
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import soundfile as sf
 from tqdm.auto import tqdm
 
 from audioreason.config import WorldConfig
 from audioreason.world import sounds
+from audioreason.world.common import place, write_audio, ytid
 
-NUMBER_WORDS = ["one", "two", "three", "four"]
+NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight"]  # counts 1-4 occur; the rest are distractors
 TEMPI = {"slow": 2, "moderate": 4, "fast": 8}  # notes per 2 s clip
 
 
@@ -62,9 +61,26 @@ class Kind:
     make: Callable[[np.random.Generator, int, float], Scene]
 
 
-def _place(bed: np.ndarray, x: np.ndarray, start: int) -> None:
-    end = min(len(bed), start + len(x))
-    bed[start:end] += x[: end - start]
+_place = place
+
+# What a silent video shows of each source (the visual channel, for paper 02's vision teacher).
+OBJECTS = {
+    "Alarm_bell_ringing": "an alarm bell", "Dog": "a dog", "Cat": "a cat", "Dishes": "a stack of dishes",
+    "cash register": "a cash register", "door opens/closes": "a door", "Running_water": "a running tap",
+    "Vacuum_cleaner": "a vacuum cleaner", "Electric_shaver_toothbrush": "an electric shaver",
+    "Frying": "a frying pan", "Blender": "a blender",
+}
+PEOPLE = {"Man": "a man", "Woman": "a woman", "Child": "a child", "Robot": "a robot"}
+VIEW_OBJECTS = ("ball", "bicycle", "lamp", "chair", "umbrella", "plant")
+ONSCREEN = 0.75  # probability that the sounding source is in the picture
+
+
+def _visible_source(rng, cls: str) -> list[str]:
+    """The source in the picture, or (off-screen source) a different, silent object."""
+    if rng.random() < ONSCREEN:
+        return [OBJECTS[cls]]
+    others = [c for c in ALL_EVENTS if c != cls]
+    return [OBJECTS[others[int(rng.integers(len(others)))]]]
 
 
 def _others(rng: np.random.Generator, pool, answer) -> tuple[str, ...]:
@@ -80,6 +96,7 @@ def scene_source(rng, sr, seconds):
     cls = ALL_EVENTS[rng.integers(len(ALL_EVENTS))]
     bed = sounds.background(rng, sr, seconds)
     n = len(bed)
+    k = 1
     if cls in sounds.DISCRETE_EVENTS:
         k = int(rng.integers(1, 4))
         for i in range(k):
@@ -90,7 +107,7 @@ def scene_source(rng, sr, seconds):
     label = sounds.event_label(cls)
     return Scene("source", bed, "What is making the sound in the video?",
                  "Which sound source can be heard in the audio?", label,
-                 _others(rng, EVENT_LABELS, label), {"events": [cls]})
+                 _others(rng, EVENT_LABELS, label), {"events": [cls] * k, "visible": _visible_source(rng, cls)})
 
 
 def scene_count(rng, sr, seconds):
@@ -103,7 +120,7 @@ def scene_count(rng, sr, seconds):
     label = sounds.event_label(cls)
     return Scene("count", bed, f"How many times is the {label} heard in the video?",
                  f"How many times does the {label} sound occur in the audio?", NUMBER_WORDS[k - 1],
-                 _others(rng, NUMBER_WORDS, NUMBER_WORDS[k - 1]), {"events": [cls] * k, "count": k})
+                 _others(rng, NUMBER_WORDS, NUMBER_WORDS[k - 1]), {"events": [cls] * k, "count": k, "visible": [OBJECTS[cls]]})
 
 
 def scene_order(rng, sr, seconds):
@@ -116,16 +133,20 @@ def scene_order(rng, sr, seconds):
     first, second = sounds.event_label(a), sounds.event_label(b)
     pool = [second] + [l for l in _others(rng, EVENT_LABELS, first) if l != second]
     return Scene("order", bed, "Which sound comes first in the video?",
-                 "Which sound is heard first in the audio?", first, tuple(pool), {"events": [a, b]})
+                 "Which sound is heard first in the audio?", first, tuple(pool),
+                 {"events": [a, b], "visible": [OBJECTS[c] for c in sorted((a, b))]})
 
 
 def scene_instrument(rng, sr, seconds):
     inst = sounds.INSTRUMENTS[rng.integers(len(sounds.INSTRUMENTS))]
-    x = sounds.melody(rng, sr, inst, int(rng.integers(3, 7)), seconds)
+    n_notes = int(rng.integers(3, 7))
+    x = sounds.melody(rng, sr, inst, n_notes, seconds)
     bed = sounds.background(rng, sr, seconds) + 0.6 * x
+    shown = inst if rng.random() < ONSCREEN else [i for i in sounds.INSTRUMENTS if i != inst][int(rng.integers(3))]
     return Scene("instrument", bed, "Which instrument is being played in the video?",
                  "Which instrument is being played in the audio?", inst,
-                 _others(rng, sounds.INSTRUMENTS, inst), {"instrument": inst})
+                 _others(rng, sounds.INSTRUMENTS, inst), {"instrument": inst, "notes": n_notes,
+                                                          "visible": [f"a {shown}"]})
 
 
 def scene_tempo(rng, sr, seconds):
@@ -134,15 +155,16 @@ def scene_tempo(rng, sr, seconds):
     bed = sounds.background(rng, sr, seconds) + 0.6 * sounds.melody(rng, sr, inst, TEMPI[tempo], seconds)
     return Scene("tempo", bed, "Is the music in the video slow or fast?",
                  "What is the tempo of the music in the audio?", tempo,
-                 _others(rng, list(TEMPI), tempo), {"instrument": inst, "tempo": tempo})
+                 _others(rng, list(TEMPI), tempo), {"instrument": inst, "tempo": tempo, "visible": [f"a person playing a {inst}"]})
 
 
 def scene_speaker(rng, sr, seconds):
     who = list(sounds.VOICES)[rng.integers(len(sounds.VOICES))]
     bed = sounds.background(rng, sr, seconds) + 0.6 * sounds.voice(rng, sr, who, seconds)
+    shown = who if rng.random() < ONSCREEN else [w for w in sounds.VOICES if w != who][int(rng.integers(3))]
     return Scene("speaker", bed, "Who is speaking in the video?",
                  "Based on the given audio, identify the source of the speaking voice.", who,
-                 _others(rng, list(sounds.VOICES), who), {"speakers": [who]})
+                 _others(rng, list(sounds.VOICES), who), {"speakers": [who], "visible": [PEOPLE[shown]]})
 
 
 def scene_n_speakers(rng, sr, seconds):
@@ -154,7 +176,15 @@ def scene_n_speakers(rng, sr, seconds):
         _place(bed, 0.6 * sounds.voice(rng, sr, w, 0.9 * turn / sr), i * turn)
     return Scene("n_speakers", bed, "How many people are talking in the video?",
                  "How many individuals are part of this exchange?", NUMBER_WORDS[k - 1],
-                 _others(rng, NUMBER_WORDS, NUMBER_WORDS[k - 1]), {"speakers": who})
+                 _others(rng, NUMBER_WORDS, NUMBER_WORDS[k - 1]),
+                 {"speakers": who, "visible": [PEOPLE[w] for w in who] + ["a man"] * int(rng.random() < 0.4)})
+
+
+def scene_view(rng, sr, seconds):
+    obj = VIEW_OBJECTS[rng.integers(len(VIEW_OBJECTS))]
+    bed = sounds.background(rng, sr, seconds)
+    return Scene("view", bed, "What object can be seen in the video?", "What object can be seen in the video?", obj,
+                 _others(rng, list(VIEW_OBJECTS), obj), {"visible": [f"a {obj}"]})
 
 
 KINDS = [
@@ -166,6 +196,8 @@ KINDS = [
     Kind("speaker", "speech", "Reasoning", "Multi Speaker Role Mapping", "easy", "Both", "Which", scene_speaker),
     Kind("n_speakers", "speech", "Reasoning", "Counting", "hard", "Sound", "Happening", scene_n_speakers),
 ]
+#: Visual-only questions (AVQA "View"): AVQA has them, MMAU does not.
+VIEW_KIND = Kind("view", "", "", "", "", "View", "Which", scene_view)
 
 
 def render(kind: Kind, rng: np.random.Generator, sr: int, seconds: float) -> Scene:
@@ -177,20 +209,9 @@ def render(kind: Kind, rng: np.random.Generator, sr: int, seconds: float) -> Sce
     return Scene(scene.kind, x, scene.avqa_question, scene.mmau_question, scene.answer, scene.distractors, scene.truth)
 
 
-def _ytid(rng: np.random.Generator) -> str:
-    # YouTube ids use letters, digits, '-' and '_': the importer must split on the LAST underscore.
-    alphabet = string.ascii_letters + string.digits + "-_"
-    return "".join(alphabet[i] for i in rng.integers(len(alphabet), size=11))
-
-
 def _options(rng: np.random.Generator, scene: Scene, n: int) -> list[str]:
     opts = [scene.answer, *scene.distractors[: n - 1]]
     return [opts[i] for i in rng.permutation(len(opts))]
-
-
-def _write_wav(path: Path, x: np.ndarray, sr: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, x, sr, subtype="PCM_16", format="WAV")
 
 
 def _kind_schedule(rng: np.random.Generator, n: int, kinds: list[Kind]) -> list[Kind]:
@@ -203,16 +224,18 @@ def write_avqa_split(out: Path, split: str, n: int, cfg: WorldConfig, seed_seq: 
                      id_offset: int, truth_lines: list[dict]) -> None:
     rng = np.random.default_rng(seed_seq)
     records = []
-    schedule = _kind_schedule(rng, n, KINDS)
+    n_view = int(round(cfg.avqa_view_fraction * n))
+    schedule = _kind_schedule(rng, n - n_view, KINDS) + [VIEW_KIND] * n_view
+    schedule = [schedule[i] for i in rng.permutation(n)]
     clip_seqs = seed_seq.spawn(n)
     for i, kind in enumerate(tqdm(schedule, desc=f"world avqa/{split}", leave=False, disable=None)):
         crng = np.random.default_rng(clip_seqs[i])
         scene = render(kind, crng, cfg.avqa_sample_rate, cfg.clip_seconds)
-        video_name = f"{_ytid(crng)}_{int(crng.integers(0, 300)) * 10:06d}"
+        video_name = f"{ytid(crng)}_{int(crng.integers(0, 300)) * 10:06d}"
         # AVQA's multi_choice has four slots; kinds with fewer options leave them null.
         options = _options(crng, scene, 4)
         multi_choice = options + [None] * (4 - len(options))
-        _write_wav(out / "avqa" / "audio" / f"{video_name}.wav", scene.audio, cfg.avqa_sample_rate)
+        write_audio(out / "avqa" / "audio" / f"{video_name}.wav", scene.audio, cfg.avqa_sample_rate)
         records.append({
             "id": id_offset + i,
             "video_name": video_name,
@@ -245,10 +268,10 @@ def write_mmau_test_mini(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSe
         crng = np.random.default_rng(clip_seqs[i])
         scene = render(kind, crng, cfg.mmau_sample_rate, cfg.clip_seconds)
         item_id = str(uuid.UUID(int=int.from_bytes(crng.bytes(16), "big"), version=4))
-        # MMAU mixes 2-, 4- and 5-option items; the kind's option pool bounds it.
-        n_opts = min(1 + len(scene.distractors), 4 if crng.random() < 0.8 else 2)
+        # MMAU mixes 2-, 4-, 5- and 8-option items; the kind's option pool bounds it.
+        n_opts = min(1 + len(scene.distractors), cfg.mmau_n_choices[int(crng.integers(len(cfg.mmau_n_choices)))])
         choices = _options(crng, scene, n_opts)
-        _write_wav(out / "mmau" / "test-mini-audios" / f"{item_id}.wav", scene.audio, cfg.mmau_sample_rate)
+        write_audio(out / "mmau" / "test-mini-audios" / f"{item_id}.wav", scene.audio, cfg.mmau_sample_rate)
         items.append({
             "id": item_id,
             "audio_id": f"./test-mini-audios/{item_id}.wav",
@@ -269,16 +292,47 @@ def write_mmau_test_mini(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSe
 
 
 def write_world(out_dir: str | Path, cfg: WorldConfig) -> dict[str, int]:
-    """Write the whole world under ``out_dir``; returns counts per file set."""
+    """Write the whole world under ``out_dir``.
+
+    Besides the datasets it writes ``world/clips.jsonl`` (ground truth per clip),
+    ``world/visual.jsonl`` (what a silent video of each AVQA / MUSIC-AVQA / VGGSound clip
+    shows) and ``world/metadata.json`` (what the importers must report for each dataset).
+
+    Returns:
+        Usable records per dataset (as the importers must read them) and the number of clips.
+    """
+    from audioreason.world import captions, corpora, cota, music_avqa, soundscapes
+    from audioreason.world.metadata import expected_counts
+
     out = Path(out_dir)
     root = np.random.SeedSequence(cfg.seed)
-    train_seq, val_seq, mmau_seq = root.spawn(3)
+    (train_seq, val_seq, mmau_seq, music_seq, iemocap_seq, fau_seq, vctk_seq, desed_seq, maestro_seq, vgg_seq,
+     caption_seq, cota_seq) = root.spawn(12)
     truth: list[dict] = []
     write_avqa_split(out, "train", cfg.n_train, cfg, train_seq, 0, truth)
     write_avqa_split(out, "val", cfg.n_val, cfg, val_seq, cfg.n_train, truth)
     write_mmau_test_mini(out, cfg, mmau_seq, truth)
+    writers = {
+        "music_avqa": music_avqa.write_music_avqa(out, cfg, music_seq, truth),
+        "iemocap": corpora.write_iemocap(out, cfg, iemocap_seq, truth),
+        "fau_aibo": corpora.write_fau_aibo(out, cfg, fau_seq, truth),
+        "vctk": corpora.write_vctk(out, cfg, vctk_seq, truth),
+        "desed": soundscapes.write_desed(out, cfg, desed_seq, truth),
+        "maestro": soundscapes.write_maestro(out, cfg, maestro_seq, truth),
+        "vggsound": captions.write_vggsound(out, cfg, vgg_seq, truth),
+    }
+    writers["audiosetcaps"] = captions.write_captions(out, cfg, caption_seq, truth)
+    writers["cota"] = cota.write_cota(out, cfg, cota_seq, truth)
     (out / "world").mkdir(parents=True, exist_ok=True)
     with (out / "world" / "clips.jsonl").open("w") as f:
         for line in truth:
             f.write(json.dumps(line, sort_keys=True) + "\n")
-    return {"avqa_train": cfg.n_train, "avqa_val": cfg.n_val, "mmau_test_mini": cfg.n_test_mini, "clips": len(truth)}
+    with (out / "world" / "visual.jsonl").open("w") as f:
+        for line in truth:
+            if "visible" in line:
+                f.write(json.dumps({"clip": line["clip"], "visible": line["visible"]}, sort_keys=True) + "\n")
+            elif line["dataset"] == "music_avqa":
+                f.write(json.dumps(music_avqa.visual_record(line), sort_keys=True) + "\n")
+    metadata = expected_counts(out, cfg, writers)
+    (out / "world" / "metadata.json").write_text(json.dumps(metadata, indent=1, sort_keys=True) + "\n")
+    return {**{name: d["records"] for name, d in metadata["datasets"].items()}, "clips": len(truth)}
