@@ -57,3 +57,15 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
     for item in gpu_items:
         item.add_marker(skip)
+
+
+def shrink_world(w: dict) -> None:
+    """Shrink the non-QA datasets of a params ``world`` mapping to a handful of items each (in place)."""
+    w["music_avqa"].update(train_videos=2, val_videos=1, test_videos=2)
+    w["iemocap"].update(dialogs_per_session=1, utterances_per_dialog=4)
+    w["fau_aibo"].update(ohm_chunks=4, mont_chunks=3)
+    w["vctk"].update(speakers=3, utterances_per_speaker=1)
+    w["desed"].update(clip_seconds=2.0, strong_clips=2, weak_clips=1)
+    w["maestro"].update(clip_seconds=3.0, files_per_scene=1)
+    w["vggsound"].update(train_clips=3, test_clips=2, audioset_captions=1)
+    w["cota"].update(items=10)

@@ -2,6 +2,7 @@
 
     audioreason world --out data [--seed N]     write the synthetic audio world
     audioreason check-data                      data/ matches data.dvc
+    audioreason data inspect --format F PATH    what the importer makes of a dataset on disk (JSON)
     audioreason score mmau PRED.json            official MMAU scoring of a prediction file
 """
 
@@ -15,6 +16,8 @@ import typer
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 score_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Score prediction files.")
 app.add_typer(score_app, name="score")
+data_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Datasets on disk.")
+app.add_typer(data_app, name="data")
 
 
 @app.command()
@@ -53,6 +56,30 @@ def check_data(
                    f"(rm -rf {data} && audioreason world --out {data}) or accept it (dvc add {data})", err=True)
         raise typer.Exit(1)
     typer.echo(f"{data}/ matches {dvc_file} ({actual})")
+
+
+@data_app.command("inspect")
+def data_inspect(
+    path: Path = typer.Argument(..., help="What the format's importer reads (file or folder; see datasets/registry.py)."),
+    fmt: str = typer.Option(..., "--format", help="Dataset format: avqa, mmau, music_avqa, iemocap, fau_aibo, vctk, "
+                            "desed, maestro, vggsound, audiosetcaps, cota."),
+    check_audio: bool = typer.Option(True, help="Count records whose audio file is missing as quarantined."),
+) -> None:
+    """Read PATH as FORMAT and print one JSON object: records, quarantined, errors, labels/gender/types/tasks.
+
+    Malformed records are quarantined and counted (the first few listed under ``errors``,
+    each naming file and record); records the dataset's standard protocol leaves out
+    (IEMOCAP outside the 4-way set) are counted under ``filtered``. Exit status 1 when
+    the path or format is unusable.
+    """
+    from audioreason.datasets.inspect import inspect_dataset
+
+    try:
+        summary = inspect_dataset(fmt, path, check_audio_exists=check_audio)
+    except (ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(summary, indent=2, sort_keys=True))
 
 
 @score_app.command("mmau")

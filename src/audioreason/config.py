@@ -183,53 +183,138 @@ class WorldConfig:
 
 
 @dataclass(frozen=True)
-class AvqaSource:
-    """Where an AVQA-format dataset lives, relative to ``ingest.data_dir``."""
+class DatasetSource:
+    """One dataset to ingest: its format and where it lives, relative to ``ingest.data_dir``."""
 
-    train: str
-    """``train_qa.json``."""
-    val: str
-    """``val_qa.json``."""
-    audio_dir: str
-    """Folder of ``<video_name>.wav``."""
-
-
-@dataclass(frozen=True)
-class MmauSource:
-    """Where the MMAU test-mini lives, relative to ``ingest.data_dir``."""
-
-    test_mini: str
-    """The MMAU JSON list."""
-    audio_root: str
-    """Folder that ``audio_id`` (``./test-mini-audios/<id>.wav``) is relative to."""
+    format: str
+    """A format of :data:`audioreason.datasets.registry.FORMATS` (``avqa``, ``iemocap``, ...)."""
+    path: str
+    """What the format's importer reads (a file or a folder; see the registry's table)."""
 
 
 @dataclass(frozen=True)
 class IngestConfig:
-    """Importers: real on-disk formats -> normalised manifests in ``outputs/ingest/``."""
+    """Importers: real on-disk formats -> normalised manifests ``outputs/ingest/<name>.jsonl``."""
 
     data_dir: str
     """Root of the raw inputs (tracked by ``data.dvc``)."""
-    avqa: AvqaSource
-    mmau: MmauSource
+    on_error: str
+    """A malformed raw record: ``raise`` stops the stage naming it; ``quarantine`` sets it aside, counted and listed."""
     audio_variant: bool
     """Replace "video" by "audio" in AVQA questions (the audio-only variant, FORMATS.md)."""
+    datasets: dict[str, DatasetSource]
+    """Manifest name -> dataset; the name is the manifest's file name and the key later stages use."""
+
+    def __post_init__(self):
+        from audioreason.datasets.registry import FORMATS
+
+        if self.on_error not in ("raise", "quarantine"):
+            raise ConfigError(f"ingest.on_error must be 'raise' or 'quarantine', got {self.on_error!r}")
+        built = {}
+        for name, src in self.datasets.items():
+            src = src if isinstance(src, DatasetSource) else build_section(DatasetSource, src, f"ingest.datasets.{name}")
+            if src.format not in FORMATS:
+                raise ConfigError(f"ingest.datasets.{name}.format: unknown format {src.format!r} "
+                                  f"(known: {', '.join(FORMATS)})")
+            built[name] = src
+        object.__setattr__(self, "datasets", built)
+
+
+@dataclass(frozen=True)
+class ManifestQualityConfig:
+    """Quality settings for one manifest: ``validate.defaults`` gives every key,
+    ``validate.manifests.<name>`` overrides any of them for one manifest."""
+
+    audio: bool
+    """Check the audio files the records point at (false where there are none: captions, CoTA's parquet rows)."""
+    sample_rates: list[int]
+    """Sample rates a file may have, Hz (resampling happens on load); empty accepts any."""
+    max_channels: int
+    """Most channels a file may have (1: mono required)."""
+    min_duration_s: float
+    max_duration_s: float
+    silence_dbfs: float
+    """A file whose RMS over all samples is below this level (dBFS) is silent."""
+    clipping_fraction: float
+    """Largest fraction of samples at full scale (``|x| >= 0.999``) before a file counts as clipped."""
+    splits: list[str]
+    """Values ``split`` may take."""
+    tasks: list[str]
+    """Values ``QARecord.task`` may take (``""``: the dataset has none, AVQA)."""
+    difficulties: list[str]
+    """Values ``QARecord.difficulty`` may take (``""``: not graded)."""
+    labels: list[str] | None
+    """Allowed labels: ``Utterance.label``, ``Soundscape`` event and clip labels, ``LabelledClip.label``,
+    ``OpenQARecord.answer``; null skips the set check (for MUSIC-AVQA, null means the official
+    42-word answer vocabulary)."""
+
+    def __post_init__(self):
+        if self.min_duration_s >= self.max_duration_s:
+            raise ConfigError("min_duration_s must be below max_duration_s")
+        if self.max_channels < 1:
+            raise ConfigError(f"max_channels must be at least 1, got {self.max_channels}")
+        if not 0.0 <= self.clipping_fraction <= 1.0:
+            raise ConfigError(f"clipping_fraction must lie in [0, 1], got {self.clipping_fraction}")
+        if any(r <= 0 for r in self.sample_rates):
+            raise ConfigError(f"sample_rates must be positive, got {self.sample_rates}")
+
+
+@dataclass(frozen=True)
+class FingerprintConfig:
+    """Audio fingerprint matching for the train/eval overlap check (:mod:`audioreason.quality.fingerprint`)."""
+
+    max_bit_error_rate: float
+    """Two clips are the same audio when at most this fraction of their reliable bits differ."""
+    min_compared_bits: int
+    """Fewest bits reliable in both fingerprints (of 1024) for a match."""
+
+    def __post_init__(self):
+        if not 0.0 < self.max_bit_error_rate < 0.5:
+            raise ConfigError(f"max_bit_error_rate must lie in (0, 0.5), got {self.max_bit_error_rate}")
+        if not 0 < self.min_compared_bits <= 1024:
+            raise ConfigError(f"min_compared_bits must lie in 1..1024, got {self.min_compared_bits}")
 
 
 @dataclass(frozen=True)
 class ValidateConfig:
-    """Quality gates on the ingested manifests and the audio they point at."""
+    """Quality gates on the ingested manifests, the audio they point at, and train/eval overlap."""
 
-    expected_sample_rates: list[int]
-    """Sample rates a raw clip may have (resampling happens on load)."""
-    min_duration_s: float
-    max_duration_s: float
-    silence_dbfs: float
-    """A clip whose RMS over all samples is below this level is silent."""
+    policy: dict[str, str]
+    """Check key (``manifest.*``, ``audio.*``, ``overlap.*``; see :mod:`audioreason.quality.checks`)
+    -> ``fail`` (stop the pipeline) or ``quarantine`` (set the rows aside, count and list them);
+    ``default`` covers every key not named. Manifest-level checks always fail."""
+    workers: int
+    """Threads for the audio pass (0: one per CPU core)."""
+    defaults: ManifestQualityConfig
+    """Settings of every manifest not overridden below."""
+    manifests: dict[str, dict[str, Any]]
+    """Manifest name (a key of ``outputs/ingest/index.json``) -> the keys of ``defaults`` that differ."""
+    overlap: list[list[str]]
+    """``[train, eval]`` pairs that must share no clip (by clip id or by audio fingerprint); a side is a
+    manifest name, or ``name:split`` for one split of a manifest (``iemocap:train``)."""
+    fingerprint: FingerprintConfig
 
     def __post_init__(self):
-        if self.min_duration_s >= self.max_duration_s:
-            raise ConfigError("validate.min_duration_s must be below validate.max_duration_s")
+        from audioreason.quality.checks import validate_policy
+
+        problems = validate_policy(self.policy)
+        if problems:
+            raise ConfigError("policy: " + "; ".join(problems))
+        if self.workers < 0:
+            raise ConfigError(f"workers must be >= 0, got {self.workers}")
+        for name in self.manifests:
+            self.settings(name)
+        for i, pair in enumerate(self.overlap):
+            if len(pair) != 2 or pair[0] == pair[1]:
+                raise ConfigError(f"overlap[{i}]: expected two different manifests [train, eval], got {pair}")
+
+    def settings(self, name: str) -> ManifestQualityConfig:
+        """The settings of manifest ``name``: ``defaults`` with its overrides applied."""
+        overrides = self.manifests.get(name) or {}
+        if not isinstance(overrides, Mapping):
+            raise ConfigError(f"manifests.{name}: expected a mapping of overrides, got {overrides!r}")
+        return build_section(ManifestQualityConfig, {**dataclasses.asdict(self.defaults), **overrides},
+                             f"manifests.{name}")
 
 
 @dataclass(frozen=True)
@@ -329,6 +414,8 @@ class EvaluateConfig:
 
     model: str
     """Checkpoint directory or hub id to evaluate."""
+    test_json: str
+    """The MMAU-format JSON the test manifest came from (predictions are written in its format; its sha256 is logged)."""
     test_manifest: str
     prompt: str
     """Same placeholders as ``sft.prompt``."""

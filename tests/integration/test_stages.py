@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
+from conftest import shrink_world
 
 pytestmark = pytest.mark.slow
 
@@ -37,13 +38,15 @@ def workspace(tmp_path_factory, repo_root) -> Path:
     ws = tmp_path_factory.mktemp("ws")
     params = yaml.safe_load((repo_root / "params.yaml").read_text())
     params["world"].update(n_train=28, n_val=7, n_test_mini=9)
+    shrink_world(params["world"])
     params["sft"]["trainer"].update(max_steps=6, logging_steps=2, save_steps=3, per_device_train_batch_size=4)
     params["evaluate"].update(batch_size=4, max_new_tokens=8)
     params["tracking"]["uri"] = f"sqlite:///{ws / 'mlflow.db'}"
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = subprocess.run([sys.executable, "-m", "audioreason.cli", "world", "--out", "data"], cwd=ws,
                          capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout.strip().splitlines()[-1])["clips"] == 28 + 7 + 9
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (summary["avqa_train"], summary["avqa_val"], summary["mmau_test_mini"]) == (28, 7, 9)
     return ws
 
 
@@ -56,8 +59,14 @@ def _copy(ws: Path, tmp_path: Path) -> Path:
 def test_ingest_writes_manifests(workspace):
     run_stage(workspace, "ingest")
     metrics = json.loads((workspace / "metrics/ingest.json").read_text())
-    assert metrics["avqa_train.n"] == 28 and metrics["avqa_val.n"] == 7 and metrics["mmau_test_mini.n"] == 9
-    assert metrics["mmau_test_mini.task.sound"] == 3
+    assert (metrics["avqa_train.records"], metrics["avqa_val.records"], metrics["mmau_test_mini.records"]) == (28, 7, 9)
+    world = json.loads((workspace / "data/world/metadata.json").read_text())["datasets"]
+    index = json.loads((workspace / "outputs/ingest/index.json").read_text())["manifests"]
+    assert set(index) == set(world)
+    for name, expected in world.items():
+        assert (index[name]["n"], index[name]["quarantined"]) == (expected["records"], expected["quarantined"]), name
+    quarantined = [json.loads(x) for x in (workspace / "outputs/ingest/quarantine.jsonl").read_text().splitlines()]
+    assert len(quarantined) == world["cota"]["quarantined"] and all(q["manifest"] == "cota" for q in quarantined)
     lines = (workspace / "outputs/ingest/avqa_train.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
     assert first["answer"] in first["choices"] and "video" not in first["question"].lower()
@@ -98,7 +107,7 @@ def test_sft_trains_and_logs_one_mlflow_run(workspace):
         metric_keys = {k for (k,) in db.execute("select key from metrics where run_uuid=?", (run_id,))}
     assert tags["paper"] == "p02" and tags["table"] == "table2" and tags["row"] == "sft_gt_label"
     assert tags["data_md5"] == "" or tags["data_md5"].endswith(".dir")
-    assert tags["dvc.dep.outputs/ingest/avqa_train.jsonl"] and tags["dvc.dep.outputs/models/qwen2_audio"].endswith(".dir")
+    assert tags["dvc.dep.outputs/validate/avqa_train.jsonl"] and tags["dvc.dep.outputs/models/qwen2_audio"].endswith(".dir")
     assert params["sft.trainer.max_steps"] == "6" and params["sft.lora.r"] == "0"
     assert {"loss", "train_loss", "grad_norm", "learning_rate"} <= metric_keys
 
@@ -153,12 +162,15 @@ def test_ingest_names_file_and_record(workspace, tmp_path, breakage, expected):
         name = json.loads(avqa.read_text())[3]["video_name"]
         (ws / "data/avqa/audio" / f"{name}.wav").unlink()
         bad_file, where = avqa, "#3 (id 3)"
+    params = yaml.safe_load((ws / "params.yaml").read_text())
+    params["ingest"]["on_error"] = "raise"
+    (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     proc = run_stage(ws, "ingest", check=False)
     assert proc.returncode != 0
     assert f"data/{bad_file.relative_to(ws / 'data')}" in proc.stderr and where in proc.stderr and expected in proc.stderr
 
 
-def test_validate_stops_on_silent_and_wrong_rate_audio(workspace, tmp_path):
+def test_validate_stops_on_wrong_rate_and_quarantines_silent_audio(workspace, tmp_path):
     ws = _copy(workspace, tmp_path)
     run_stage(ws, "ingest")
     avqa = json.loads((ws / "data/avqa/train_qa.json").read_text())
@@ -171,5 +183,25 @@ def test_validate_stops_on_silent_and_wrong_rate_audio(workspace, tmp_path):
     assert "silent" in proc.stdout and "8000 Hz" in proc.stdout
     # The report names the records that use each bad file.
     assert "train_qa.json#1" in proc.stdout and "train_qa.json#2" in proc.stdout
-    report = json.loads((ws / "outputs/validate/report.json").read_text())
-    assert report["audio"]["n_failed"] == 2
+    # params.yaml: a wrong rate fails the stage, a silent clip is quarantined; both are counted.
+    metrics = json.loads((ws / "metrics/validate.json").read_text())
+    assert metrics["success"] is False and metrics["audio_failed"] == 2
+    quarantined = [json.loads(x) for x in (ws / "outputs/validate/quarantine.jsonl").read_text().splitlines()]
+    assert [(q["manifest"], q["id"], q["check"]) for q in quarantined] == [("avqa_train", "1", "audio.silent")]
+
+
+def test_ingest_quarantines_and_counts_when_params_say_so(workspace, tmp_path):
+    ws = _copy(workspace, tmp_path)
+    avqa, mmau = ws / "data/avqa/train_qa.json", ws / "data/mmau/mmau-test-mini.json"
+    _edit_json(avqa, lambda d: d[5].update(answer=7))
+    _edit_json(avqa, lambda d: d[6].update(id=d[7]["id"]))  # a duplicate id
+    _edit_json(mmau, lambda d: d[2].update(answer="a trombone"))
+    proc = run_stage(ws, "ingest")  # params.yaml: on_error quarantine
+    metrics = json.loads((ws / "metrics/ingest.json").read_text())
+    assert (metrics["avqa_train.records"], metrics["avqa_train.quarantined"]) == (26, 2)
+    assert (metrics["mmau_test_mini.records"], metrics["mmau_test_mini.quarantined"]) == (8, 1)
+    lines = [json.loads(x) for x in (ws / "outputs/ingest/quarantine.jsonl").read_text().splitlines()]
+    avqa_q = [q for q in lines if q["manifest"] == "avqa_train"]
+    assert [q["record"] for q in avqa_q] == ["#5 (id 5)", "#7 (id 7)"]
+    assert "is not an index into multi_choice" in avqa_q[0]["problem"] and "duplicate id 7" in avqa_q[1]["problem"]
+    assert "quarantined" in proc.stdout

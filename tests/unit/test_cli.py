@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import yaml
+from conftest import shrink_world
 from typer.testing import CliRunner
 
 from audioreason.cli import app
@@ -126,15 +127,7 @@ def test_score_without_predictions_fails(tmp_path):
 def tiny_params(tmp_path) -> Path:
     raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     raw["world"].update(clip_seconds=0.5, n_train=7, n_val=2, n_test_mini=3)
-    w = raw["world"]
-    w["music_avqa"].update(train_videos=1, val_videos=1, test_videos=1)
-    w["iemocap"].update(dialogs_per_session=1, utterances_per_dialog=2)
-    w["fau_aibo"].update(ohm_chunks=2, mont_chunks=2)
-    w["vctk"].update(speakers=2, utterances_per_speaker=1)
-    w["desed"].update(clip_seconds=2.0, strong_clips=1, weak_clips=1)
-    w["maestro"].update(clip_seconds=3.0, files_per_scene=1)
-    w["vggsound"].update(train_clips=1, test_clips=1, audioset_captions=1)
-    w["cota"].update(items=4)
+    shrink_world(raw["world"])
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -151,7 +144,7 @@ def test_world_command_writes_files(tmp_path, tiny_params):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert {k: summary[k] for k in ("out", "avqa_train", "avqa_val", "mmau_test_mini", "vctk", "maestro")} == {
-        "out": str(out), "avqa_train": 7, "avqa_val": 2, "mmau_test_mini": 3, "vctk": 2, "maestro": 5}
+        "out": str(out), "avqa_train": 7, "avqa_val": 2, "mmau_test_mini": 3, "vctk": 3, "maestro": 5}
     truth = [json.loads(x) for x in (out / "world" / "clips.jsonl").read_text().splitlines()]
     assert summary["clips"] == len(truth)
     assert len(json.loads((out / "avqa" / "train_qa.json").read_text())) == 7
@@ -183,3 +176,45 @@ def test_world_command_bad_params(tmp_path):
     assert result.exit_code != 0
     assert "world.n_train" in str(result.exception)
     assert not (tmp_path / "data").exists()
+
+
+# --------------------------------------------------------------------------- data inspect
+
+
+def test_data_inspect_real_music_avqa_val(reference_dir):
+    result = runner.invoke(app, ["data", "inspect", "--format", "music_avqa", "--no-check-audio",
+                                 str(reference_dir / "music-avqa" / "avqa-val.json")])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (out["format"], out["records"], out["quarantined"]) == ("music_avqa", 4568, 0)
+    assert out["types"]["Audio-Visual/Counting"] == 633 and sum(out["types"].values()) == 4568
+
+
+def test_data_inspect_real_mmau_counts_missing_audio_as_quarantined(reference_dir):
+    path = str(reference_dir / "mmau" / "mmau-test-mini.v05.15.25.json")
+    out = json.loads(runner.invoke(app, ["data", "inspect", "--format", "mmau", "--no-check-audio", path]).stdout)
+    assert out["records"] == 1000 and out["tasks"] == {"music": 334, "sound": 333, "speech": 333}
+    with_audio = json.loads(runner.invoke(app, ["data", "inspect", "--format", "mmau", path]).stdout)
+    assert (with_audio["records"], with_audio["quarantined"]) == (0, 1000)
+    assert len(with_audio["errors"]) == 5 and "does not exist" in with_audio["errors"][0]
+    assert "mmau-test-mini.v05.15.25.json: record #0 (id " in with_audio["errors"][0]
+
+
+def test_data_inspect_iemocap_world(tmp_path, tiny_params):
+    out = tmp_path / "data"
+    assert runner.invoke(app, ["world", "--out", str(out), "--params", str(tiny_params)]).exit_code == 0
+    result = runner.invoke(app, ["data", "inspect", "--format", "iemocap", str(out / "iemocap" / "IEMOCAP_full_release")])
+    summary = json.loads(result.stdout)
+    meta = json.loads((out / "world" / "metadata.json").read_text())["datasets"]["iemocap"]
+    assert summary["records"] == meta["records"] and summary.get("labels", {}) == meta.get("labels", {})
+    assert summary["filtered"]["._ file"] == 10  # two per dialog, five dialogs
+    assert summary["records"] + sum(v for k, v in summary["filtered"].items() if k.startswith("label")) == 5 * 4
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "nope", "x"], "unknown dataset format 'nope'"),
+    (["--format", "vctk", "/no/such/dir"], "does not exist"),
+])
+def test_data_inspect_bad_arguments(args, message):
+    result = runner.invoke(app, ["data", "inspect", *args])
+    assert result.exit_code == 1 and message in result.output

@@ -56,7 +56,7 @@ def test_params_file_builds(name):
     assert p.world.n_train == raw["world"]["n_train"]
     assert p.world.clip_seconds == float(raw["world"]["clip_seconds"])
     assert isinstance(p.world.clip_seconds, float)
-    assert p.validate.expected_sample_rates == raw["validate"]["expected_sample_rates"]
+    assert p.validate.settings("avqa_train").sample_rates == raw["validate"]["manifests"]["avqa_train"]["sample_rates"]
     assert p.models.text_decoder.hidden_size == raw["models"]["text_decoder"]["hidden_size"]
     assert p.sft.trainer == raw["sft"]["trainer"]
     assert p.sft.prompt == p.evaluate.prompt
@@ -172,8 +172,8 @@ def test_wrong_scalar_types(tmp_path, section, key, value):
 
 def test_wrong_list_item_type_names_index(tmp_path):
     raw = _raw()
-    raw["validate"]["expected_sample_rates"] = [16000, "32k"]
-    assert "validate.expected_sample_rates[1]" in _error(tmp_path, raw)
+    raw["validate"]["defaults"]["sample_rates"] = [16000, "32k"]
+    assert "validate.defaults.sample_rates[1]" in _error(tmp_path, raw)
 
 
 def test_unknown_section(tmp_path):
@@ -219,9 +219,9 @@ def test_non_positive_world_size_rejected(tmp_path):
 
 def test_validate_duration_order_rejected(tmp_path):
     raw = _raw()
-    raw["validate"]["min_duration_s"] = 50.0
+    raw["validate"]["defaults"]["min_duration_s"] = 70.0
     msg = _error(tmp_path, raw)
-    assert "validate.min_duration_s" in msg and "validate.max_duration_s" in msg
+    assert "validate.defaults: min_duration_s must be below max_duration_s" in msg
 
 
 def test_not_yaml_and_not_a_mapping(tmp_path):
@@ -299,7 +299,8 @@ def test_sections_unknown_and_missing(tmp_path):
 def test_sections_validate_returns_dataclass():
     out = load_params(REPO_ROOT / "params.paper.yaml", sections=["validate"])
     assert isinstance(out["validate"], ValidateConfig)
-    assert out["validate"].silence_dbfs == -70.0
+    assert out["validate"].defaults.silence_dbfs == -60.0
+    assert out["validate"].settings("maestro").max_duration_s == 600.0
 
 
 # --------------------------------------------------------------------------- flatten
@@ -311,8 +312,8 @@ def test_flatten_keys():
     for key in (
         "world.seed",
         "world.n_train",
-        "ingest.avqa.train",
-        "ingest.mmau.audio_root",
+        "ingest.datasets.avqa_train.path",
+        "ingest.datasets.iemocap.format",
         "models.tokenizer.vocab_size",
         "models.feature_extractor.chunk_length",
         "models.text_decoder.hidden_size",

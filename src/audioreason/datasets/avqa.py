@@ -107,8 +107,10 @@ def read_avqa(qa_json: str | Path, audio_dir: str | Path, split: str, *, audio_v
     return problems.result("avqa", out)
 
 
-def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool = True) -> ImportResult[QARecord]:
+def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool = True,
+         audio_variant: bool = True) -> ImportResult[QARecord]:
     """Registry entry: ``path`` is ``<split>_qa.json``; audio in ``<its folder>/audio/``."""
     path = Path(path)
     split = path.stem.removesuffix("_qa") or "train"
-    return read_avqa(path, path.parent / "audio", split, check_audio_exists=check_audio_exists, on_error=on_error)
+    return read_avqa(path, path.parent / "audio", split, audio_variant=audio_variant,
+                     check_audio_exists=check_audio_exists, on_error=on_error)

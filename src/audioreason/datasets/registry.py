@@ -51,8 +51,9 @@ FORMATS: dict[str, tuple[str, str]] = {
 }
 
 
-def read_dataset(fmt: str, path: str | Path, *, on_error: str = "raise", check_audio_exists: bool = True) -> ImportResult:
-    """Read the dataset at ``path`` in format ``fmt``.
+def read_dataset(fmt: str, path: str | Path, *, on_error: str = "raise", check_audio_exists: bool = True,
+                 **options) -> ImportResult:
+    """Read the dataset at ``path`` in format ``fmt`` (``options`` go to the importer, e.g. AVQA's ``audio_variant``).
 
     Raises:
         ValueError: for an unknown format (the message lists the known ones).
@@ -65,4 +66,4 @@ def read_dataset(fmt: str, path: str | Path, *, on_error: str = "raise", check_a
     if not path.exists():
         raise FileNotFoundError(f"{fmt}: {path} does not exist")
     module = importlib.import_module(FORMATS[fmt][0])
-    return module.read(path, on_error=on_error, check_audio_exists=check_audio_exists)
+    return module.read(path, on_error=on_error, check_audio_exists=check_audio_exists, **options)

@@ -85,8 +85,8 @@ def run(cfg: EvaluateConfig, tracker: NullTracker, test_json: Path, out_dir: Pat
 
 
 def main() -> None:
-    cfg, ingest, tracking = sections("evaluate", "ingest", "tracking").values()
-    test_json = Path(ingest.data_dir) / ingest.mmau.test_mini
+    cfg, tracking = sections("evaluate", "tracking").values()
+    test_json = Path(cfg.test_json)
     with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="evaluate", paper=PAPER, table=TABLE,
                    row=ROW, params=flatten(cfg, "evaluate"), deps=[cfg.model, cfg.test_manifest]) as tracker:
         scores = run(cfg, tracker, test_json)

@@ -1,23 +1,34 @@
-"""Stage ``ingest``: real on-disk formats -> normalised JSON Lines manifests.
+"""Stage ``ingest``: every dataset in its real on-disk format -> normalised JSON Lines manifests.
 
-Reads the AVQA splits (papers 02 §4, 03 §III) and the MMAU test-mini (every paper's
-evaluation) from ``ingest.data_dir`` with the importers in :mod:`audioreason.datasets`,
-and writes ``outputs/ingest/{avqa_train,avqa_val,mmau_test_mini}.jsonl`` plus counts in
-``metrics/ingest.json``. A malformed record stops the stage with a message naming the
-file and the record.
+Reads each dataset of ``ingest.datasets`` (AVQA and MMAU for every paper's training and
+evaluation, MUSIC-AVQA for paper 02 Table 2, IEMOCAP and FAU-Aibo for papers 01 and 04,
+VCTK / DESED / MAESTRO-Real for paper 05, VGGSound + AudioSetCaps for paper 03 §III.C,
+CoTA for paper 01 §3.1) through the importers in :mod:`audioreason.datasets`, the same
+code ``audioreason data inspect`` runs, and writes
+
+- ``outputs/ingest/<name>.jsonl``: one normalised record per line;
+- ``outputs/ingest/index.json``: record type, format, source path and counts per manifest
+  (what ``validate`` reads);
+- ``outputs/ingest/quarantine.jsonl``: every malformed raw record set aside (with
+  ``ingest.on_error: quarantine``), naming its file and record and what is wrong;
+- ``metrics/ingest.json``: records, quarantined and filtered counts per manifest, and the
+  sha256 of the MMAU test set.
+
+With ``ingest.on_error: raise`` the first malformed record stops the stage with a message
+naming the file and the record.
 
     dvc repro ingest          # or: python -m audioreason.stages.ingest
 """
 
 from __future__ import annotations
 
+import json
 import sys
-from collections import Counter
 from pathlib import Path
 
 from audioreason.config import IngestConfig
-from audioreason.datasets.avqa import read_avqa
-from audioreason.datasets.mmau import file_sha256, read_mmau
+from audioreason.datasets.mmau import file_sha256
+from audioreason.datasets.registry import FORMATS, read_dataset
 from audioreason.datasets.records import RecordError, write_manifest
 from audioreason.stages.common import METRICS, OUTPUTS, sections
 from audioreason.tracking import write_metrics
@@ -27,16 +38,30 @@ OUT = OUTPUTS / "ingest"
 
 def run(cfg: IngestConfig, out_dir: Path = OUT) -> dict:
     root = Path(cfg.data_dir)
-    manifests = {
-        "avqa_train": read_avqa(root / cfg.avqa.train, root / cfg.avqa.audio_dir, "train", audio_variant=cfg.audio_variant).records,
-        "avqa_val": read_avqa(root / cfg.avqa.val, root / cfg.avqa.audio_dir, "val", audio_variant=cfg.audio_variant).records,
-        "mmau_test_mini": read_mmau(root / cfg.mmau.test_mini, root / cfg.mmau.audio_root).records,
-    }
-    metrics: dict = {"mmau_test_mini_sha256": file_sha256(root / cfg.mmau.test_mini)}
-    for name, records in manifests.items():
-        metrics[f"{name}.n"] = write_manifest(records, out_dir / f"{name}.jsonl")
-    for task, n in sorted(Counter(r.task for r in manifests["mmau_test_mini"]).items()):
-        metrics[f"mmau_test_mini.task.{task}"] = n
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index, metrics, quarantine = {}, {}, []
+    for name, src in cfg.datasets.items():
+        path = root / src.path
+        options = {"audio_variant": cfg.audio_variant} if src.format == "avqa" else {}
+        result = read_dataset(src.format, path, on_error=cfg.on_error, **options)
+        n = write_manifest(result.records, out_dir / f"{name}.jsonl")
+        index[name] = {"record_type": FORMATS[src.format][1], "format": src.format, "source": str(path),
+                       "path": f"{name}.jsonl", "n": n, "quarantined": len(result.quarantined),
+                       "filtered": result.filtered}
+        metrics[f"{name}.records"] = n
+        metrics[f"{name}.quarantined"] = len(result.quarantined)
+        metrics[f"{name}.filtered"] = sum(result.filtered.values())
+        quarantine += [{"manifest": name, "file": e.source, "record": str(e.record), "problem": e.problem}
+                       for e in result.quarantined]
+        if src.format == "mmau":
+            metrics[f"{name}.sha256"] = file_sha256(path)
+        print(f"ingest: {name:<24} {n:>6} records  {len(result.quarantined):>4} quarantined  "
+              f"{sum(result.filtered.values()):>4} filtered by protocol")
+    (out_dir / "index.json").write_text(json.dumps({"manifests": index}, indent=1) + "\n")
+    with (out_dir / "quarantine.jsonl").open("w") as f:
+        for q in quarantine:
+            f.write(json.dumps(q, sort_keys=True) + "\n")
+    metrics["quarantined"] = len(quarantine)
     return metrics
 
 
@@ -44,10 +69,11 @@ def main() -> None:
     cfg = sections("ingest")
     try:
         metrics = run(cfg)
-    except RecordError as e:
+    except (RecordError, FileNotFoundError) as e:
         sys.exit(f"ingest failed: {e}")
     write_metrics(metrics, METRICS / "ingest.json")
-    print(f"ingest: {metrics}")
+    if metrics["quarantined"]:
+        print(f"ingest: {metrics['quarantined']} malformed record(s) quarantined: see {OUT / 'quarantine.jsonl'}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ WORLD_DATASETS: dict[str, tuple[str, str]] = {
     "desed": ("desed", "desed/dataset"),
     "maestro": ("maestro", "maestro"),
     "vggsound": ("vggsound", "vggsound/vggsound.csv"),
-    "audiosetcaps_vggsound": ("audiosetcaps", "audiosetcaps/VGGSound_AudioSetCaps_caption.csv"),
+    "audiosetcaps": ("audiosetcaps", "audiosetcaps/VGGSound_AudioSetCaps_caption.csv"),
     "audiosetcaps_audioset": ("audiosetcaps", "audiosetcaps/AudioSetCaps_caption.csv"),
     "cota": ("cota", "cota/data"),
 }
@@ -48,7 +48,7 @@ def expected_counts(out: Path, cfg, w: dict) -> dict:
         "desed": {"records": w["desed"]["strong"] + w["desed"]["weak"], "labels": dict(sorted(w["desed"]["labels"].items()))},
         "maestro": {"records": w["maestro"]["records"], "labels": dict(sorted(w["maestro"]["labels"].items()))},
         "vggsound": {"records": w["vggsound"]["records"], "labels": dict(sorted(w["vggsound"]["labels"].items()))},
-        "audiosetcaps_vggsound": {"records": w["audiosetcaps"]["vggsound_captions"]},
+        "audiosetcaps": {"records": w["audiosetcaps"]["vggsound_captions"]},
         "audiosetcaps_audioset": {"records": w["audiosetcaps"]["audioset_captions"]},
         "cota": {"records": w["cota"]["records"], "quarantined": w["cota"]["quarantined"]},
     }
