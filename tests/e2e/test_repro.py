@@ -64,6 +64,16 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
     assert scores["n"] == 180 and set(scores["task"]) == {"sound", "music", "speech"}
     shown = sh(["dvc", "metrics", "show", "--json"], fresh_clone).stdout
     assert "overall" in shown and "train_loss" in shown
+    # Every dataset of the world went through ingest and the quality gates; only CoTA's defects were set aside.
+    world = json.loads((fresh_clone / "data/world/metadata.json").read_text())["datasets"]
+    ingest = json.loads((fresh_clone / "metrics/ingest.json").read_text())
+    assert {name: ingest[f"{name}.records"] for name in world} == {n: d["records"] for n, d in world.items()}
+    assert ingest["quarantined"] == world["cota"]["quarantined"] > 0
+    validate = json.loads((fresh_clone / "metrics/validate.json").read_text())
+    assert validate["success"] is True and validate["audio_failed"] == 0
+    assert (fresh_clone / "outputs/validate/report.html").stat().st_size > 1000
+    # The pipeline never writes into data/: it still matches data.dvc.
+    assert "up to date" in sh(["dvc", "status", "data.dvc"], fresh_clone).stdout
 
 
 def test_second_repro_runs_nothing(fresh_clone):
