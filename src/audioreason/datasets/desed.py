@@ -29,9 +29,10 @@ Traps handled:
   only unique within one TSV; the TSV's path relative to ``metadata/`` is kept in ``extra``.
 * A clip with one malformed row is set aside whole (one error per bad row), so no clip
   comes out with part of its events missing.
-* A TSV with another header (``unlabel_in_domain.tsv`` has only ``filename``, the
-  baseline's ``*_durations.tsv`` has ``filename\\tduration``) is an error naming the file,
-  never read as labels.
+* The release's TSVs that hold no labels (``unlabel_in_domain.tsv`` has only
+  ``filename``, the baseline's ``*_durations.tsv`` has ``filename\\tduration``) are
+  skipped and counted per file under ``filtered``; any other header is an error naming the
+  file, never read as labels.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ _STRONG_TEXT = "\t".join(STRONG_HEADER)
 _WEAK_TEXT = "\t".join(WEAK_HEADER)
 _CLASS_SET = frozenset(DESED_CLASSES)
 _MISSING = {"", "nan", "NaN", "NAN"}
+#: Headers of the release's label-free TSVs -> what they are.
+_UNLABELLED_HEADERS = {("filename",): "unlabelled clip list", ("filename", "duration"): "clip durations"}
 
 
 def tsv_kind(header_line: str) -> str | None:
@@ -168,6 +171,10 @@ def read_tsv(root: str | Path, tsv: str | Path, problems: Problems, *, check_aud
     with tsv.open(encoding="utf-8-sig", newline="") as f:
         header = f.readline()
     kind = tsv_kind(header)
+    columns = tuple(c.strip() for c in header.rstrip("\r\n").split("\t"))
+    if kind is None and columns in _UNLABELLED_HEADERS:
+        problems.filter(f"TSV without labels ({_UNLABELLED_HEADERS[columns]})")
+        return []
     if kind is None:
         problems.bad(tsv, "line 1", f"header {header.strip()!r} is neither strong "
                                     f"{_STRONG_TEXT!r} nor weak {_WEAK_TEXT!r}")

@@ -164,7 +164,14 @@ def test_weak_unknown_label_and_duplicate_filename(desed: Path):
     assert [r.id for r in res.records if r.extra["tsv"] == "train/weak.tsv"] == ["c"]
 
 
-@pytest.mark.parametrize("header", ["filename\n", "filename\tduration\n", "filename\tonset\toffset\tlabel\n"])
+@pytest.mark.parametrize("header, reason", [("filename\n", "unlabelled clip list"), ("filename\tduration\n", "clip durations")])
+def test_label_free_tsvs_of_the_release_are_counted_not_errors(desed: Path, header: str, reason: str):
+    _tsv(desed, "train/unlabel_in_domain.tsv", header + "x.wav\n")
+    res = read(desed)
+    assert res.filtered == {f"TSV without labels ({reason})": 1} and len(res.records) == 7
+
+
+@pytest.mark.parametrize("header", ["filename\tonset\toffset\tlabel\n", "name\tevent_labels\n"])
 def test_other_header_is_an_error_naming_the_file(desed: Path, header: str):
     tsv = _tsv(desed, "train/unlabel_in_domain.tsv", header + "x.wav\n")
     with pytest.raises(RecordError, match="is neither strong") as e:
