@@ -210,14 +210,10 @@ class IngestConfig:
 
         if self.on_error not in ("raise", "quarantine"):
             raise ConfigError(f"ingest.on_error must be 'raise' or 'quarantine', got {self.on_error!r}")
-        built = {}
         for name, src in self.datasets.items():
-            src = src if isinstance(src, DatasetSource) else build_section(DatasetSource, src, f"ingest.datasets.{name}")
             if src.format not in FORMATS:
                 raise ConfigError(f"ingest.datasets.{name}.format: unknown format {src.format!r} "
                                   f"(known: {', '.join(FORMATS)})")
-            built[name] = src
-        object.__setattr__(self, "datasets", built)
 
 
 @dataclass(frozen=True)
@@ -492,7 +488,8 @@ def _check_value(value: Any, tp: Any, where: str) -> Any:
     if origin is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
-        return dict(value)
+        _, value_tp = typing.get_args(tp)
+        return {k: _check_value(v, value_tp, f"{where}.{k}") for k, v in value.items()}
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")

@@ -336,3 +336,15 @@ def test_flatten_keys():
 
 def test_flatten_mapping_with_prefix():
     assert flatten({"a": {"b": 1, "c": {"d": "x"}}, "e": [1, 2]}, "p") == {"p.a.b": 1, "p.a.c.d": "x", "p.e": [1, 2]}
+
+
+def test_ingest_dataset_entries_are_typed(tmp_path):
+    raw = _raw()
+    raw["ingest"]["datasets"]["vctk"]["fmt"] = "vctk"
+    assert "ingest.datasets.vctk: unknown key(s) fmt" in _error(tmp_path, raw)
+    raw = _raw()
+    raw["ingest"]["datasets"]["vctk"]["format"] = "wav"
+    assert "ingest.datasets.vctk.format: unknown format 'wav'" in _error(tmp_path, raw)
+    raw = _raw()
+    raw["ingest"]["datasets"]["vctk"]["path"] = 3
+    assert "ingest.datasets.vctk.path: expected a string" in _error(tmp_path, raw)
