@@ -91,8 +91,7 @@ def read_avqa(qa_json: str | Path, audio_dir: str | Path, split: str, *, audio_v
             problems.bad(qa_json, where, f"question_text must be a non-empty string, got {r['question_text']!r}")
             continue
         audio = audio_dir / f"{r['video_name']}.wav"
-        if check_audio_exists and not audio.is_file():
-            problems.bad(qa_json, where, f"audio file {audio} does not exist")
+        if problems.audio_missing(qa_json, where, audio, check_audio_exists):
             continue
         seen.add(r["id"])
         question = r["question_text"]

@@ -37,10 +37,9 @@ Traps handled:
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-from audioreason.datasets.records import ImportResult, Problems, RecordError, SoundEvent, Soundscape
+from audioreason.datasets.records import ImportResult, Problems, RecordError, SoundEvent, Soundscape, finite_number
 
 FORMAT = "desed"
 
@@ -92,16 +91,7 @@ def parse_strong_row(fields: list[str]) -> tuple[str, SoundEvent | None]:
         return filename, None
     if any(missing):
         raise ValueError(f"onset {onset_s!r}, offset {offset_s!r}, label {label!r}: partly empty row")
-    times = []
-    for name, text in (("onset", onset_s), ("offset", offset_s)):
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"{name} {text!r} is not a number") from None
-        if not math.isfinite(value):
-            raise ValueError(f"{name} {text!r} is not a finite number")
-        times.append(value)
-    onset, offset = times
+    onset, offset = finite_number("onset", onset_s), finite_number("offset", offset_s)
     if onset < 0:
         raise ValueError(f"negative onset {onset}")
     if onset >= offset:
@@ -223,8 +213,7 @@ def read_tsv(root: str | Path, tsv: str | Path, problems: Problems, *, check_aud
         if filename in tainted:
             continue
         audio = folder / filename
-        if check_audio_exists and not audio.is_file():
-            problems.bad(tsv, f"line {lineno} ({filename})", f"audio file {audio} does not exist")
+        if problems.audio_missing(tsv, f"line {lineno} ({filename})", audio, check_audio_exists):
             continue
         if kind == "strong":
             clip_events = tuple(sorted(events[filename], key=lambda e: (e.onset, e.offset, e.label)))
@@ -256,13 +245,7 @@ def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool 
     if not metadata.is_dir():
         raise RecordError(root, "(folder)", "no metadata/ folder: PATH must be DESED's dataset/ root")
     problems = Problems(on_error)
-    tsvs = []
-    for tsv in sorted(metadata.rglob("*.tsv")):
-        if tsv.name.startswith("._"):
-            # macOS resource forks copied next to the real files.
-            problems.filter("macOS '._' file")
-        else:
-            tsvs.append(tsv)
+    tsvs = problems.visible(metadata.rglob("*.tsv"))
     if not tsvs:
         raise RecordError(metadata, "(folder)", "no *.tsv file under metadata/")
     records = []

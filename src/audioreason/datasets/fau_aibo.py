@@ -135,8 +135,7 @@ def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool 
             continue
         seen[parsed.chunk_id] = lineno
         audio = root / "wav" / f"{parsed.chunk_id}.wav"
-        if check_audio_exists and not audio.is_file():
-            problems.bad(labels, where, f"audio file {audio} does not exist")
+        if problems.audio_missing(labels, where, audio, check_audio_exists):
             continue
         records.append(Utterance(
             id=parsed.chunk_id, dataset=FORMAT, split=SCHOOL_SPLIT[chunk.school], audio=str(audio.resolve()),

@@ -168,8 +168,7 @@ def read_emo_evaluation(txt: Path, session: int, problems: Problems, *, check_au
             problems.filter(f"label {parsed.code} outside the 4-way set")
             continue
         audio = wav_dir / f"{utt}.wav"
-        if check_audio_exists and not audio.is_file():
-            problems.bad(txt, where, f"audio file {audio} does not exist")
+        if problems.audio_missing(txt, where, audio, check_audio_exists):
             continue
         out.append(Utterance(
             id=utt, dataset=FORMAT, split=split_of_session(session), audio=str(audio.resolve()),
@@ -182,13 +181,7 @@ def read_emo_evaluation(txt: Path, session: int, problems: Problems, *, check_au
 
 def dialog_files(emo_dir: Path, problems: Problems) -> list[Path]:
     """The top-level ``<dialog>.txt`` files of an EmoEvaluation folder, sorted; ``._*`` counted and skipped."""
-    files = []
-    for p in sorted(emo_dir.iterdir()):
-        if p.name.startswith("._"):
-            problems.filter("._ file")
-        elif p.is_file() and p.suffix == ".txt":
-            files.append(p)
-    return files
+    return [p for p in problems.visible(emo_dir.iterdir()) if p.is_file() and p.suffix == ".txt"]
 
 
 def count_appledouble_wavs(wav_root: Path, problems: Problems) -> None:
@@ -196,9 +189,7 @@ def count_appledouble_wavs(wav_root: Path, problems: Problems) -> None:
     if not wav_root.is_dir():
         return
     for dialog_dir in sorted(p for p in wav_root.iterdir() if p.is_dir()):
-        n = sum(1 for p in dialog_dir.iterdir() if p.name.startswith("._"))
-        if n:
-            problems.filter("._ file", n)
+        problems.visible(dialog_dir.iterdir())
 
 
 def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool = True) -> ImportResult:

@@ -27,11 +27,10 @@ Traps handled:
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
-from audioreason.datasets.records import ImportResult, Problems, RecordError, SoundEvent, Soundscape
+from audioreason.datasets.records import ImportResult, Problems, RecordError, SoundEvent, Soundscape, finite_number
 
 FORMAT = "maestro"
 SPLIT = "development"
@@ -82,16 +81,8 @@ def parse_annotation_line(line: str) -> SoundEvent:
     if len(fields) != 4:
         raise ValueError(f"expected 4 tab-separated fields (onset, offset, event_label, confidence), got {len(fields)}")
     onset_s, offset_s, label, conf_s = (f.strip() for f in fields)
-    numbers = []
-    for name, text in (("onset", onset_s), ("offset", offset_s), ("confidence", conf_s)):
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"{name} {text!r} is not a number") from None
-        if not math.isfinite(value):
-            raise ValueError(f"{name} {text!r} is not a finite number")
-        numbers.append(value)
-    onset, offset, confidence = numbers
+    onset, offset, confidence = (finite_number(n, t) for n, t in
+                                 (("onset", onset_s), ("offset", offset_s), ("confidence", conf_s)))
     if onset < 0:
         raise ValueError(f"negative onset {onset}")
     if onset >= offset:
@@ -129,17 +120,6 @@ def read_annotation(path: Path, problems: Problems) -> list[SoundEvent] | None:
     return sorted(events, key=lambda e: (e.onset, e.offset, e.label)) if ok else None
 
 
-def _visible(paths, problems: Problems) -> list[Path]:
-    out = []
-    for p in sorted(paths):
-        if p.name.startswith("._"):
-            # macOS resource forks copied next to the real files.
-            problems.filter("macOS '._' file")
-        else:
-            out.append(p)
-    return out
-
-
 def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool = True) -> ImportResult[Soundscape]:
     """Read MAESTRO-Real's development annotations (and pair them with their audio).
 
@@ -160,7 +140,7 @@ def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool 
     if not ann_root.is_dir():
         raise RecordError(root, "(folder)", "no development_annotation/ folder: PATH must be the MAESTRO-Real root")
     problems = Problems(on_error)
-    annotations = _visible(ann_root.rglob("*.txt"), problems)
+    annotations = problems.visible(ann_root.rglob("*.txt"))
     if not annotations:
         raise RecordError(ann_root, "(folder)", "no .txt annotation under development_annotation/")
 
@@ -177,7 +157,7 @@ def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool 
         by_clip[key] = ann
 
     stems = {ann.stem for ann in by_clip.values()}
-    for wav in _visible(audio_root.rglob("*.wav") if audio_root.is_dir() else [], problems):
+    for wav in problems.visible(audio_root.rglob("*.wav") if audio_root.is_dir() else []):
         try:
             scene, _ = parse_clip_name(wav.stem)
         except ValueError as e:

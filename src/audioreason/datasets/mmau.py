@@ -61,8 +61,7 @@ def read_mmau(path: str | Path, audio_root: str | Path, *, split: str = "test-mi
         if isinstance(category, list):
             category = category[0] if len(category) == 1 else ", ".join(map(str, category))
         audio = (audio_root / r["audio_id"]).resolve()
-        if check_audio_exists and not audio.is_file():
-            problems.bad(path, where, f"audio file {audio} does not exist")
+        if problems.audio_missing(path, where, audio, check_audio_exists):
             continue
         seen.add(str(ident))
         out.append(QARecord(

@@ -198,8 +198,7 @@ def read_split(path: str | Path, root: str | Path, problems: Problems, *, seen_i
             problems.bad(path, where, f"duplicate question_id {qid} (first at {seen_ids[qid]})")
             continue
         audio = root / "audio" / f"{video_id}.wav"
-        if check_audio_exists and not audio.is_file():
-            problems.bad(path, where, f"audio file {audio} does not exist")
+        if problems.audio_missing(path, where, audio, check_audio_exists):
             continue
         seen_ids[qid] = f"{path}#{i}"
         out.append(OpenQARecord(

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Iterable, TypeVar
@@ -307,6 +308,28 @@ class ImportResult(Generic[R]):
     filtered: dict[str, int] = field(default_factory=dict)
 
 
+def finite_number(name: str, text: str) -> float:
+    """``text`` as a finite float; a ``ValueError`` naming the field otherwise.
+
+    >>> finite_number("onset", "1.5")
+    1.5
+    >>> finite_number("onset", "inf")
+    Traceback (most recent call last):
+    ValueError: onset 'inf' is not a finite number
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} {text!r} is not a finite number")
+    return value
+
+
+#: The ``filtered`` reason for macOS AppleDouble (``._*``) files copied next to the real ones.
+APPLEDOUBLE = "._ file"
+
+
 class Problems:
     """Collects what is wrong while an importer reads: raise at once, or quarantine and count.
 
@@ -332,6 +355,23 @@ class Problems:
 
     def filter(self, reason: str, n: int = 1) -> None:
         self.filtered[reason] = self.filtered.get(reason, 0) + n
+
+    def visible(self, paths: Iterable[Path]) -> list[Path]:
+        """``paths`` sorted, without macOS ``._*`` files (counted under :data:`APPLEDOUBLE`)."""
+        out = []
+        for p in sorted(paths):
+            if p.name.startswith("._"):
+                self.filter(APPLEDOUBLE)
+            else:
+                out.append(p)
+        return out
+
+    def audio_missing(self, source: str | Path, record: Any, audio: Path, check: bool) -> bool:
+        """With ``check``, report a missing audio file as a bad record; ``True`` when it is missing."""
+        if check and not audio.is_file():
+            self.bad(source, record, f"audio file {audio} does not exist")
+            return True
+        return False
 
     def result(self, fmt: str, records: list) -> ImportResult:
         return ImportResult(fmt, records, self.quarantined, dict(sorted(self.filtered.items())))

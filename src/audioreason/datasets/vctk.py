@@ -132,10 +132,7 @@ def read_speaker_info(path: Path, problems: Problems) -> dict[str, SpeakerInfo]:
 def _audio_by_utterance(speaker_dir: Path, problems: Problems) -> dict[str, dict[int, Path]]:
     """``{utterance number: {mic: path}}`` for one speaker folder."""
     found: dict[str, dict[int, Path]] = {}
-    for f in sorted(speaker_dir.iterdir()):
-        if f.name.startswith("._"):
-            problems.filter("._ file")
-            continue
+    for f in problems.visible(speaker_dir.iterdir()):
         m = _AUDIO_NAME.match(f.name)
         if m is None or not f.is_file():
             problems.bad(f, f.name, f"not an audio file named {speaker_dir.name}_<NNN>_mic{{1,2}}.flac")
@@ -165,10 +162,8 @@ def _read_transcript(txt: Path, problems: Problems) -> tuple[bool, str | None]:
 def _count_orphan_transcripts(txt_dir: Path, utterance_ids: set[str], problems: Problems) -> None:
     if not txt_dir.is_dir():
         return
-    for f in sorted(txt_dir.iterdir()):
-        if f.name.startswith("._"):
-            problems.filter("._ file")
-        elif f.suffix == ".txt" and f.stem not in utterance_ids:
+    for f in problems.visible(txt_dir.iterdir()):
+        if f.suffix == ".txt" and f.stem not in utterance_ids:
             problems.filter("transcript without audio")
 
 

@@ -101,8 +101,7 @@ def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool 
                 continue
             seen[clip] = lineno
             audio = audio_dir / f"{clip}.wav"
-            if check_audio_exists and not audio.is_file():
-                problems.bad(path, where, f"audio file {audio} does not exist")
+            if problems.audio_missing(path, where, audio, check_audio_exists):
                 continue
             records.append(LabelledClip(
                 id=clip, dataset=FORMAT, split=split, audio=str(audio.resolve()), label=label,
