@@ -19,7 +19,7 @@ from audioreason.quality.audio_checks import AudioJob, AudioLimits, run_audio_jo
 from audioreason.quality.checks import CHECKS, TABLE_CHECKS, Policy
 from audioreason.quality.expectations import ManifestRules, validate_manifest
 from audioreason.quality.overlap import OverlapPair, Side, find_overlaps, parse_side
-from audioreason.quality.report import Finding, ManifestSummary, QualityReport, audio_sources
+from audioreason.quality.report import Finding, ManifestSummary, QualityReport, audio_sources, record_source
 
 __all__ = ["GateResult", "ManifestSpec", "run_quality_gate"]
 
@@ -112,7 +112,7 @@ def run_quality_gate(
             rid, source = "", str(spec.path)
         else:
             rec = records[spec.name][row]
-            rid, source = _text(getattr(rec, "id", "")), _source(rec, row)
+            rid, source = _text(getattr(rec, "id", "")), record_source(rec, f"row {row}")
         findings.append((Finding(check, "", spec.name, row, rid, source, problem, audio, other), force_fail))
 
     # 1. read + expectation suites
@@ -175,7 +175,7 @@ def run_quality_gate(
         for p in found:
             other = tuple(
                 {"manifest": p.eval_manifest, "id": _text(getattr(evals.records[r], "id", "")),
-                 "source": _source(evals.records[r], r)}
+                 "source": record_source(evals.records[r], f"row {r}")}
                 for r in p.eval_rows[:_MAX_OTHER]
             )
             if p.check == "overlap.clip_id":
@@ -237,7 +237,3 @@ def _side(selector: str, records: dict[str, list[Any]]) -> Side:
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
-
-def _source(record: Any, row: int) -> str:
-    source = getattr(record, "source", "")
-    return source if isinstance(source, str) and source else f"row {row}"

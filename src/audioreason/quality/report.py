@@ -38,14 +38,17 @@ def audio_sources(records: Iterable[Any]) -> dict[str, tuple[str, ...]]:
     for r in records:
         audio = getattr(r, "audio", None)
         if isinstance(audio, str):
-            out.setdefault(audio, {})[_source(r)] = None
+            out.setdefault(audio, {})[record_source(r)] = None
     return {path: tuple(sources) for path, sources in out.items()}
 
 
-def _source(record: Any) -> str:
+def record_source(record: Any, fallback: str | None = None) -> str:
+    """The record's ``source`` (``<file>#<index>``), else ``fallback``, else ``<dataset>/<split> id <id>``."""
     source = getattr(record, "source", "")
     if isinstance(source, str) and source:
         return source
+    if fallback is not None:
+        return fallback
     return f"{getattr(record, 'dataset', '?')}/{getattr(record, 'split', '?')} id {getattr(record, 'id', '?')}"
 
 

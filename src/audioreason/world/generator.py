@@ -28,9 +28,10 @@ from tqdm.auto import tqdm
 
 from audioreason.config import WorldConfig
 from audioreason.world import sounds
-from audioreason.world.common import place, write_audio, ytid
+from audioreason.world.common import NUMBER_WORDS as COUNTS
+from audioreason.world.common import at_peak, place, write_audio, ytid
 
-NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight"]  # counts 1-4 occur; the rest are distractors
+NUMBER_WORDS = list(COUNTS[1:])  # "one".."eight": counts 1-4 occur; the rest are distractors
 TEMPI = {"slow": 2, "moderate": 4, "fast": 8}  # notes per 2 s clip
 
 
@@ -60,8 +61,6 @@ class Kind:
     question_type: str  # AVQA question_type
     make: Callable[[np.random.Generator, int, float], Scene]
 
-
-_place = place
 
 # What a silent video shows of each source (the visual channel, for paper 02's vision teacher).
 OBJECTS = {
@@ -100,10 +99,10 @@ def scene_source(rng, sr, seconds):
     if cls in sounds.DISCRETE_EVENTS:
         k = int(rng.integers(1, 4))
         for i in range(k):
-            _place(bed, 0.6 * sounds.synth_event(cls, rng, sr), int((i + rng.uniform(0.05, 0.4)) * n / k))
+            place(bed, 0.6 * sounds.synth_event(cls, rng, sr), int((i + rng.uniform(0.05, 0.4)) * n / k))
     else:
         seg = sounds.synth_event(cls, rng, sr, seconds * rng.uniform(0.5, 0.9))
-        _place(bed, 0.6 * seg, int(rng.uniform(0, n - len(seg))))
+        place(bed, 0.6 * seg, int(rng.uniform(0, n - len(seg))))
     label = sounds.event_label(cls)
     return Scene("source", bed, "What is making the sound in the video?",
                  "Which sound source can be heard in the audio?", label,
@@ -116,7 +115,7 @@ def scene_count(rng, sr, seconds):
     bed = sounds.background(rng, sr, seconds)
     slot = len(bed) // k
     for i in range(k):
-        _place(bed, 0.6 * sounds.synth_event(cls, rng, sr), i * slot + int(rng.uniform(0.0, 0.3) * slot))
+        place(bed, 0.6 * sounds.synth_event(cls, rng, sr), i * slot + int(rng.uniform(0.0, 0.3) * slot))
     label = sounds.event_label(cls)
     return Scene("count", bed, f"How many times is the {label} heard in the video?",
                  f"How many times does the {label} sound occur in the audio?", NUMBER_WORDS[k - 1],
@@ -129,7 +128,7 @@ def scene_order(rng, sr, seconds):
     half = len(bed) // 2
     for j, cls in enumerate((a, b)):
         x = sounds.synth_event(cls, rng, sr, seconds * 0.4)
-        _place(bed, 0.6 * x, j * half + int(rng.uniform(0.0, 0.1) * half))
+        place(bed, 0.6 * x, j * half + int(rng.uniform(0.0, 0.1) * half))
     first, second = sounds.event_label(a), sounds.event_label(b)
     pool = [second] + [l for l in _others(rng, EVENT_LABELS, first) if l != second]
     return Scene("order", bed, "Which sound comes first in the video?",
@@ -173,7 +172,7 @@ def scene_n_speakers(rng, sr, seconds):
     bed = sounds.background(rng, sr, seconds)
     turn = len(bed) // k
     for i, w in enumerate(who):
-        _place(bed, 0.6 * sounds.voice(rng, sr, w, 0.9 * turn / sr), i * turn)
+        place(bed, 0.6 * sounds.voice(rng, sr, w, 0.9 * turn / sr), i * turn)
     return Scene("n_speakers", bed, "How many people are talking in the video?",
                  "How many individuals are part of this exchange?", NUMBER_WORDS[k - 1],
                  _others(rng, NUMBER_WORDS, NUMBER_WORDS[k - 1]),
@@ -203,9 +202,7 @@ VIEW_KIND = Kind("view", "", "", "", "", "View", "Which", scene_view)
 def render(kind: Kind, rng: np.random.Generator, sr: int, seconds: float) -> Scene:
     """Render one scene at ``sr`` with a seeded loudness (-12..-3 dBFS peak)."""
     scene = kind.make(rng, sr, seconds)
-    x = scene.audio[: int(round(sr * seconds))]
-    peak = 10 ** (rng.uniform(-12, -3) / 20)
-    x = (peak * x / (np.abs(x).max() + 1e-9)).astype(np.float32)
+    x = at_peak(scene.audio[: int(round(sr * seconds))], rng)
     return Scene(scene.kind, x, scene.avqa_question, scene.mmau_question, scene.answer, scene.distractors, scene.truth)
 
 

@@ -325,7 +325,6 @@ MAESTRO_SYNTHS = {
     "wind blowing": lambda rng, sr, s: _bandpass_noise(rng, int(round(sr * s)), sr, 30, 500)
     * (1.2 + np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * _t(sr, s))),
 }
-MAESTRO_CLASSES = tuple(sorted(MAESTRO_SYNTHS))
 
 
 def maestro_event(cls: str, rng: np.random.Generator, sr: int, seconds: float) -> np.ndarray:

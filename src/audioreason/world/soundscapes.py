@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from audioreason.datasets.desed import DESED_CLASSES
 from audioreason.world import sounds
 from audioreason.world.common import at_peak, place, write_audio, ytid
 from audioreason.world.corpora import desed_speech
 
-DESED_CLASSES = ("Alarm_bell_ringing", "Blender", "Cat", "Dishes", "Dog", "Electric_shaver_toothbrush", "Frying",
-                 "Running_water", "Speech", "Vacuum_cleaner")
 
 
 def _desed_event(cls: str, rng: np.random.Generator, sr: int, seconds: float) -> np.ndarray:
