@@ -249,7 +249,9 @@ def write_avqa_split(out: Path, split: str, n: int, cfg: WorldConfig, seed_seq: 
     (out / "avqa" / f"{split}_qa.json").write_text(json.dumps(records, indent=1) + "\n")
 
 
-def write_mmau_test_mini(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence, truth_lines: list[dict]) -> None:
+def write_mmau_test_mini(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence,
+                         truth_lines: list[dict]) -> dict[str, int]:
+    """Write the MMAU-format test-mini; returns items per task."""
     rng = np.random.default_rng(seed_seq)
     by_task: dict[str, list[Kind]] = {}
     for k in KINDS:
@@ -286,6 +288,10 @@ def write_mmau_test_mini(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSe
                             "kind": kind.name, "answer": scene.answer, **scene.truth})
     (out / "mmau").mkdir(parents=True, exist_ok=True)
     (out / "mmau" / "mmau-test-mini.json").write_text(json.dumps(items, indent=4) + "\n")
+    tasks_written: dict[str, int] = {}
+    for item in items:
+        tasks_written[item["task"]] = tasks_written.get(item["task"], 0) + 1
+    return dict(sorted(tasks_written.items()))
 
 
 def write_world(out_dir: str | Path, cfg: WorldConfig) -> dict[str, int]:
@@ -308,8 +314,8 @@ def write_world(out_dir: str | Path, cfg: WorldConfig) -> dict[str, int]:
     truth: list[dict] = []
     write_avqa_split(out, "train", cfg.n_train, cfg, train_seq, 0, truth)
     write_avqa_split(out, "val", cfg.n_val, cfg, val_seq, cfg.n_train, truth)
-    write_mmau_test_mini(out, cfg, mmau_seq, truth)
     writers = {
+        "mmau": write_mmau_test_mini(out, cfg, mmau_seq, truth),
         "music_avqa": music_avqa.write_music_avqa(out, cfg, music_seq, truth),
         "iemocap": corpora.write_iemocap(out, cfg, iemocap_seq, truth),
         "fau_aibo": corpora.write_fau_aibo(out, cfg, fau_seq, truth),
