@@ -425,6 +425,128 @@ class EvaluateConfig:
 
 
 @dataclass(frozen=True)
+class TeacherSpec:
+    """One generation model and what serves it (``teachers.<name>``).
+
+    The backend's own options are validated by building its options dataclass
+    (:mod:`audioreason.teachers.registry`); errors name ``teachers.<name>.options.<key>``.
+    """
+
+    backend: str
+    """``vllm`` (GPU nodes), ``transformers`` (any local checkpoint), ``openai`` (an
+    OpenAI-compatible HTTP server) or ``oracle`` (the synthetic world's simulator)."""
+    model: str
+    """Checkpoint path or hub id (``vllm``, ``transformers``), served model name (``openai``),
+    or a label for the run (``oracle``)."""
+    batch_size: int
+    """Requests handed to the backend at once; the cache is written after each batch."""
+    options: dict[str, Any]
+    """The backend's options (see its ``*Options`` dataclass)."""
+
+    def __post_init__(self):
+        from audioreason.teachers.registry import BACKENDS
+
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend: unknown teacher backend {self.backend!r} (known: {', '.join(BACKENDS)})")
+        _positive(self, "batch_size")
+        from audioreason.teachers.registry import build_options
+
+        build_options(self, "")  # the backend's own options dataclass validates them
+
+
+@dataclass(frozen=True)
+class SamplingSection:
+    """Decoding settings of one generation stage (:class:`audioreason.teachers.base.SamplingParams`)."""
+
+    n: int
+    """Samples per prompt."""
+    temperature: float
+    """0 is greedy."""
+    top_p: float
+    top_k: int
+    """0 turns top-k off."""
+    max_tokens: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class TextualizeCotaConfig:
+    """Paper 01 §3.1: an audio LLM writes a description d of each CoTA clip -> D_text = (d, q, r, a)."""
+
+    teacher: str
+    """Key of ``teachers`` that textualizes (paper 01 §4.1: Qwen2.5-Omni-7B, greedy)."""
+    manifest: str
+    """The validated CoTA manifest."""
+    prompt: str
+    """The paper's instruction; ``{question}`` and ``{trace}`` are filled in."""
+    sampling: SamplingSection
+    max_items: int
+    """Items to textualize (0: all)."""
+
+
+@dataclass(frozen=True)
+class QaSource:
+    """The clips one generated dataset asks about."""
+
+    manifest: str
+    """A validated manifest of clips (AVQA questions or VGGSound clips)."""
+    split: str
+    """Only records of this split (``train``): generated questions must not touch evaluation clips."""
+
+
+@dataclass(frozen=True)
+class GenerateQaConfig:
+    """Paper 03 §III.C: an LLM writes a 4-choice question per caption -> AVQA-GPT and VGGS-GPT."""
+
+    teacher: str
+    captions: str
+    """The validated caption manifest (AudioSetCaps, VGGSound ids)."""
+    sources: dict[str, QaSource]
+    """Output dataset name (``avqa_gpt``, ``vggs_gpt``) -> the clips that get questions."""
+    prompt: str
+    """Instruction; ``{captions}`` is filled in. The model answers with a JSON object."""
+    sampling: SamplingSection
+    max_qa_chars: int
+    """Length filter (§III.C "filtered the dataset by length of the question and answer pairs"):
+    question plus the four choices, in characters; longer items are counted and left out."""
+    max_balance_deviation: float
+    """Largest allowed |share of a correct position - 1/4| after randomisation; above it the stage fails."""
+    seed: int
+    """Seed of the correct-answer position."""
+    max_items: int
+    """Clips per source (0: all)."""
+
+
+@dataclass(frozen=True)
+class TeacherCotConfig:
+    """Paper 02 §3.1: a vision teacher samples n audio-focused traces per question; unanimous ones are kept."""
+
+    teacher: str
+    manifest: str
+    """The validated AVQA training manifest."""
+    video_dir: str
+    """Folder of the silent videos ``<video_name>.mp4``; empty where there are none (the synthetic
+    world has a text visual channel that only the oracle reads)."""
+    prompt: str
+    """P_audio; ``{question}`` and ``{choices}`` are filled in."""
+    sampling: SamplingSection
+    max_items: int
+
+
+@dataclass(frozen=True)
+class AgfvConfig:
+    """Paper 02 §3.2: an audio checker accepts or rejects every kept trace -> D_FC."""
+
+    teacher: str
+    prompt: str
+    """``{question}`` and ``{trace}`` are filled in; the checker answers yes or no."""
+    sampling: SamplingSection
+    truth: str
+    """The world's ground truth (``data/world/clips.jsonl``) for AGFV's precision and recall;
+    empty where there is none (real data)."""
+
+
+@dataclass(frozen=True)
 class TrackingConfig:
     """MLflow conventions."""
 
@@ -441,6 +563,11 @@ class Params:
     ingest: IngestConfig
     validate: ValidateConfig
     models: ModelsConfig
+    teachers: dict[str, TeacherSpec]
+    textualize_cota: TextualizeCotaConfig
+    generate_qa: GenerateQaConfig
+    teacher_cot: TeacherCotConfig
+    agfv: AgfvConfig
     sft: SftConfig
     evaluate: EvaluateConfig
     tracking: TrackingConfig
@@ -554,7 +681,7 @@ def load_params(path: str | Path = "params.yaml", *, sections: list[str] | None 
                 raise ConfigError(f"{path}: no such section {s!r}")
             if s not in raw:
                 raise ConfigError(f"{path}: missing section {s!r}")
-            out[s] = build_section(hints[s], raw[s], s)
+            out[s] = _check_value(raw[s], hints[s], s)
         return out
     try:
         return build_section(Params, raw, "params")

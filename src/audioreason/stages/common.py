@@ -17,3 +17,74 @@ def sections(*names: str):
     """Build only the params sections a stage reads (their errors name ``section.key``)."""
     loaded = load_params(PARAMS_FILE, sections=list(names))
     return loaded if len(names) > 1 else loaded[names[0]]
+
+
+def teacher(name: str):
+    """The backend of ``teachers.<name>`` and its spec (a stage reads only its own teacher's entry)."""
+    from audioreason.teachers.registry import build_backend
+
+    teachers = load_params(PARAMS_FILE, sections=["teachers"])["teachers"]
+    if name not in teachers:
+        from audioreason.config import ConfigError
+
+        raise ConfigError(f"teachers: no teacher named {name!r} (have: {', '.join(teachers)})")
+    spec = teachers[name]
+    return build_backend(spec, f"teachers.{name}"), spec
+
+
+def sampling_params(section):
+    """A stage's ``sampling`` section as the backends' :class:`~audioreason.teachers.base.SamplingParams`."""
+    import dataclasses
+
+    from audioreason.teachers.base import SamplingParams
+
+    return SamplingParams(**dataclasses.asdict(section))
+
+
+def bar_plot(values: dict[str, float], png: Path, *, title: str, ylabel: str, ylim: tuple[float, float] | None = None,
+             reference: float | None = None) -> Path:
+    """One bar per key, the value written above it; ``reference`` draws a dashed line (a target share)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(values) + 2), 3))
+    keys = list(values)
+    ax.bar(keys, [values[k] for k in keys], color="#1f77b4")
+    for i, k in enumerate(keys):
+        ax.text(i, values[k], f"{values[k]:.2f}", ha="center", va="bottom", fontsize=8)
+    if reference is not None:
+        ax.axhline(reference, ls="--", color="#888")
+    ax.set(title=title, ylabel=ylabel)
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return png
+
+
+def write_jsonl(rows, path: Path) -> int:
+    """Plain dict rows as JSON Lines (sorted keys: identical inputs give identical bytes)."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Rows of a JSON Lines file a previous stage wrote."""
+    import json
+
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+GENERATIONS = OUTPUTS / "generations"  # per-stage generation caches (DVC `persist`: kept across reruns)

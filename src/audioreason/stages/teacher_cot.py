@@ -1,0 +1,122 @@
+"""Stage ``teacher_cot``: vision-teacher chains of thought with test-time scaling (paper 02 §3.1).
+
+For every AVQA training question, a vision-language teacher watches the silent video
+(``teacher_cot.video_dir``) with the audio-focused prompt P_audio and samples n traces
+R(v, q). Each trace's answer is extracted (``<answer>`` content matched to an option);
+an item joins D_reason when all n answers are the same option (|unique(A)| = 1). A trace
+whose answer cannot be read counts as a disagreement and is counted per reason.
+
+Writes ``traces.jsonl`` (every item, its n traces and answers, whether unanimous),
+``d_reason.jsonl`` (the unanimous items) and metrics: the unanimity rate and the
+teacher's accuracy against the AVQA label, on all items (first sample: no test-time
+scaling) and on the unanimous ones.
+
+One MLflow run, ``p02.data.teacher_cot.teacher_cot``.
+
+    dvc repro teacher_cot     # or: python -m audioreason.stages.teacher_cot
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from audioreason.config import TeacherCotConfig, flatten
+from audioreason.datasets.records import QARecord, read_manifest
+from audioreason.stages.common import (GENERATIONS, METRICS, OUTPUTS, bar_plot, sampling_params, sections, teacher,
+                                       write_jsonl)
+from audioreason.teachers.base import ChatRequest, user_turn
+from audioreason.teachers.cache import generate_cached
+from audioreason.teachers.oracle import TEACHER_COT
+from audioreason.teachers.parsing import extract_answer_tag, match_choice
+from audioreason.tracking import NullTracker, start_run, write_metrics
+
+OUT = OUTPUTS / "teacher_cot"
+PAPER, TABLE, ROW = "p02", "data", "teacher_cot"
+
+
+def video_path(r: QARecord, video_dir: str) -> str | None:
+    if not video_dir:
+        return None
+    return str(Path(video_dir) / f"{r.extra['video_name']}.mp4")
+
+
+def build_requests(records: list[QARecord], cfg: TeacherCotConfig) -> list[ChatRequest]:
+    return [ChatRequest(
+        item_id=r.id, video=video_path(r, cfg.video_dir), template=TEACHER_COT,
+        messages=user_turn(cfg.prompt.format(question=r.question, choices=str(list(r.choices)))),
+        meta={"record_id": r.id, "audio": r.audio, "question": r.question, "choices": list(r.choices)},
+    ) for r in records]
+
+
+def read_trace(text: str, choices) -> tuple[str | None, str | None]:
+    """(the option the trace answers, or None; the reason it cannot be read, or None)."""
+    tag = extract_answer_tag(text)
+    if tag is None:
+        return None, "no <answer>" if text.strip() else "empty"
+    choice = match_choice(tag, choices)
+    return (choice, None) if choice is not None else (None, "answer not an option")
+
+
+def run(cfg: TeacherCotConfig, backend, batch_size: int, tracker: NullTracker, out_dir: Path = OUT,
+        cache: Path = GENERATIONS / "teacher_cot.jsonl") -> dict:
+    records = read_manifest(cfg.manifest)
+    if cfg.max_items:
+        records = records[: cfg.max_items]
+    sampling = sampling_params(cfg.sampling)
+    gens, stats = generate_cached(backend, build_requests(records, cfg), sampling, cache=cache,
+                                  batch_size=batch_size, desc="teacher_cot")
+    rows, unreadable = [], Counter()
+    per_type: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+    for r, g in zip(records, gens):
+        answers = []
+        for text in g.texts:
+            choice, problem = read_trace(text, r.choices)
+            answers.append(choice)
+            if problem:
+                unreadable[problem] += 1
+        unanimous = answers[0] is not None and len(set(answers)) == 1
+        rows.append({"id": r.id, "audio": r.audio, "question": r.question, "choices": list(r.choices),
+                     "answer": r.answer, "question_type": r.sub_category, "traces": g.texts,
+                     "trace_answers": answers, "unanimous": unanimous,
+                     "teacher_answer": answers[0] if unanimous else None})
+        per_type[r.sub_category].append((unanimous, answers[0] == r.answer))
+    kept = [row for row in rows if row["unanimous"]]
+    write_jsonl(rows, out_dir / "traces.jsonl")
+    write_jsonl(kept, out_dir / "d_reason.jsonl")
+    n = len(rows)
+    single_correct = sum(row["trace_answers"][0] == row["answer"] for row in rows)
+    kept_correct = sum(row["teacher_answer"] == row["answer"] for row in kept)
+    metrics = {"items": n, "samples_per_item": sampling.n, "unanimous": len(kept),
+               "unanimity_rate": len(kept) / n if n else 0.0,
+               "teacher_accuracy.single_sample": single_correct / n if n else 0.0,
+               "teacher_accuracy.unanimous": kept_correct / len(kept) if kept else 0.0,
+               "traces_unreadable": sum(unreadable.values()),
+               **{f"traces_unreadable.{k.replace(' ', '_').replace('<', '').replace('>', '')}": v
+                  for k, v in sorted(unreadable.items())},
+               **stats.metrics()}
+    for qt, vals in sorted(per_type.items()):
+        metrics[f"unanimity_rate.{qt.replace(' ', '_')}"] = sum(u for u, _ in vals) / len(vals)
+    png = bar_plot({qt: sum(u for u, _ in v) / len(v) for qt, v in sorted(per_type.items())},
+                   out_dir / "unanimity.png", title=f"unanimous over n={sampling.n} samples, by question type",
+                   ylabel="share of questions", ylim=(0, 1.05))
+    tracker.log_metrics(metrics)
+    tracker.log_artifact(png, "plots")
+    return metrics
+
+
+def main() -> None:
+    cfg, tracking = sections("teacher_cot", "tracking").values()
+    backend, spec = teacher(cfg.teacher)
+    params = {**flatten(cfg, "teacher_cot"), **flatten(spec, f"teachers.{cfg.teacher}")}
+    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="teacher_cot", paper=PAPER, table=TABLE,
+                   row=ROW, params=params, deps=[cfg.manifest]) as tracker:
+        metrics = run(cfg, backend, spec.batch_size, tracker)
+    write_metrics(metrics, METRICS / "teacher_cot.json")
+    print(f"teacher_cot: {metrics['unanimous']}/{metrics['items']} unanimous "
+          f"(rate {metrics['unanimity_rate']:.3f}); teacher accuracy single {metrics['teacher_accuracy.single_sample']:.3f}, "
+          f"unanimous {metrics['teacher_accuracy.unanimous']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
