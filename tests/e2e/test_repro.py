@@ -58,7 +58,8 @@ def test_generated_world_matches_data_dvc(fresh_clone):
 
 def test_dvc_repro_runs_every_stage(fresh_clone):
     out = sh(["dvc", "repro"], fresh_clone).stdout
-    for stage in ("ingest", "validate", "models", "sft", "evaluate"):
+    for stage in ("ingest", "validate", "textualize_cota", "generate_qa", "teacher_cot", "agfv", "models", "sft",
+                  "evaluate"):
         assert f"Running stage '{stage}'" in out
     scores = json.loads((fresh_clone / "outputs/evaluate/scores.json").read_text())
     assert scores["n"] == 180 and set(scores["task"]) == {"sound", "music", "speech"}
@@ -72,6 +73,11 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
     validate = json.loads((fresh_clone / "metrics/validate.json").read_text())
     assert validate["success"] is True and validate["audio_failed"] == 0
     assert (fresh_clone / "outputs/validate/report.html").stat().st_size > 1000
+    # The generated data: every item kept or rejected with a reason; AGFV scored against the world's truth.
+    agfv = json.loads((fresh_clone / "metrics/agfv.json").read_text())
+    assert 0 < agfv["precision"] <= 1 and 0 < agfv["recall"] <= 1
+    generate_qa = json.loads((fresh_clone / "metrics/generate_qa.json").read_text())
+    assert generate_qa["avqa_gpt.kept"] > 0 and generate_qa["vggs_gpt.kept"] > 0
     # The pipeline never writes into data/: it still matches data.dvc.
     assert "up to date" in sh(["dvc", "status", "data.dvc"], fresh_clone).stdout
 
@@ -86,7 +92,9 @@ def test_mlflow_holds_the_runs(fresh_clone):
     with sqlite3.connect(fresh_clone / "mlflow.db") as db:
         names = sorted(n for (n,) in db.execute("select name from runs where status='FINISHED'"))
         commits = {v for (v,) in db.execute("select value from tags where key='git_commit'")}
-    assert names == ["p02.table2.sft_gt_label.evaluate", "p02.table2.sft_gt_label.sft"]
+    assert names == ["p01.data.textualize_cota.textualize_cota", "p02.data.agfv.agfv",
+                     "p02.data.teacher_cot.teacher_cot", "p02.table2.sft_gt_label.evaluate",
+                     "p02.table2.sft_gt_label.sft", "p03.data.generate_qa.generate_qa"]
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=fresh_clone, capture_output=True, text=True).stdout.strip()
     # dvc.lock is rewritten while the pipeline runs, so the commit may be marked dirty.
     assert commits and commits <= {head, f"{head}-dirty"}

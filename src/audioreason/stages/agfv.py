@@ -21,18 +21,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from audioreason.config import AgfvConfig, flatten
-from audioreason.stages.common import (GENERATIONS, METRICS, OUTPUTS, bar_plot, read_jsonl, sampling_params, sections,
-                                       teacher, write_jsonl)
+from audioreason.config import AgfvConfig
+from audioreason.stages.common import (GENERATIONS, OUTPUTS, bar_plot, generation_stage, read_jsonl, sampling_params,
+                                       write_jsonl)
 from audioreason.teachers.base import ChatRequest, user_turn
 from audioreason.teachers.cache import generate_cached
 from audioreason.teachers.oracle import AGFV
 from audioreason.teachers.parsing import parse_yes_no
-from audioreason.tracking import NullTracker, start_run, write_metrics
+from audioreason.tracking import NullTracker
 
 OUT = OUTPUTS / "agfv"
 D_REASON = OUTPUTS / "teacher_cot" / "d_reason.jsonl"
-PAPER, TABLE, ROW = "p02", "data", "agfv"
+PAPER = "p02"
 
 
 def build_requests(items: list[dict], prompt: str) -> list[ChatRequest]:
@@ -115,13 +115,7 @@ def run(cfg: AgfvConfig, backend, batch_size: int, tracker: NullTracker, d_reaso
 
 
 def main() -> None:
-    cfg, tracking = sections("agfv", "tracking").values()
-    backend, spec = teacher(cfg.teacher)
-    params = {**flatten(cfg, "agfv"), **flatten(spec, f"teachers.{cfg.teacher}")}
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="agfv", paper=PAPER, table=TABLE,
-                   row=ROW, params=params, deps=[D_REASON]) as tracker:
-        metrics = run(cfg, backend, spec.batch_size, tracker)
-    write_metrics(metrics, METRICS / "agfv.json")
+    metrics = generation_stage("agfv", PAPER, run, lambda cfg: [D_REASON])
     extra = (f"; precision {metrics['precision']:.3f}, recall {metrics['recall']:.3f}" if "precision" in metrics else "")
     print(f"agfv: accepted {metrics['accepted']}/{metrics['traces']} traces "
           f"(rate {metrics['acceptance_rate']:.3f}){extra}")

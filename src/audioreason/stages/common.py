@@ -88,3 +88,24 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 GENERATIONS = OUTPUTS / "generations"  # per-stage generation caches (DVC `persist`: kept across reruns)
+
+
+def generation_stage(stage: str, paper: str, run, deps) -> dict:
+    """What ``main()`` of every generation stage does: read its section and its teacher, open one
+    MLflow run (``<paper>.data.<stage>.<stage>``, the teacher's spec among the params), call
+    ``run(cfg, backend, batch_size, tracker)``, write ``metrics/<stage>.json``.
+
+    Args:
+        deps: ``cfg -> [paths]`` whose DVC hashes the run records.
+    """
+    from audioreason.config import flatten
+    from audioreason.tracking import start_run, write_metrics
+
+    cfg, tracking = sections(stage, "tracking").values()
+    backend, spec = teacher(cfg.teacher)
+    params = {**flatten(cfg, stage), **flatten(spec, f"teachers.{cfg.teacher}")}
+    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage=stage, paper=paper, table="data",
+                   row=stage, params=params, deps=deps(cfg)) as tracker:
+        metrics = run(cfg, backend, spec.batch_size, tracker)
+    write_metrics(metrics, METRICS / f"{stage}.json")
+    return metrics

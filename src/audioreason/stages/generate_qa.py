@@ -29,18 +29,18 @@ from pathlib import Path
 
 import numpy as np
 
-from audioreason.config import GenerateQaConfig, flatten
+from audioreason.config import GenerateQaConfig
 from audioreason.datasets.records import Caption, QARecord, read_manifest, write_manifest
-from audioreason.stages.common import (GENERATIONS, METRICS, OUTPUTS, bar_plot, read_jsonl, sampling_params, sections,
-                                       teacher, write_jsonl)
+from audioreason.stages.common import (GENERATIONS, OUTPUTS, bar_plot, generation_stage, read_jsonl, sampling_params,
+                                       write_jsonl)
 from audioreason.teachers.base import ChatRequest, user_turn
 from audioreason.teachers.cache import generate_cached
 from audioreason.teachers.oracle import GENERATE_QA
 from audioreason.teachers.parsing import parse_question_json
-from audioreason.tracking import NullTracker, start_run, write_metrics
+from audioreason.tracking import NullTracker
 
 OUT = OUTPUTS / "generate_qa"
-PAPER, TABLE, ROW = "p03", "data", "generate_qa"
+PAPER = "p03"
 
 
 def clip_name(row: dict) -> str:
@@ -124,6 +124,8 @@ def run(cfg: GenerateQaConfig, backend, batch_size: int, tracker: NullTracker, o
     for name, src in cfg.sources.items():
         clips = source_clips(src.manifest, src.split)
         missing = [c for c in clips if c not in captions]
+        for reason in ("unparseable", "duplicate", "too_long"):
+            counts[f"{name}.{reason}"] = 0
         counts[f"{name}.clips"] = len(clips)
         counts[f"{name}.no_caption"] = len(missing)
         rejected += [{"dataset": name, "clip": c, "reason": "no caption for this clip"} for c in missing]
@@ -169,15 +171,10 @@ def run(cfg: GenerateQaConfig, backend, batch_size: int, tracker: NullTracker, o
 
 
 def main() -> None:
-    cfg, tracking = sections("generate_qa", "tracking").values()
-    backend, spec = teacher(cfg.teacher)
-    params = {**flatten(cfg, "generate_qa"), **flatten(spec, f"teachers.{cfg.teacher}")}
-    deps = [cfg.captions, *{s.manifest for s in cfg.sources.values()}]
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="generate_qa", paper=PAPER, table=TABLE,
-                   row=ROW, params=params, deps=deps) as tracker:
-        metrics = run(cfg, backend, spec.batch_size, tracker)
-    write_metrics(metrics, METRICS / "generate_qa.json")
-    print("generate_qa: " + ", ".join(f"{n} {int(metrics[f'{n}.kept'])} questions" for n in cfg.sources))
+    metrics = generation_stage("generate_qa", PAPER, run,
+                               lambda cfg: [cfg.captions, *sorted({s.manifest for s in cfg.sources.values()})])
+    print("generate_qa: " + ", ".join(f"{k.split('.')[0]} {int(v)} questions"
+                                      for k, v in metrics.items() if k.endswith(".kept")))
 
 
 if __name__ == "__main__":

@@ -21,18 +21,17 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from audioreason.config import TeacherCotConfig, flatten
+from audioreason.config import TeacherCotConfig
 from audioreason.datasets.records import QARecord, read_manifest
-from audioreason.stages.common import (GENERATIONS, METRICS, OUTPUTS, bar_plot, sampling_params, sections, teacher,
-                                       write_jsonl)
+from audioreason.stages.common import GENERATIONS, OUTPUTS, bar_plot, generation_stage, sampling_params, write_jsonl
 from audioreason.teachers.base import ChatRequest, user_turn
 from audioreason.teachers.cache import generate_cached
 from audioreason.teachers.oracle import TEACHER_COT
 from audioreason.teachers.parsing import extract_answer_tag, match_choice
-from audioreason.tracking import NullTracker, start_run, write_metrics
+from audioreason.tracking import NullTracker
 
 OUT = OUTPUTS / "teacher_cot"
-PAPER, TABLE, ROW = "p02", "data", "teacher_cot"
+PAPER = "p02"
 
 
 def video_path(r: QARecord, video_dir: str) -> str | None:
@@ -106,13 +105,7 @@ def run(cfg: TeacherCotConfig, backend, batch_size: int, tracker: NullTracker, o
 
 
 def main() -> None:
-    cfg, tracking = sections("teacher_cot", "tracking").values()
-    backend, spec = teacher(cfg.teacher)
-    params = {**flatten(cfg, "teacher_cot"), **flatten(spec, f"teachers.{cfg.teacher}")}
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="teacher_cot", paper=PAPER, table=TABLE,
-                   row=ROW, params=params, deps=[cfg.manifest]) as tracker:
-        metrics = run(cfg, backend, spec.batch_size, tracker)
-    write_metrics(metrics, METRICS / "teacher_cot.json")
+    metrics = generation_stage("teacher_cot", PAPER, run, lambda cfg: [cfg.manifest])
     print(f"teacher_cot: {metrics['unanimous']}/{metrics['items']} unanimous "
           f"(rate {metrics['unanimity_rate']:.3f}); teacher accuracy single {metrics['teacher_accuracy.single_sample']:.3f}, "
           f"unanimous {metrics['teacher_accuracy.unanimous']:.3f}")

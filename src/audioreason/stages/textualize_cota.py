@@ -21,18 +21,17 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from audioreason.config import TextualizeCotaConfig, flatten
+from audioreason.config import TextualizeCotaConfig
 from audioreason.datasets.records import CotaRecord, read_manifest
-from audioreason.stages.common import (GENERATIONS, METRICS, OUTPUTS, bar_plot, sampling_params, sections, teacher,
-                                       write_jsonl)
+from audioreason.stages.common import GENERATIONS, OUTPUTS, bar_plot, generation_stage, sampling_params, write_jsonl
 from audioreason.teachers.base import ChatRequest, user_turn
 from audioreason.teachers.cache import generate_cached
 from audioreason.teachers.oracle import TEXTUALIZE
 from audioreason.teachers.parsing import contradicts_answer
-from audioreason.tracking import NullTracker, start_run, write_metrics
+from audioreason.tracking import NullTracker
 
 OUT = OUTPUTS / "textualize_cota"
-PAPER, TABLE, ROW = "p01", "data", "textualize_cota"
+PAPER = "p01"
 
 
 def format_trace(r: CotaRecord) -> str:
@@ -103,13 +102,7 @@ def run(cfg: TextualizeCotaConfig, backend, batch_size: int, tracker: NullTracke
 
 
 def main() -> None:
-    cfg, tracking = sections("textualize_cota", "tracking").values()
-    backend, spec = teacher(cfg.teacher)
-    params = {**flatten(cfg, "textualize_cota"), **flatten(spec, f"teachers.{cfg.teacher}")}
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="textualize_cota", paper=PAPER, table=TABLE,
-                   row=ROW, params=params, deps=[cfg.manifest]) as tracker:
-        metrics = run(cfg, backend, spec.batch_size, tracker)
-    write_metrics(metrics, METRICS / "textualize_cota.json")
+    metrics = generation_stage("textualize_cota", PAPER, run, lambda cfg: [cfg.manifest])
     print(f"textualize_cota: kept {metrics['kept']}/{metrics['items']} "
           f"(empty {metrics['rejected.empty']}, contradicting {metrics['rejected.contradicts_answer']})")
 

@@ -18,6 +18,7 @@ it has:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence, runtime_checkable
@@ -152,3 +153,20 @@ def user_turn(text: str, system: str | None = None) -> tuple[dict[str, str], ...
     """``messages`` for one user turn, after an optional system prompt."""
     turns = [{"role": "system", "content": system}] if system else []
     return tuple(turns + [{"role": "user", "content": text}])
+
+
+#: Seeds stay below 2**31: every server accepts a signed 32-bit seed.
+SEED_MODULUS = 2**31
+
+
+def item_seed(base_seed: int, item_id: str) -> int:
+    """``base_seed`` plus a stable offset from ``item_id``: distinct per item, the same on every rerun.
+
+    Every backend that seeds per request uses it, so an item sampled offline (vLLM) and
+    through ``vllm serve`` gets one seed. A digest, not ``hash``, which is salted per process.
+
+    >>> item_seed(0, "a") == item_seed(0, "a") != item_seed(0, "b")
+    True
+    """
+    offset = int.from_bytes(hashlib.sha256(item_id.encode("utf-8")).digest()[:4], "big")
+    return (base_seed + offset) % SEED_MODULUS

@@ -1,7 +1,7 @@
 """Cached, resumable generation: every finished item is on disk before the next batch starts.
 
-A generation is stored under a key of (backend, model, prompt template, sampling params,
-item id, request content), so changing any of them regenerates exactly the affected
+A generation is stored under a key of (backend, model, backend options, prompt template,
+sampling params, item id, request content), so changing any of them regenerates exactly the affected
 items, and an interrupted stage reruns only what is missing. The cache is a JSON Lines
 file appended one line per item and flushed after every batch; a line torn by a kill
 is counted (``torn_lines``) and its item generated again.
@@ -11,6 +11,7 @@ is counted (``torn_lines``) and its item generated again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -26,9 +27,16 @@ from audioreason.teachers.base import ChatRequest, Generation, SamplingParams, T
 log = logging.getLogger(__name__)
 
 
+def _options(backend: TeacherBackend) -> dict:
+    options = getattr(backend, "options", None)
+    return dataclasses.asdict(options) if dataclasses.is_dataclass(options) else {}
+
+
 def cache_key(backend: TeacherBackend, request: ChatRequest, sampling: SamplingParams) -> str:
-    """sha256 over everything that determines a generation."""
-    ident = json.dumps({"backend": backend.name, "model": backend.model, "template": request.template,
+    """sha256 over everything that determines a generation (the backend's options included:
+    the oracle's error rates, a server's dtype)."""
+    ident = json.dumps({"backend": backend.name, "model": backend.model, "options": _options(backend),
+                        "template": request.template,
                         "sampling": sampling.to_json(), "item": request.item_id,
                         "content": request.content_json()}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(ident.encode("utf-8")).hexdigest()
@@ -60,9 +68,14 @@ class GenerationStats:
                 f"{prefix}.seconds": round(self.seconds, 3), f"{prefix}.items_per_s": round(self.items_per_s, 3)}
 
 
-def read_cache(path: Path) -> tuple[dict[str, Generation], int]:
-    """Cached generations by key, and the number of unreadable (torn) lines skipped."""
+def read_cache(path: Path, *, repair: bool = False) -> tuple[dict[str, Generation], int]:
+    """Cached generations by key, and the number of unreadable (torn) lines skipped.
+
+    With ``repair``, a file holding torn lines is rewritten without them (atomically), so
+    lines appended afterwards never join a torn one.
+    """
     done: dict[str, Generation] = {}
+    good: list[str] = []
     torn = 0
     if not path.exists():
         return done, torn
@@ -73,8 +86,13 @@ def read_cache(path: Path) -> tuple[dict[str, Generation], int]:
             try:
                 row = json.loads(line)
                 done[row["key"]] = Generation.from_json(row["generation"])
+                good.append(line if line.endswith("\n") else line + "\n")
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 torn += 1
+    if repair and torn:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text("".join(good), encoding="utf-8")
+        tmp.replace(path)
     return done, torn
 
 
@@ -92,7 +110,7 @@ def generate_cached(backend: TeacherBackend, requests: Sequence[ChatRequest], sa
         raise ValueError(f"duplicate item id {dup!r} among the requests")
     path = Path(cache)
     path.parent.mkdir(parents=True, exist_ok=True)
-    done, torn = read_cache(path)
+    done, torn = read_cache(path, repair=True)
     if torn:
         log.warning("%s: %d torn cache line(s) (an interrupted run); their items are generated again", path, torn)
     keys = [cache_key(backend, r, sampling) for r in requests]

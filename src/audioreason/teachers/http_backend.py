@@ -31,7 +31,6 @@ Example ``params.yaml`` entry::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -45,13 +44,11 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from audioreason.config import ConfigError
-from audioreason.teachers.base import BackendError, ChatRequest, Generation, SamplingParams
+from audioreason.teachers.base import BackendError, ChatRequest, Generation, SamplingParams, item_seed
 from audioreason.teachers.media import openai_messages
 
 logger = logging.getLogger(__name__)
 
-#: Seeds stay below 2**31: every server accepts a signed 32-bit seed.
-_SEED_MODULUS = 2**31
 #: Characters of a failed response's body quoted in errors and logs.
 _BODY_EXCERPT = 200
 
@@ -93,19 +90,6 @@ class HttpOptions:
                               f"must be >= backoff_s ({self.backoff_s})")
 
 
-def request_seed(base_seed: int, item_id: str) -> int:
-    """``base_seed`` shifted by a stable hash of ``item_id``.
-
-    Items sample differently from one another, yet a rerun repeats each item's samples
-    (Python's ``hash`` is salted per process, so a digest is used instead).
-
-    >>> request_seed(0, "a") == request_seed(0, "a") != request_seed(0, "b")
-    True
-    """
-    offset = int.from_bytes(hashlib.sha256(item_id.encode("utf-8")).digest()[:4], "big")
-    return (base_seed + offset) % _SEED_MODULUS
-
-
 def build_body(model: str, request: ChatRequest, sampling: SamplingParams, audio_sample_rate: int) -> dict[str, Any]:
     """The JSON body of one chat-completions call for ``request``.
 
@@ -126,7 +110,7 @@ def build_body(model: str, request: ChatRequest, sampling: SamplingParams, audio
         "temperature": sampling.temperature,
         "top_p": sampling.top_p,
         "max_tokens": sampling.max_tokens,
-        "seed": request_seed(sampling.seed, request.item_id),
+        "seed": item_seed(sampling.seed, request.item_id),
     }
     if sampling.top_k > 0:
         body["top_k"] = sampling.top_k

@@ -14,14 +14,13 @@ request construction is pure: :func:`engine_kwargs`, :func:`sampling_kwargs`,
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from audioreason.audio.io import AudioError
 from audioreason.config import ConfigError
-from audioreason.teachers.base import BackendError, ChatRequest, Generation, SamplingParams
+from audioreason.teachers.base import BackendError, ChatRequest, Generation, SamplingParams, item_seed
 from audioreason.teachers.media import openai_messages
 
 VLLM_MISSING = ("the vllm backend needs the GPU extra: pip install 'audioreason[vllm]' on a CUDA node; "
@@ -32,7 +31,6 @@ VLLM_MISSING = ("the vllm backend needs the GPU extra: pip install 'audioreason[
 VLLM_TOP_K_OFF = -1
 
 #: Per-request seeds stay below 2**31 (safe for every RNG vLLM seeds with them).
-SEED_MODULUS = 2**31
 
 DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
 
@@ -101,19 +99,6 @@ def engine_kwargs(model: str, options: VllmOptions) -> dict[str, Any]:
     if options.allowed_local_media_path:
         kw["allowed_local_media_path"] = str(Path(options.allowed_local_media_path).resolve())
     return kw
-
-
-def item_seed(base_seed: int, item_id: str) -> int:
-    """``base_seed`` plus a stable offset from ``item_id``: distinct per item, the same on every rerun.
-
-    The same formula as the ``openai`` backend's, so an item sampled offline here and
-    through ``vllm serve`` gets one seed. A digest, not ``hash``, which is salted per process.
-
-    >>> item_seed(0, "a") == item_seed(0, "a") != item_seed(0, "b")
-    True
-    """
-    offset = int.from_bytes(hashlib.sha256(item_id.encode("utf-8")).digest()[:4], "big")
-    return (base_seed + offset) % SEED_MODULUS
 
 
 def sampling_kwargs(sampling: SamplingParams, item_id: str) -> dict[str, Any]:

@@ -82,6 +82,14 @@ def test_key_covers_backend_model_template_sampling_and_content():
     base = cache_key(b, r, SAMPLING)
     assert cache_key(b, r, SAMPLING) == base
     assert cache_key(CountingBackend(model="other"), r, SAMPLING) != base
+    from dataclasses import make_dataclass
+
+    opts = make_dataclass("Opts", [("error_rate", float)])
+    b.options = opts(0.1)
+    with_options = cache_key(b, r, SAMPLING)
+    b.options = opts(0.2)
+    assert base != with_options != cache_key(b, r, SAMPLING)
+    del b.options
     assert cache_key(b, reqs(1, template="u")[0], SAMPLING) != base
     assert cache_key(b, r, SamplingParams(n=2, temperature=0.7, seed=0)) != base
     assert cache_key(b, r, SamplingParams(n=2, temperature=1.0, seed=1)) != base
@@ -128,3 +136,14 @@ def test_sampling_params_validation():
         SamplingParams(top_p=0.0)
     with pytest.raises(ValueError, match="must end with a user turn"):
         ChatRequest(item_id="x", messages=({"role": "system", "content": "s"},))
+
+
+def test_lines_appended_after_a_torn_line_stay_readable(tmp_path):
+    cache = tmp_path / "c.jsonl"
+    generate_cached(CountingBackend(), reqs(4), SAMPLING, cache=cache, batch_size=4)
+    lines = cache.read_text().splitlines()
+    cache.write_text("\n".join(lines[:2]) + "\n" + lines[2][:10])  # no newline after the torn line
+    generate_cached(CountingBackend(), reqs(4), SAMPLING, cache=cache, batch_size=4)
+    b = CountingBackend()
+    _, stats = generate_cached(b, reqs(4), SAMPLING, cache=cache, batch_size=4)
+    assert b.asked == [] and stats.torn_lines == 0 and stats.cached == 4

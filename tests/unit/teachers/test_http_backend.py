@@ -17,8 +17,8 @@ import pytest
 import soundfile as sf
 
 from audioreason.config import ConfigError, TeacherSpec, build_section
-from audioreason.teachers.base import BackendError, ChatRequest, SamplingParams, user_turn
-from audioreason.teachers.http_backend import HttpOptions, OpenAIBackend, build_body, parse_response, request_seed
+from audioreason.teachers.base import BackendError, ChatRequest, SamplingParams, item_seed, user_turn
+from audioreason.teachers.http_backend import HttpOptions, OpenAIBackend, build_body, parse_response
 from audioreason.teachers.registry import build_backend
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
@@ -154,7 +154,7 @@ def test_success_returns_texts_tokens_and_sends_the_body(server, monkeypatch):
     body = got["body"]
     assert body["model"] == "served-model"
     assert (body["n"], body["temperature"], body["top_p"], body["max_tokens"]) == (2, 0.7, 0.9, 32)
-    assert body["seed"] == request_seed(3, "item-1")
+    assert body["seed"] == item_seed(3, "item-1")
     assert "top_k" not in body
     assert body["messages"] == [{"role": "system", "content": "Be brief."},
                                 {"role": "user", "content": "What do you hear?"}]
@@ -341,7 +341,7 @@ def test_build_body_seeds_and_top_k():
     assert a["seed"] != build_body("m", req("b"), sampling, 16000)["seed"]  # items differ
     assert build_body("m", req("a"), replace(sampling, seed=12), 16000)["seed"] != a["seed"]
     assert "top_k" not in build_body("m", req("a"), replace(sampling, top_k=0), 16000)
-    assert 0 <= request_seed(2**40, "a") < 2**31
+    assert 0 <= item_seed(2**40, "a") < 2**31
     json.dumps(a)  # the body must be serialisable as is
 
 

@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from audioreason.config import ConfigError, TeacherSpec, build_section
-from audioreason.teachers.base import BackendError, ChatRequest, Generation, SamplingParams, user_turn
+from audioreason.teachers.base import BackendError, ChatRequest, Generation, SamplingParams, item_seed, user_turn
 from audioreason.teachers.vllm_backend import (
     VLLM_MISSING,
     VLLM_TOP_K_OFF,
@@ -29,7 +29,6 @@ from audioreason.teachers.vllm_backend import (
     chat_inputs,
     check_media,
     engine_kwargs,
-    item_seed,
     sampling_kwargs,
     to_generation,
 )
@@ -140,7 +139,7 @@ def test_seeds_differ_per_item_and_repeat_per_item():
     assert seeds == [sampling_kwargs(s, i)["seed"] for i in ids]
     # a fresh interpreter (another PYTHONHASHSEED) gets the same seed: the offset is hashlib, not hash()
     out = subprocess.run([sys.executable, "-c",
-                          "from audioreason.teachers.vllm_backend import item_seed; print(item_seed(0, 'item-7'))"],
+                          "from audioreason.teachers.base import item_seed; print(item_seed(0, 'item-7'))"],
                          capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "123"})
     assert int(out.stdout) == item_seed(0, "item-7") == seeds[7]
     assert all(0 <= x < 2**31 for x in seeds)
