@@ -371,6 +371,11 @@ class ModelsConfig:
     feature_extractor: FeatureExtractorConfig
     audio_encoder: AudioEncoderConfig
     text_decoder: TextDecoderConfig
+    """The audio models' decoder (Qwen2-Audio, the Omni thinker: the students)."""
+    teacher_text_decoder: TextDecoderConfig
+    """Qwen3's decoder (paper 01's textual teacher): deeper and wider than the student, as
+    Qwen3-8B (36 layers, 4096) is than the Omni-7B thinker (28 layers, 3584), so the layer
+    map of eq. 4 and the projections W_i have work to do."""
 
     def __post_init__(self):
         unknown = set(self.build) - {"qwen2_audio", "qwen2_5_omni_thinker", "qwen3"}
@@ -547,6 +552,117 @@ class AgfvConfig:
 
 
 @dataclass(frozen=True)
+class PretrainStudentConfig:
+    """Tiny scale: teach the random-init audio student to hear the world before distillation
+    (the paper's student, Qwen2.5-Omni-7B, arrives pretrained: 0 steps there)."""
+
+    model: str
+    """The student to pretrain (its checkpoint)."""
+    captions: str
+    """Validated AudioSetCaps manifest: captions of the AVQA training clips."""
+    clips: str
+    """Validated manifest whose clips are captioned (AVQA train)."""
+    emotions: str
+    """Validated IEMOCAP manifest: its ``train`` split is described by emotion and speaker."""
+    prompt: str
+    """User turn after the clip."""
+    trainer: dict[str, Any]
+    """Keyword arguments for ``trl.SFTConfig``; ``max_steps: 0`` trains nothing."""
+
+
+@dataclass(frozen=True)
+class TrainTextTeacherConfig:
+    """Tiny scale: train the random-init textual teacher on D_text until it answers well
+    (paper 01 uses Qwen3-8B as given: 0 steps there)."""
+
+    model: str
+    train: str
+    """D_text (``textualize_cota``'s ``d_text.jsonl``)."""
+    prompt: str
+    """The teacher's user turn; ``{description}`` and ``{question}`` (with its options) are filled in."""
+    held_out: float
+    """Fraction of D_text kept out of training to measure the teacher's answer accuracy."""
+    max_new_tokens: int
+    trainer: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DistillRow:
+    """One row of paper 01 Table 1: which terms of eq. 9 are on."""
+
+    top: float
+    """Weight of top-layer KD (0: SFT only)."""
+    layers: str
+    """``top`` (no layer KD), ``skip`` (1-in-k, eq. 7) or ``all`` (eq. 4)."""
+    acoustic: bool
+    """Acoustic KD against the frozen snapshot S0 (eq. 8)."""
+    train: bool
+    """False for ``baseline``: the undistilled student, evaluated only."""
+
+    def __post_init__(self):
+        if self.layers not in ("top", "skip", "all"):
+            raise ConfigError(f"layers must be top, skip or all, got {self.layers!r}")
+
+
+@dataclass(frozen=True)
+class DistillEvalConfig:
+    """Table 1's evaluation: MMAU-format test-mini (sound / music / speech / average) and IEMOCAP session 5 UA."""
+
+    mmau_manifest: str
+    mmau_json: str
+    ser_manifest: str
+    """Validated IEMOCAP manifest; its ``test`` split (session 5) is scored."""
+    ser_question: str
+    batch_size: int
+    max_new_tokens: int
+    do_sample: bool
+    temperature: float
+    top_k: int
+    top_p: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Paper 01 §3.2-3.4, §4.2: source- and layer-wise distillation, Table 1 rows."""
+
+    student: str
+    """The audio student before distillation (checkpoint; the Qwen2.5-Omni-7B thinker at paper scale)."""
+    teacher: str
+    """The textual teacher (Qwen3-8B at paper scale)."""
+    train: str
+    """D_text."""
+    teacher_prompt: str
+    """The teacher's user turn: ``{description}`` and ``{question}``."""
+    max_length: int
+    divergence: str
+    beta: float
+    temperature: float
+    hidden_kd: str
+    """``softmax`` (eq. 5 literally), ``mse`` or ``cosine``."""
+    chunk_size: int
+    skip_k: int
+    """k of the 1-in-k skip-layer map (7 in the paper)."""
+    alpha_layer: float
+    alpha_ac: float
+    alpha_sft: float
+    trainer: dict[str, Any]
+    """Keyword arguments for ``transformers.TrainingArguments`` (TRL's ``SFTConfig`` base)."""
+    rows: dict[str, DistillRow]
+    eval: DistillEvalConfig
+
+    def __post_init__(self):
+        from audioreason.losses.divergences import HIDDEN_KINDS, KINDS
+
+        if self.divergence not in KINDS:
+            raise ConfigError(f"divergence must be one of {', '.join(KINDS)}, got {self.divergence!r}")
+        if self.hidden_kd not in HIDDEN_KINDS:
+            raise ConfigError(f"hidden_kd must be one of {', '.join(HIDDEN_KINDS)}, got {self.hidden_kd!r}")
+        _positive(self, "max_length", "temperature", "chunk_size", "skip_k")
+        _fraction(self, "beta")
+
+
+@dataclass(frozen=True)
 class TrackingConfig:
     """MLflow conventions."""
 
@@ -568,6 +684,9 @@ class Params:
     generate_qa: GenerateQaConfig
     teacher_cot: TeacherCotConfig
     agfv: AgfvConfig
+    pretrain_student: PretrainStudentConfig
+    train_text_teacher: TrainTextTeacherConfig
+    distill: DistillConfig
     sft: SftConfig
     evaluate: EvaluateConfig
     tracking: TrackingConfig

@@ -134,10 +134,13 @@ def run_name(paper: str, table: str, row: str, stage: str) -> str:
 
 @contextmanager
 def start_run(*, uri: str, experiment: str, stage: str, paper: str, table: str, row: str,
-              params: Mapping[str, Any], deps: list[str | Path] = (), repo: str | Path = ".") -> Iterator[NullTracker]:
+              params: Mapping[str, Any], deps: list[str | Path] = (), repo: str | Path = ".",
+              resume_run_id: str | None = None) -> Iterator[NullTracker]:
     """Open one MLflow run for a stage, tagged and with its lineage logged.
 
     Set ``AUDIOREASON_TRACKING=off`` to get a :class:`NullTracker` instead (tests, non-zero ranks).
+    ``resume_run_id`` reopens that run (an interrupted training resumed from its checkpoint
+    continues the same run) when the store still has it; otherwise a new run starts.
     """
     identity = {"paper": paper, "table": table, "row": row, "stage": stage}
     if os.environ.get("AUDIOREASON_TRACKING", "on") == "off" or int(os.environ.get("RANK", "0")) != 0:
@@ -150,7 +153,13 @@ def start_run(*, uri: str, experiment: str, stage: str, paper: str, table: str, 
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=run_name(paper, table, row, stage)) as run:
+    if resume_run_id:
+        try:
+            mlflow.get_run(resume_run_id)
+        except mlflow.exceptions.MlflowException:
+            resume_run_id = None
+    with (mlflow.start_run(run_id=resume_run_id) if resume_run_id
+          else mlflow.start_run(run_name=run_name(paper, table, row, stage))) as run:
         t = MlflowTracker(run)
         lineage = {f"dvc.dep.{d}": dvc_hash(d) for d in deps}
         t.set_tags({**identity, "git_commit": git_commit(repo),

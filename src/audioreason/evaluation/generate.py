@@ -57,13 +57,16 @@ def _read_cache(path: Path) -> dict[str, dict]:
 
 @torch.no_grad()
 def generate_answers(model, processor, records: Sequence[QARecord], *, prompt: str, settings: GenerationSettings,
-                     batch_size: int, cache: str | Path | None = None, with_audio: bool = True) -> list[dict]:
+                     batch_size: int, cache: str | Path | None = None, with_audio: bool = True,
+                     system: str | None = None) -> list[dict]:
     """Generate one completion per record; returns ``[{id, prompt, completion}]`` in record order.
 
     Args:
         cache: JSON Lines file of finished items; items found there are not generated again.
         with_audio: ``False`` puts the question without the clip (paper 03's no-audio ablation).
+        system: A system turn before the question (CoTA's, for models trained on it).
     """
+    head = [{"role": "system", "content": system}] if system else []
     cache_path = Path(cache) if cache else None
     done = _read_cache(cache_path) if cache_path else {}
     todo = [r for r in records if r.id not in done]
@@ -76,13 +79,13 @@ def generate_answers(model, processor, records: Sequence[QARecord], *, prompt: s
         for batch in tqdm(list(_batches(todo, batch_size)), desc="generate", disable=None):
             prompts = [format_prompt(prompt, r) for r in batch]
             if with_audio:
-                texts = [processor.apply_chat_template(audio_messages(p), tokenize=False, add_generation_prompt=True)
-                         for p in prompts]
+                texts = [processor.apply_chat_template(head + audio_messages(p), tokenize=False,
+                                                       add_generation_prompt=True) for p in prompts]
                 audios = [load_audio(r.audio, sr) for r in batch]
                 enc = processor(text=texts, audio=audios, sampling_rate=sr, return_tensors="pt", padding=True,
                                 padding_side="left")
             else:
-                texts = [processor.apply_chat_template([{"role": "user", "content": [{"type": "text", "text": p}]}],
+                texts = [processor.apply_chat_template(head + [{"role": "user", "content": [{"type": "text", "text": p}]}],
                                                        tokenize=False, add_generation_prompt=True) for p in prompts]
                 enc = tok(texts, return_tensors="pt", padding=True, padding_side="left")
             out = model.generate(**enc, **settings.generate_kwargs(), pad_token_id=tok.pad_token_id)

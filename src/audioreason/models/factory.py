@@ -91,8 +91,8 @@ def _token_ids(tokenizer) -> dict[str, int]:
     return ids
 
 
-def _text_kwargs(cfg: ModelsConfig, ids: dict[str, int]) -> dict[str, Any]:
-    d = dataclasses.asdict(cfg.text_decoder)
+def _text_kwargs(cfg: ModelsConfig, ids: dict[str, int], teacher: bool = False) -> dict[str, Any]:
+    d = dataclasses.asdict(cfg.teacher_text_decoder if teacher else cfg.text_decoder)
     eos = ids[tk.ENDOFTEXT]
     return dict(d, vocab_size=ids["vocab_size"], pad_token_id=eos, eos_token_id=[ids[tk.IM_END], eos],
                 bos_token_id=None, tie_word_embeddings=True)
@@ -133,8 +133,8 @@ def omni_thinker_config(cfg: ModelsConfig, tokenizer) -> Qwen2_5OmniThinkerConfi
 
 def qwen3_config(cfg: ModelsConfig, tokenizer) -> Qwen3Config:
     ids = _token_ids(tokenizer)
-    kw = _text_kwargs(cfg, ids)
-    kw["head_dim"] = cfg.text_decoder.hidden_size // cfg.text_decoder.num_attention_heads
+    kw = _text_kwargs(cfg, ids, teacher=True)
+    kw["head_dim"] = cfg.teacher_text_decoder.hidden_size // cfg.teacher_text_decoder.num_attention_heads
     return Qwen3Config(**kw)
 
 

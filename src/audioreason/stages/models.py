@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from audioreason.datasets.records import QARecord, read_manifest
 from audioreason.models.factory import build_tiny_model
@@ -24,8 +24,12 @@ from audioreason.training.prompts import format_prompt
 OUT = OUTPUTS / "models"
 
 
-def corpus(records: list[QARecord], prompts: list[str], targets: list[str]) -> Iterator[str]:
-    """Everything the models will read or write, so the tokenizer compresses it well."""
+def corpus(records: list[QARecord], prompts: list[str], targets: list[str], texts: Iterable[str] = ()) -> Iterator[str]:
+    """Everything the models will read or write, so the tokenizer compresses it well.
+
+    ``texts``: further text the models meet (CoTA traces and questions, captions, CoTA's
+    system prompt, the emotion question), read as it is.
+    """
     yield "You are a helpful assistant."
     for r in records:
         for p in prompts:
@@ -33,15 +37,32 @@ def corpus(records: list[QARecord], prompts: list[str], targets: list[str]) -> I
         for t in targets:
             yield t.format(answer=r.answer)
         yield from r.choices
+    yield from texts
 
 
-def run(models_cfg, sft_cfg, eval_cfg, manifest_dir: Path = OUTPUTS / "ingest", out_dir: Path = OUT) -> dict:
+def reasoning_texts(manifest_dir: Path, extra: list[str]) -> Iterator[str]:
+    """CoTA questions and four-stage traces (paper 01's distillation target) and AudioSetCaps captions."""
+    from audioreason.datasets.records import Caption, CotaRecord
+    from audioreason.training.distill import cota_question, cota_response
+
+    yield from extra
+    for r in read_manifest(manifest_dir / "cota.jsonl", CotaRecord):
+        yield cota_question(r.question, r.choices)
+        yield cota_response({"trace": {"planning": r.planning, "caption": r.caption, "reasoning": r.reasoning,
+                                       "summary": r.summary}, "response": r.response})
+    for c in read_manifest(manifest_dir / "audiosetcaps.jsonl", Caption):
+        yield c.caption
+
+
+def run(models_cfg, sft_cfg, eval_cfg, extra_texts: list[str] = (), manifest_dir: Path = OUTPUTS / "ingest",
+        out_dir: Path = OUT) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     built = []
     if models_cfg.build:
         records = [r for name in ("avqa_train", "avqa_val", "mmau_test_mini")
                    for r in read_manifest(manifest_dir / f"{name}.jsonl")]
-        tok = train_tokenizer(corpus(records, [sft_cfg.prompt, eval_cfg.prompt], [sft_cfg.target]),
+        texts = reasoning_texts(manifest_dir, list(extra_texts))
+        tok = train_tokenizer(corpus(records, [sft_cfg.prompt, eval_cfg.prompt], [sft_cfg.target], texts),
                               models_cfg.tokenizer.vocab_size, models_cfg.tokenizer.min_frequency)
         for name in models_cfg.build:
             built.append(build_tiny_model(name, models_cfg, tok, out_dir / name))
@@ -51,8 +72,14 @@ def run(models_cfg, sft_cfg, eval_cfg, manifest_dir: Path = OUTPUTS / "ingest", 
 
 
 def main() -> None:
-    cfg = sections("models", "sft", "evaluate")
-    manifest = run(cfg["models"], cfg["sft"], cfg["evaluate"])
+    from audioreason.training.distill import COTA_SYSTEM
+
+    cfg = sections("models", "sft", "evaluate", "pretrain_student", "train_text_teacher", "distill")
+    extra = [COTA_SYSTEM, cfg["pretrain_student"].prompt, cfg["train_text_teacher"].prompt, cfg["distill"].teacher_prompt,
+             cfg["distill"].eval.ser_question]
+    extra += [f"{who} speaks in {'an' if e[0] in 'aeiou' else 'a'} {e} voice." for who in ("A woman", "A man")
+              for e in ("angry", "happy", "neutral", "sad")]
+    manifest = run(cfg["models"], cfg["sft"], cfg["evaluate"], extra)
     for m in manifest["built"]:
         print(f"models: {m['name']} ({m['architecture']}, {m['parameters']:,} parameters) -> {m['path']}")
 

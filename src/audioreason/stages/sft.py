@@ -65,33 +65,34 @@ def plot_loss(history: list[dict], png: Path, csv_path: Path) -> None:
     plt.close(fig)
 
 
-def run(cfg: SftConfig, tracker: NullTracker, out_dir: Path = OUT) -> dict:
+def train_and_save(model, processor, dataset, collator, args, tracker: NullTracker, out_dir: Path,
+                   peft_config=None, plot_name: str = "sft", trainer_cls=None) -> dict:
+    """TRL ``SFTTrainer`` over ``dataset``; the (merged) model and its processor go to ``out_dir/model``,
+    the loss curve to ``out_dir/loss.png`` and ``plots/<plot_name>/loss.csv``."""
     from trl import SFTTrainer
 
-    train = read_manifest(cfg.train_manifest)
-    model, processor = load_model(cfg.model)
-    args = build_sft_config(cfg.trainer, str(out_dir / "checkpoints"))
     callback = TrackerCallback(tracker)
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=sft_dataset(train, cfg.prompt, cfg.target),
-        processing_class=processor,
-        data_collator=AudioSFTCollator(processor),
-        peft_config=build_lora(cfg.lora),
-        callbacks=[callback],
-    )
+    trainer = (trainer_cls or SFTTrainer)(model=model, args=args, train_dataset=dataset, processing_class=processor,
+                                          data_collator=collator, peft_config=peft_config, callbacks=[callback])
     result = trainer.train()
-    final = trainer.model.merge_and_unload() if cfg.lora.r else trainer.model
+    final = trainer.model.merge_and_unload() if peft_config is not None else trainer.model
     final.save_pretrained(out_dir / "model")
     processor.save_pretrained(out_dir / "model")
     shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
     losses = [h["loss"] for h in callback.history if "loss" in h]
-    plot_loss(callback.history, out_dir / "loss.png", PLOTS / "sft" / "loss.csv")
+    plot_loss(callback.history, out_dir / "loss.png", PLOTS / plot_name / "loss.csv")
     tracker.log_artifact(out_dir / "loss.png", "plots")
     return {"train_loss": result.training_loss, "final_logged_loss": losses[-1] if losses else float("nan"),
-            "steps": result.global_step, "train_examples": len(train),
+            "steps": result.global_step, "train_examples": len(dataset),
             "train_runtime_s": result.metrics.get("train_runtime", float("nan"))}
+
+
+def run(cfg: SftConfig, tracker: NullTracker, out_dir: Path = OUT) -> dict:
+    train = read_manifest(cfg.train_manifest)
+    model, processor = load_model(cfg.model)
+    args = build_sft_config(cfg.trainer, str(out_dir / "checkpoints"))
+    return train_and_save(model, processor, sft_dataset(train, cfg.prompt, cfg.target), AudioSFTCollator(processor),
+                          args, tracker, out_dir, peft_config=build_lora(cfg.lora))
 
 
 def main() -> None:

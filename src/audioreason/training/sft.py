@@ -28,12 +28,15 @@ from audioreason.training.prompts import audio_messages, format_prompt
 IGNORE_INDEX = -100
 
 
-def build_sft_config(trainer: dict[str, Any], output_dir: str, where: str = "sft.trainer") -> SFTConfig:
+def build_sft_config(trainer: dict[str, Any], output_dir: str, where: str = "sft.trainer",
+                     prepare_dataset: bool = False) -> SFTConfig:
     """Build TRL's ``SFTConfig`` from the params mapping; a bad key names ``where.key``.
 
-    The keys the audio collator relies on are fixed here rather than left to params.
+    The keys the audio collator relies on are fixed here rather than left to params;
+    ``prepare_dataset`` (text-only models) lets TRL tokenize the dataset itself instead.
     """
-    fixed = {"remove_unused_columns": False, "dataset_kwargs": {"skip_prepare_dataset": True}}
+    fixed = {} if prepare_dataset else {"remove_unused_columns": False,
+                                        "dataset_kwargs": {"skip_prepare_dataset": True}}
     clash = sorted(set(trainer) & set(fixed))
     if clash:
         raise ConfigError(f"{where}: {', '.join(clash)} is set by the audio SFT recipe, remove it from params")

@@ -1,0 +1,202 @@
+"""Stage ``distill``: one row of paper 01 Table 1 (a DVC matrix over ``distill.rows``).
+
+Trains the audio student on D_text with the joint loss of eq. 9 as the row sets it
+(:mod:`audioreason.training.distill`): ``sft_only`` (L_SFT), ``top_kd`` (+ top-layer txt
+KD), ``skip_kd`` (+ 1-in-k layer KD, eq. 7), ``layer_kd`` (+ every layer, eq. 4),
+``layer_ac_kd`` (+ acoustic KD against S0, eq. 8); ``baseline`` trains nothing. Then
+evaluates the row as Table 1 does: the MMAU-format test-mini (sound / music / speech /
+average accuracy, official rule, CoTA answer letter mapped to its option) and IEMOCAP
+session 5 (unweighted accuracy over angry / happy / neutral / sad).
+
+Training checkpoints live in ``outputs/distill/<row>/checkpoints`` (a DVC ``persist``
+output): a run interrupted after a checkpoint resumes from it, into the same MLflow run.
+The exported student (``outputs/distill/<row>/model``) holds no projection W_i.
+
+One MLflow run per row, ``p01.table1.<row>.distill``, tagged ``paper=p01``, ``table=table1``,
+``row=<row>``: every loss term per logged step, the MMAU and SER scores.
+
+    dvc repro distill             # every row; one: dvc repro distill@top_kd
+    python -m audioreason.stages.distill --row top_kd
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from audioreason.config import DistillConfig, flatten
+from audioreason.datasets.records import QARecord, Utterance, read_manifest
+from audioreason.evaluation.cota import (EXTRACTOR_NAME, extract_cota_answer, extract_letter_answer,
+                                         unweighted_accuracy)
+from audioreason.evaluation.generate import GenerationSettings, generate_answers
+from audioreason.evaluation.mmau import SCORER_NAME, score_mmau_file
+from audioreason.models.factory import load_model
+from audioreason.stages.common import METRICS, OUTPUTS, bar_plot, read_jsonl, sections
+from audioreason.stages.pretrain_student import EMOTION_WORDS
+from audioreason.tracking import NullTracker, start_run, write_metrics
+from audioreason.training.distill import COTA_SYSTEM, cota_question
+
+OUT = OUTPUTS / "distill"
+PAPER, TABLE = "p01", "table1"
+#: paper 01 Table 1 (real MMAU test-mini v05.15.25, IEMOCAP session 5), for the report next to ours.
+PAPER_TABLE1 = {
+    "baseline": (74.47, 66.47, 70.27, 70.40, 58.89), "sft_only": (69.37, 68.56, 71.47, 69.80, 51.93),
+    "top_kd": (70.57, 66.47, 73.87, 70.30, 54.13), "skip_kd": (70.87, 68.86, 72.37, 70.70, 53.37),
+    "layer_kd": (70.87, 70.96, 75.68, 72.50, 49.65), "layer_ac_kd": (75.38, 70.36, 74.17, 73.30, 56.03),
+}
+
+
+def cota_records(records: list[QARecord]) -> list[QARecord]:
+    """The questions as CoTA puts them: options inline after the question."""
+    return [QARecord(r.id, r.dataset, r.split, r.audio, cota_question(r.question, r.choices), r.choices, r.answer,
+                     r.task, r.category, r.sub_category, r.difficulty, r.source) for r in records]
+
+
+def ser_records(manifest: str, question: str) -> list[QARecord]:
+    """IEMOCAP session 5 (the ``test`` split) as 4-way emotion questions."""
+    choices = tuple(EMOTION_WORDS[k] for k in sorted(EMOTION_WORDS))
+    return [QARecord(u.id, "iemocap", u.split, u.audio, question, choices, EMOTION_WORDS[u.label])
+            for u in read_manifest(manifest, Utterance) if u.split == "test"]
+
+
+def evaluate_row(model, processor, cfg: DistillConfig, out_dir: Path, tracker: NullTracker) -> dict:
+    """Table 1's two evaluations of one model."""
+    ev = cfg.eval
+    settings = GenerationSettings(ev.max_new_tokens, ev.do_sample, ev.temperature, ev.top_k, ev.top_p, ev.seed)
+    mmau = read_manifest(ev.mmau_manifest)
+    gens = generate_answers(model, processor, cota_records(mmau), prompt="{question}", settings=settings,
+                            batch_size=ev.batch_size, system=COTA_SYSTEM)
+    by_id = {g["id"]: (g, r) for g, r in zip(gens, mmau)}
+    items = json.loads(Path(ev.mmau_json).read_text())
+    for item in items:
+        hit = by_id.get(str(item.get("id", item.get("audio_id"))))
+        if hit:
+            item["model_output"] = extract_cota_answer(hit[0]["completion"], hit[1].choices)
+            item["raw_completion"] = hit[0]["completion"]
+    predictions = out_dir / "mmau_predictions.json"
+    predictions.write_text(json.dumps(items, indent=1, ensure_ascii=False) + "\n")
+    scores = score_mmau_file(predictions)
+    # The same outputs read by the answer letter alone (reported next to the main rule).
+    for item in items:
+        hit = by_id.get(str(item.get("id", item.get("audio_id"))))
+        if hit:
+            item["model_output"] = extract_letter_answer(hit[0]["completion"], hit[1].choices) or ""
+    letter_file = out_dir / "mmau_predictions_letter.json"
+    letter_file.write_text(json.dumps(items, ensure_ascii=False) + "\n")
+    letter_scores = score_mmau_file(letter_file)
+    ser = ser_records(ev.ser_manifest, ev.ser_question)
+    ser_gens = generate_answers(model, processor, cota_records(ser), prompt="{question}", settings=settings,
+                                batch_size=ev.batch_size, system=COTA_SYSTEM)
+    picks = [extract_cota_answer(g["completion"], r.choices) for g, r in zip(ser_gens, ser)]
+    classes = [EMOTION_WORDS[k] for k in sorted(EMOTION_WORDS)]
+    ua = unweighted_accuracy([r.answer for r in ser], picks, classes)
+    ua_letter = unweighted_accuracy([r.answer for r in ser], [extract_letter_answer(g["completion"], r.choices) or ""
+                                                             for g, r in zip(ser_gens, ser)], classes)
+    (out_dir / "ser_predictions.json").write_text(json.dumps(
+        [{"id": r.id, "answer": r.answer, "prediction": p, "raw_completion": g["completion"]}
+         for r, p, g in zip(ser, picks, ser_gens)], indent=1) + "\n")
+    task = scores["task"]
+    result = {"mmau.sound": task.get("sound", 0.0), "mmau.music": task.get("music", 0.0),
+              "mmau.speech": task.get("speech", 0.0), "mmau.average": scores["overall"], "mmau.n": scores["n"],
+              "ser.ua": ua["ua"], "ser.wa": ua["wa"], "ser.n": ua["n"],
+              "letter.mmau.average": letter_scores["overall"], "letter.ser.ua": ua_letter["ua"],
+              "mmau.no_option": sum(1 for i in items if "model_output" in i and i["model_output"] not in i["choices"])}
+    tracker.set_tags({"scorer": SCORER_NAME, "extractor": EXTRACTOR_NAME, "test_set_sha256": scores["test_set_sha256"]})
+    return result
+
+
+def train_row(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTracker):
+    """Distil one row; returns the trained student, its processor and the training metrics."""
+    from datasets import Dataset
+    from transformers import TrainingArguments
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from audioreason.config import ConfigError
+    from audioreason.losses.layer_map import LayerProjections, layer_map
+    from audioreason.stages.sft import TrackerCallback, plot_loss
+    from audioreason.training.distill import (DistillationModule, DistillCollator, KDSettings, KDTrainer,
+                                              LossWeights)
+
+    row = cfg.rows[row_name]
+    student, processor = load_model(cfg.student)
+    teacher, teacher_tok = load_model(cfg.teacher)
+    if processor.tokenizer.get_vocab() != teacher_tok.get_vocab():
+        raise ConfigError(f"distill: the student ({cfg.student}) and the teacher ({cfg.teacher}) have different "
+                          "tokenizers; response-token distillation needs one")
+    s_cfg, t_cfg = student.config.get_text_config(), teacher.config.get_text_config()
+    pairs = layer_map(row.layers, s_cfg.num_hidden_layers, t_cfg.num_hidden_layers, cfg.skip_k)
+    module = DistillationModule(student, LayerProjections(pairs, t_cfg.hidden_size, s_cfg.hidden_size))
+    weights = LossWeights(top=row.top, layer=cfg.alpha_layer if pairs else 0.0,
+                          acoustic=cfg.alpha_ac if row.acoustic else 0.0, sft=cfg.alpha_sft)
+    kd = KDSettings(cfg.divergence, cfg.beta, cfg.temperature, cfg.hidden_kd, cfg.chunk_size)
+    ckpt = out_dir / "checkpoints"
+    try:
+        args = TrainingArguments(output_dir=str(ckpt), remove_unused_columns=False, **cfg.trainer)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"distill.trainer: {e}") from e
+    callback = TrackerCallback(tracker)
+    trainer = KDTrainer(model=module, args=args, train_dataset=Dataset.from_list(read_jsonl(Path(cfg.train))),
+                        data_collator=DistillCollator(processor, teacher_tok, cfg.teacher_prompt, cfg.max_length),
+                        teacher=teacher, weights=weights, kd=kd, callbacks=[callback])
+    last = get_last_checkpoint(str(ckpt)) if ckpt.is_dir() else None
+    result = trainer.train(resume_from_checkpoint=last)
+    # Under ZeRO-3 each rank holds a shard: gather the full weights before saving.
+    state = trainer.accelerator.get_state_dict(trainer.model_wrapped) if trainer.is_deepspeed_enabled else None
+    if trainer.args.process_index == 0:
+        module.export(out_dir / "model", processor, state_dict=state)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    plot_loss(callback.history, out_dir / "loss.png", out_dir / "loss.csv")
+    tracker.log_artifact(out_dir / "loss.png", "plots")
+    metrics = {"train_loss": result.training_loss, "steps": result.global_step,
+               "resumed_from_step": int(Path(last).name.split("-")[-1]) if last else 0,
+               "layer_pairs": len(pairs), "alpha_layer_used": weights.layer, "alpha_ac_used": weights.acoustic}
+    return module.student.eval(), processor, metrics
+
+
+def run(cfg: DistillConfig, row_name: str, tracker: NullTracker, out_dir: Path) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    row = cfg.rows[row_name]
+    if row.train:
+        model, processor, metrics = train_row(cfg, row_name, out_dir, tracker)
+    else:
+        (model, processor), metrics = load_model(cfg.student), {"steps": 0}
+    metrics.update(evaluate_row(model, processor, cfg, out_dir, tracker))
+    if row_name in PAPER_TABLE1:
+        paper = dict(zip(("mmau.sound", "mmau.music", "mmau.speech", "mmau.average", "ser.ua"), PAPER_TABLE1[row_name]))
+        metrics.update({f"paper.{k}": v for k, v in paper.items()})
+    png = bar_plot({k: metrics[k] for k in ("mmau.sound", "mmau.music", "mmau.speech", "mmau.average", "ser.ua")},
+                   out_dir / "scores.png", title=f"p01 Table 1, {row_name} (tiny)", ylabel="%", ylim=(0, 100))
+    tracker.log_artifact(png, "plots")
+    (out_dir / "scores.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--row", required=True)
+    row_name = parser.parse_args(argv).row
+    cfg, tracking = sections("distill", "tracking").values()
+    if row_name not in cfg.rows:
+        raise SystemExit(f"distill: no row {row_name!r} in distill.rows ({', '.join(cfg.rows)})")
+    out_dir = OUT / row_name
+    resume = out_dir / "checkpoints" / "mlflow_run.json"
+    run_id = json.loads(resume.read_text())["run_id"] if resume.is_file() else None
+    params = {k: v for k, v in flatten(cfg, "distill").items() if not k.startswith("distill.rows.")}
+    params.update(flatten(cfg.rows[row_name], "distill.row"))
+    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="distill", paper=PAPER, table=TABLE,
+                   row=row_name, params=params, deps=[cfg.student, cfg.teacher, cfg.train],
+                   resume_run_id=run_id) as tracker:
+        if tracker.run_id != "null":
+            resume.parent.mkdir(parents=True, exist_ok=True)
+            resume.write_text(json.dumps({"run_id": tracker.run_id}) + "\n")
+        metrics = run(cfg, row_name, tracker, out_dir)
+        tracker.log_metrics(metrics)
+    write_metrics(metrics, METRICS / "distill" / f"{row_name}.json")
+    print(f"distill[{row_name}]: MMAU {metrics['mmau.sound']:.1f} / {metrics['mmau.music']:.1f} / "
+          f"{metrics['mmau.speech']:.1f} avg {metrics['mmau.average']:.1f}; SER UA {metrics['ser.ua']:.1f}")
+
+
+if __name__ == "__main__":
+    main()

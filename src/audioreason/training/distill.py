@@ -1,0 +1,317 @@
+"""Source- and layer-wise distillation (paper 01 §3.2-3.4) on the Hugging Face Trainer beneath TRL.
+
+The textual teacher T reads (d, q) (the description written by ``textualize_cota``); the
+audio student S hears (x, q); both are scored on the same response y = (r, a), the CoTA
+trace and answer. Because the two prompts differ in length, :class:`DistillCollator`
+records for every response token where each model predicts it, and the losses gather
+the two models' outputs at those positions, aligned token by token. Teacher and student
+must tokenize y identically (same tokenizer: checked at start, and per batch).
+
+Joint loss (eq. 9), every term logged separately:
+
+    L = w_top L_top + alpha_layer sum_i L_layer,i + alpha_ac L_ac + alpha_SFT L_SFT
+
+- ``L_top`` (eq. 3): divergence between the teacher's and the student's next-token
+  distributions over the response tokens, chunked (:func:`~audioreason.losses.divergences.chunked_kd_loss`);
+- ``L_layer,i`` (eq. 5): hidden-state KD between W_i h^T (teacher layer l_T of eq. 4, or
+  1-in-k of eq. 7) and h^S at the response tokens; the W_i (:class:`~audioreason.losses.layer_map.LayerProjections`)
+  train with the student, are saved in every checkpoint, and are never exported;
+- ``L_ac`` (eq. 8): hidden-state KD against a frozen snapshot S0 of the student, on the
+  audio: every audio-encoder layer (forward hooks) and every decoder layer at the
+  audio-placeholder positions;
+- ``L_SFT``: the student's cross-entropy on y.
+
+The teacher and S0 run in inference mode (``torch.no_grad``, ``eval``), and S0 is skipped
+entirely when ``alpha_ac`` is 0. :class:`DistillationModule` wraps the student and the
+projections, so the Trainer (and DeepSpeed ZeRO) optimises, checkpoints and resumes both;
+:meth:`DistillationModule.export` saves the student alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import Trainer
+
+from audioreason.losses.divergences import chunked_kd_loss, hidden_kd_loss
+from audioreason.losses.layer_map import LayerProjections
+from audioreason.teachers.media import load_clip
+
+IGNORE_INDEX = -100
+#: CoTA's system prompt (FORMATS.md, "CoTA").
+COTA_SYSTEM = ("You are an audio deep-thinking model. Upon receiving a question, please respond in two parts: <THINK> "
+               "and <RESPONSE>. The <THINK> section should be further divided into four parts: <PLANNING>, <CAPTION>, "
+               "<REASONING>, and <SUMMARY>.")
+
+
+def cota_response(row: dict) -> str:
+    """y = (r, a) as CoTA's assistant turn writes it."""
+    t = row["trace"]
+    return (f"<THINK>\n<PLANNING>{t['planning']}</PLANNING>\n<CAPTION>{t['caption']}</CAPTION>\n"
+            f"<REASONING>{t['reasoning']}</REASONING>\n<SUMMARY>{t['summary']}</SUMMARY>\n</THINK>\n"
+            f"<RESPONSE>{row['response']}</RESPONSE>")
+
+
+def cota_question(question: str, choices) -> str:
+    """q as CoTA's user turn holds it: the question and its options ``(a) … (b) …``."""
+    return " ".join([question, *(f"({chr(ord('a') + i)}) {c}" for i, c in enumerate(choices))]).strip()
+
+
+@dataclass
+class DistillCollator:
+    """Student batch (clip + q -> y), teacher batch (d + q -> y), and where each predicts y.
+
+    Returns the student's ``input_ids``, ``attention_mask``, ``labels`` (y only),
+    ``input_features``, ``feature_attention_mask``; the teacher's ``teacher_input_ids`` and
+    ``teacher_attention_mask``; ``student_positions`` / ``teacher_positions`` ``[B, Y]``:
+    the index of the logit that predicts response token k in each sequence;
+    ``response_mask`` ``[B, Y]``; ``audio_mask`` ``[B, S]``: the student's audio placeholders.
+    Right padding; sequences are cut so prompt + y fits ``max_length``.
+    """
+
+    processor: Any
+    teacher_tokenizer: Any
+    teacher_prompt: str
+    max_length: int
+    system: str = COTA_SYSTEM
+    end_of_turn: str = "<|im_end|>\n"
+
+    def _pad(self, seqs: list[list[int]], value: int) -> torch.Tensor:
+        out = torch.full((len(seqs), max(map(len, seqs))), value, dtype=torch.long)
+        for i, s in enumerate(seqs):
+            out[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        return out
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        proc, tok, ttok = self.processor, self.processor.tokenizer, self.teacher_tokenizer
+        sr = proc.feature_extractor.sampling_rate
+        s_prompts, t_prompts = [], []
+        for r in rows:
+            q = cota_question(r["question"], r["choices"])
+            s_prompts.append(proc.apply_chat_template(
+                [{"role": "system", "content": self.system},
+                 {"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": q}]}],
+                tokenize=False, add_generation_prompt=True))
+            t_prompts.append(ttok.apply_chat_template(
+                [{"role": "system", "content": self.system},
+                 {"role": "user", "content": self.teacher_prompt.format(description=r["description"], question=q)}],
+                tokenize=False, add_generation_prompt=True))
+        audios = [load_clip(r["audio"], sr)[0] for r in rows]
+        enc = proc(text=s_prompts, audio=audios, sampling_rate=sr, return_tensors="pt", padding=True,
+                   padding_side="right")
+        s_seqs, t_seqs, labels, s_pos, t_pos, lengths = [], [], [], [], [], []
+        for i, r in enumerate(rows):
+            y = cota_response(r) + self.end_of_turn
+            y_s = tok(y, add_special_tokens=False)["input_ids"]
+            y_t = ttok(y, add_special_tokens=False)["input_ids"]
+            if y_s != y_t:
+                raise ValueError(f"{r['id']}: teacher and student tokenize the response differently; "
+                                 "distillation over response tokens needs one tokenizer")
+            sp = enc["input_ids"][i][enc["attention_mask"][i].bool()].tolist()
+            tp = ttok(t_prompts[i], add_special_tokens=False)["input_ids"]
+            room = self.max_length - max(len(sp), len(tp))
+            if room < 1:
+                raise ValueError(f"{r['id']}: the prompt ({max(len(sp), len(tp))} tokens) leaves no room for the "
+                                 f"response within max_length {self.max_length}")
+            y_s = y_s[:room]
+            s_seqs.append(sp + y_s)
+            t_seqs.append(tp + y_s)
+            labels.append([IGNORE_INDEX] * len(sp) + y_s)
+            # the logit at position j predicts token j + 1
+            s_pos.append([len(sp) - 1 + k for k in range(len(y_s))])
+            t_pos.append([len(tp) - 1 + k for k in range(len(y_s))])
+            lengths.append(len(y_s))
+        input_ids = self._pad(s_seqs, tok.pad_token_id)
+        audio_id = tok.convert_tokens_to_ids("<|AUDIO|>")
+        return {
+            "input_ids": input_ids,
+            "attention_mask": self._pad([[1] * len(s) for s in s_seqs], 0),
+            "labels": self._pad(labels, IGNORE_INDEX),
+            "input_features": enc["input_features"],
+            "feature_attention_mask": enc["feature_attention_mask"],
+            "teacher_input_ids": self._pad(t_seqs, ttok.pad_token_id),
+            "teacher_attention_mask": self._pad([[1] * len(s) for s in t_seqs], 0),
+            "student_positions": self._pad(s_pos, 0),
+            "teacher_positions": self._pad(t_pos, 0),
+            "response_mask": self._pad([[1] * n for n in lengths], 0).bool(),
+            "audio_mask": input_ids == audio_id,
+        }
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """The weights of eq. 9 for one Table 1 row."""
+
+    top: float
+    """Weight of L_top (0 for the SFT-only row)."""
+    layer: float
+    """alpha_layer (0, or no mapped layers, for top-layer KD)."""
+    acoustic: float
+    """alpha_ac."""
+    sft: float
+    """alpha_SFT."""
+
+
+@dataclass(frozen=True)
+class KDSettings:
+    """How each KD term is computed."""
+
+    divergence: str
+    """``jsd`` (paper 01 §4.2), ``forward_kl``, ``reverse_kl``, ``skew_kl``."""
+    beta: float
+    """JSD mixture weight of the teacher (0.5: symmetric), or the skew of ``skew_kl``."""
+    temperature: float
+    hidden: str
+    """Hidden-state KD: ``softmax`` (eq. 5 literally), ``mse`` or ``cosine``."""
+    chunk_size: int
+
+
+def audio_tower(model) -> nn.Module:
+    inner = getattr(model, "model", model)
+    return getattr(inner, "audio_tower", None) or getattr(model, "audio_tower")
+
+
+class DistillationModule(nn.Module):
+    """The student and the projections W_i: what the optimiser trains and a checkpoint holds."""
+
+    def __init__(self, student: nn.Module, projections: LayerProjections):
+        super().__init__()
+        self.student = student
+        self.projections = projections
+        self.config = student.config  # the Trainer / DeepSpeed read sizes from it
+
+    def forward(self, **kwargs):
+        return self.student(**kwargs)
+
+    def export(self, out_dir: str | Path, processor=None, state_dict: dict | None = None) -> None:
+        """Save the student alone, as a checkpoint any stage loads; the W_i stay behind.
+
+        Args:
+            state_dict: This module's full state dict when the parameters are partitioned
+                (DeepSpeed ZeRO-3 gathers it); its ``student.*`` entries are saved.
+        """
+        if state_dict is not None:
+            state_dict = {k[len("student."):]: v for k, v in state_dict.items() if k.startswith("student.")}
+        self.student.save_pretrained(out_dir, state_dict=state_dict)
+        if processor is not None:
+            processor.save_pretrained(out_dir)
+
+
+def _gather(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """``[B, S, D]`` at ``positions`` ``[B, Y]`` -> ``[B, Y, D]``."""
+    return torch.gather(x, 1, positions.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+class EncoderTap:
+    """Forward hooks on every audio-encoder layer; ``outputs`` holds each layer's output of the last forward."""
+
+    def __init__(self, model):
+        self.outputs: list[torch.Tensor] = []
+        self.handles = [layer.register_forward_hook(self._hook) for layer in audio_tower(model).layers]
+
+    def _hook(self, module, args, output):
+        self.outputs.append(output[0] if isinstance(output, tuple) else output)
+
+    def clear(self):
+        self.outputs = []
+
+
+class KDTrainer(Trainer):
+    """HF ``Trainer`` whose loss is eq. 9; the teacher (and S0) are frozen and held outside the optimiser.
+
+    Args:
+        teacher: The textual teacher (a causal LM), frozen.
+        weights: :class:`LossWeights` of this row.
+        kd: :class:`KDSettings`.
+        layer_pairs: ``[(l_S, l_T)]`` from :mod:`audioreason.losses.layer_map` (empty: no layer KD).
+        log_terms: callback receiving ``{term: value}`` each step (MLflow).
+    """
+
+    def __init__(self, *args, teacher: nn.Module, weights: LossWeights, kd: KDSettings, log_terms=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        device = self.args.device
+        self.teacher = teacher.to(device).eval().requires_grad_(False)
+        self.weights = weights
+        self.kd = kd
+        self.log_terms = log_terms
+        student = self.model.student
+        self.snapshot = None
+        self.tap = self.snapshot_tap = None
+        if weights.acoustic > 0:
+            # S0: the student as it is before distillation (paper 01 §3.3), frozen.
+            self.snapshot = copy.deepcopy(student).to(device).eval().requires_grad_(False)
+            self.tap, self.snapshot_tap = EncoderTap(student), EncoderTap(self.snapshot)
+        self._terms: dict[str, list[float]] = {}
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = dict(inputs)
+        t_ids, t_mask = inputs.pop("teacher_input_ids"), inputs.pop("teacher_attention_mask")
+        s_pos, t_pos = inputs.pop("student_positions"), inputs.pop("teacher_positions")
+        resp, audio_mask = inputs.pop("response_mask"), inputs.pop("audio_mask")
+        module = model.module if hasattr(model, "module") and not isinstance(model, DistillationModule) else model
+        w, kd = self.weights, self.kd
+        pairs = module.projections.pairs
+        if self.tap:
+            self.tap.clear()
+        out = model(**inputs, output_hidden_states=bool(pairs) or w.acoustic > 0)
+        terms: dict[str, torch.Tensor] = {"sft": out.loss}
+        need_teacher = w.top > 0 or (pairs and w.layer > 0)
+        if need_teacher:
+            with torch.no_grad():
+                t_out = self.teacher(input_ids=t_ids, attention_mask=t_mask, output_hidden_states=bool(pairs))
+            if w.top > 0:
+                vocab = min(out.logits.shape[-1], t_out.logits.shape[-1])  # checkpoints may pad the vocabulary
+                terms["top"] = chunked_kd_loss(_gather(out.logits[..., :vocab], s_pos),
+                                               _gather(t_out.logits[..., :vocab], t_pos), resp, kind=kd.divergence,
+                                               temperature=kd.temperature, beta=kd.beta, chunk_size=kd.chunk_size)
+            if pairs and w.layer > 0:
+                layer_terms = []
+                for ls, lt in pairs:
+                    h_t = module.projections(ls, _gather(t_out.hidden_states[lt], t_pos).detach())
+                    layer_terms.append(hidden_kd_loss(h_t, _gather(out.hidden_states[ls], s_pos), resp,
+                                                      kind=kd.hidden, divergence=kd.divergence,
+                                                      temperature=kd.temperature, beta=kd.beta))
+                terms["layer"] = torch.stack(layer_terms).sum()
+        if w.acoustic > 0:
+            self.snapshot_tap.clear()
+            with torch.no_grad():
+                s0 = self.snapshot(**{k: v for k, v in inputs.items() if k != "labels"}, output_hidden_states=True)
+            n_layers = len(out.hidden_states) - 1
+            dec = [hidden_kd_loss(s0.hidden_states[i], out.hidden_states[i], audio_mask, kind=kd.hidden,
+                                  divergence=kd.divergence, temperature=kd.temperature, beta=kd.beta)
+                   for i in range(1, n_layers + 1)]
+            enc = [hidden_kd_loss(a0.detach().reshape(1, -1, a0.shape[-1]), a.reshape(1, -1, a.shape[-1]),
+                                  torch.ones(1, a.reshape(-1, a.shape[-1]).shape[0], dtype=torch.bool,
+                                             device=a.device),
+                                  kind=kd.hidden, divergence=kd.divergence, temperature=kd.temperature, beta=kd.beta)
+                   for a, a0 in zip(self.tap.outputs, self.snapshot_tap.outputs)]
+            terms["acoustic"] = torch.stack(dec + enc).sum()
+        loss = w.sft * terms["sft"]
+        if "top" in terms:
+            loss = loss + w.top * terms["top"]
+        if "layer" in terms:
+            loss = loss + w.layer * terms["layer"]
+        if "acoustic" in terms:
+            loss = loss + w.acoustic * terms["acoustic"]
+        for k, v in terms.items():
+            self._terms.setdefault(f"loss_{k}", []).append(float(v.detach()))
+        return (loss, out) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        """Every logged step carries the mean of each loss term since the last log."""
+        if self._terms and "loss" in logs:
+            logs.update({k: sum(v) / len(v) for k, v in self._terms.items()})
+            self._terms = {}
+        super().log(logs, *args, **kwargs)
+
+
+def save_resume_info(out_dir: Path, run_id: str) -> None:
+    """Remember the MLflow run of a training output, so a resumed run continues it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "mlflow_run.json").write_text(json.dumps({"run_id": run_id}) + "\n")
