@@ -151,7 +151,9 @@ def train_row(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTra
     tracker.log_artifact(out_dir / "loss.png", "plots")
     metrics = {"train_loss": result.training_loss, "steps": result.global_step,
                "resumed_from_step": int(Path(last).name.split("-")[-1]) if last else 0,
-               "layer_pairs": len(pairs), "alpha_layer_used": weights.layer, "alpha_ac_used": weights.acoustic}
+               "layer_pairs": len(pairs), "alpha_layer_used": weights.layer, "alpha_ac_used": weights.acoustic,
+               "deepspeed_zero_stage": (trainer.accelerator.state.deepspeed_plugin.zero_stage
+                                        if trainer.is_deepspeed_enabled else -1)}
     return module.student.eval(), processor, metrics
 
 
