@@ -16,10 +16,10 @@ A token loss is averaged over the positions where ``mask`` is true (the response
 T_y of eq. 6; a mean rather than the paper's sum, so the weights alpha do not depend on
 the response length).
 
-:func:`kd_loss` is the reference: it materialises every ``[N, V]`` intermediate at once.
-:func:`chunked_kd_loss` gives the same value and gradient but walks the sequence in chunks
-under activation checkpointing, so at most one chunk's vocabulary-sized intermediates
-exist at a time (forward and backward); ``benchmarks/kd_memory.py`` measures the peak.
+:func:`kd_loss` is the reference: autograd through every ``[N, V]`` intermediate at once.
+:func:`chunked_kd_loss` gives the same value and gradient (closed-form gradients, checked
+against the reference by tests) but walks the sequence in chunks, so at most one chunk's
+vocabulary-sized intermediates exist at a time; ``benchmarks/kd_memory.py`` measures the peak.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
 
 KINDS = ("forward_kl", "reverse_kl", "jsd", "skew_kl")
 
@@ -103,29 +102,94 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: to
     return token_divergence(s, t, kind=kind, temperature=temperature, beta=beta).mean()
 
 
+def _divergence_and_grad(s: torch.Tensor, t: torch.Tensor, kind: str, temperature: float,
+                         beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row divergence ``[n]`` and its gradient with respect to the student logits ``[n, V]``, in closed form.
+
+    With q = softmax(z / T) and g = d divergence / d q, the chain rule through the softmax gives
+    dz = q * (g - sum(q * g)) / T. Per kind (m is the mixture):
+    forward KL: dz = (q - p) / T; reverse KL: g = log q - log p (+1, which cancels);
+    JSD: g = (1 - beta) (log q - log m); skew KL: q * g = -(1 - alpha) p q / m.
+    """
+    log_q = F.log_softmax(_up(s) / temperature, dim=-1)  # [n, V]
+    log_p = F.log_softmax(_up(t) / temperature, dim=-1)  # [n, V]
+    q = log_q.exp()
+    if kind == "forward_kl":
+        p = log_p.exp()
+        return (p * (log_p - log_q)).sum(-1), (q - p) / temperature
+    if kind == "reverse_kl":
+        r = log_q - log_p
+        value = (q * r).sum(-1)
+        return value, q * (r - value.unsqueeze(-1)) / temperature
+    if (kind == "jsd" and beta in (0.0, 1.0)) or (kind == "skew_kl" and beta == 1.0):
+        return torch.zeros_like(log_q[:, 0]), torch.zeros_like(log_q)
+    if kind == "skew_kl" and beta == 0.0:
+        return _divergence_and_grad(s, t, "forward_kl", temperature, 0.0)
+    log_m = torch.logsumexp(torch.stack([log_p + math.log(beta), log_q + math.log(1 - beta)]), dim=0)
+    p = log_p.exp()
+    if kind == "jsd":
+        value = beta * (p * (log_p - log_m)).sum(-1) + (1 - beta) * (q * (log_q - log_m)).sum(-1)
+        qg = q * (1 - beta) * (log_q - log_m)
+    else:  # skew_kl
+        value = (p * (log_p - log_m)).sum(-1)
+        qg = -(1 - beta) * torch.exp(log_p + log_q - log_m)
+    return value, (qg - q * qg.sum(-1, keepdim=True)) / temperature
+
+
+class _ChunkedKD(torch.autograd.Function):
+    """Mean divergence over ``rows`` of ``[P, V]`` logits, walked ``chunk`` rows at a time.
+
+    The gradient is computed in the forward pass, chunk by chunk, into one buffer shaped
+    like the student's logits, so no ``[N, V]`` intermediate (softmaxes, mixture,
+    products) ever exists beyond one chunk; backward only scales that buffer.
+    """
+
+    @staticmethod
+    def forward(ctx, student, teacher, rows, kind, temperature, beta, chunk):
+        grad = torch.zeros_like(student) if student.requires_grad else None
+        total = torch.zeros((), dtype=_up(student[:1]).dtype, device=student.device)
+        n = rows.numel()
+        with torch.no_grad():
+            for start in range(0, n, chunk):
+                idx = rows[start: start + chunk]
+                value, g = _divergence_and_grad(student.index_select(0, idx), teacher.index_select(0, idx), kind,
+                                                temperature, beta)
+                total += value.sum()
+                if grad is not None:
+                    grad.index_copy_(0, idx, (g / n).to(grad.dtype))
+        ctx.save_for_backward(grad)
+        return total / n
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (grad,) = ctx.saved_tensors
+        return (None if grad is None else grad * grad_output.to(grad.dtype)), None, None, None, None, None, None
+
+
 def chunked_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: torch.Tensor, *,
                     kind: str = "jsd", temperature: float = 1.0, beta: float = 0.5,
                     chunk_size: int = 256) -> torch.Tensor:
     """:func:`kd_loss`, computed ``chunk_size`` positions at a time.
 
-    Each chunk runs under non-reentrant activation checkpointing: its softmaxes, mixture
-    and products are freed after its forward and recomputed in its backward, so peak
-    memory holds the inputs, the student's logit gradient and one chunk's intermediates
-    (``[chunk, V]``), not ``[N, V]`` of each.
+    The value and its gradient (closed forms, :func:`_divergence_and_grad`) are computed
+    per chunk in one pass; peak memory holds the inputs, one gradient buffer shaped like
+    the student's logits (which backward needs anyway) and one chunk's ``[chunk, V]``
+    intermediates, not ``[N, V]`` of each. Masked rows are indexed in place, never copied
+    out as a whole.
     """
-    s, t = _masked_rows(student_logits, mask), _masked_rows(teacher_logits, mask).detach()
-    n = s.shape[0]
-    if n == 0:
+    if kind not in KINDS:
+        raise ValueError(f"unknown divergence {kind!r} (known: {', '.join(KINDS)})")
+    if temperature <= 0 or not 0.0 <= beta <= 1.0:
+        raise ValueError(f"temperature must be positive and beta in [0, 1], got {temperature}, {beta}")
+    if student_logits.shape[:-1] != mask.shape or teacher_logits.shape != student_logits.shape:
+        raise ValueError(f"logits {tuple(student_logits.shape)} / {tuple(teacher_logits.shape)} do not match "
+                         f"mask {tuple(mask.shape)}")
+    rows = mask.reshape(-1).nonzero().squeeze(-1)
+    if rows.numel() == 0:
         return student_logits.sum() * 0.0
-
-    def chunk_sum(s_chunk, t_chunk):
-        return token_divergence(s_chunk, t_chunk, kind=kind, temperature=temperature, beta=beta).sum()
-
-    total = _up(student_logits).new_zeros(())
-    for start in range(0, n, chunk_size):
-        sc, tc = s[start: start + chunk_size], t[start: start + chunk_size]
-        total = total + (checkpoint(chunk_sum, sc, tc, use_reentrant=False) if sc.requires_grad else chunk_sum(sc, tc))
-    return total / n
+    vocab = student_logits.shape[-1]
+    return _ChunkedKD.apply(student_logits.reshape(-1, vocab), teacher_logits.detach().reshape(-1, vocab), rows,
+                            kind, temperature, beta, chunk_size)
 
 
 HIDDEN_KINDS = ("softmax", "mse", "cosine")
