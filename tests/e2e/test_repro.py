@@ -58,8 +58,9 @@ def test_generated_world_matches_data_dvc(fresh_clone):
 
 def test_dvc_repro_runs_every_stage(fresh_clone):
     out = sh(["dvc", "repro"], fresh_clone).stdout
-    for stage in ("ingest", "validate", "textualize_cota", "generate_qa", "teacher_cot", "agfv", "models", "sft",
-                  "evaluate"):
+    rows = ("baseline", "sft_only", "top_kd", "skip_kd", "layer_kd", "layer_ac_kd")
+    for stage in ("ingest", "validate", "textualize_cota", "generate_qa", "teacher_cot", "agfv", "models",
+                  "pretrain_student", "train_text_teacher", *(f"distill@{r}" for r in rows), "sft", "evaluate"):
         assert f"Running stage '{stage}'" in out
     scores = json.loads((fresh_clone / "outputs/evaluate/scores.json").read_text())
     assert scores["n"] == 180 and set(scores["task"]) == {"sound", "music", "speech"}
@@ -78,6 +79,10 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
     assert 0 < agfv["precision"] <= 1 and 0 < agfv["recall"] <= 1
     generate_qa = json.loads((fresh_clone / "metrics/generate_qa.json").read_text())
     assert generate_qa["avqa_gpt.kept"] > 0 and generate_qa["vggs_gpt.kept"] > 0
+    # Paper 01 Table 1: six rows, each scored on MMAU-format test-mini and IEMOCAP session 5.
+    for r in rows:
+        table1 = json.loads((fresh_clone / f"metrics/distill/{r}.json").read_text())
+        assert table1["mmau.n"] == 180 and table1["ser.n"] > 0 and "paper.mmau.average" in table1
     # The pipeline never writes into data/: it still matches data.dvc.
     assert "up to date" in sh(["dvc", "status", "data.dvc"], fresh_clone).stdout
 
@@ -92,9 +97,12 @@ def test_mlflow_holds_the_runs(fresh_clone):
     with sqlite3.connect(fresh_clone / "mlflow.db") as db:
         names = sorted(n for (n,) in db.execute("select name from runs where status='FINISHED'"))
         commits = {v for (v,) in db.execute("select value from tags where key='git_commit'")}
-    assert names == ["p01.data.textualize_cota.textualize_cota", "p02.data.agfv.agfv",
-                     "p02.data.teacher_cot.teacher_cot", "p02.table2.sft_gt_label.evaluate",
-                     "p02.table2.sft_gt_label.sft", "p03.data.generate_qa.generate_qa"]
+    rows = ("baseline", "sft_only", "top_kd", "skip_kd", "layer_kd", "layer_ac_kd")
+    assert names == sorted(["p01.data.textualize_cota.textualize_cota", "p01.table1.pretrain.pretrain_student",
+                            "p01.table1.teacher.train_text_teacher", *(f"p01.table1.{r}.distill" for r in rows),
+                            "p02.data.agfv.agfv", "p02.data.teacher_cot.teacher_cot",
+                            "p02.table2.sft_gt_label.evaluate", "p02.table2.sft_gt_label.sft",
+                            "p03.data.generate_qa.generate_qa"])
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=fresh_clone, capture_output=True, text=True).stdout.strip()
     # dvc.lock is rewritten while the pipeline runs, so the commit may be marked dirty.
     assert commits and commits <= {head, f"{head}-dirty"}

@@ -348,3 +348,37 @@ def test_ingest_dataset_entries_are_typed(tmp_path):
     raw = _raw()
     raw["ingest"]["datasets"]["vctk"]["path"] = 3
     assert "ingest.datasets.vctk.path: expected a string" in _error(tmp_path, raw)
+
+
+def test_paper_distillation_params_are_paper_01s(tmp_path):
+    """Paper 01 §4.1-4.3 values, and the TrainingArguments they build (CPU, DeepSpeed left out here)."""
+    import json as _json
+
+    from transformers import TrainingArguments
+
+    p = load_params(REPO_ROOT / "params.paper.yaml")
+    d = p.distill
+    assert (d.student, d.teacher) == ("Qwen/Qwen2.5-Omni-7B", "Qwen/Qwen3-8B")
+    assert (d.alpha_layer, d.alpha_ac, d.alpha_sft, d.divergence, d.skip_k) == (0.05, 0.05, 0.5, "jsd", 7)
+    assert (d.eval.do_sample, d.eval.temperature, d.eval.top_k, d.eval.top_p) == (True, 0.6, 5, 0.5)
+    assert p.pretrain_student.trainer["max_steps"] == 0 and p.train_text_teacher.trainer["max_steps"] == 0
+    assert p.models.teacher_text_decoder.num_hidden_layers == 36 and p.models.text_decoder.num_hidden_layers == 28
+    trainer = {k: v for k, v in d.trainer.items() if k != "deepspeed"}
+    args = TrainingArguments(output_dir=str(tmp_path), **dict(trainer, bf16=False, use_cpu=True))
+    assert args.num_train_epochs == 3 and args.learning_rate == pytest.approx(1e-5)
+    zero = _json.loads((REPO_ROOT / d.trainer["deepspeed"]).read_text())
+    assert zero["zero_optimization"]["stage"] == 3
+    assert set(d.rows) == {"baseline", "sft_only", "top_kd", "skip_kd", "layer_kd", "layer_ac_kd"}
+    assert (d.rows["skip_kd"].layers, d.rows["layer_ac_kd"].acoustic, d.rows["baseline"].train) == ("skip", True, False)
+
+
+@pytest.mark.parametrize("params_file", ["params.yaml", "params.paper.yaml"])
+def test_every_teacher_builds_its_backend_options(params_file):
+    from audioreason.teachers.registry import build_options
+
+    p = load_params(REPO_ROOT / params_file)
+    for name, spec in p.teachers.items():
+        options = build_options(spec, f"teachers.{name}")
+        assert type(options).__name__.endswith("Options")
+    for stage in (p.textualize_cota, p.generate_qa, p.teacher_cot, p.agfv):
+        assert stage.teacher in p.teachers

@@ -214,3 +214,22 @@ def test_load_model_rejects_config_without_architecture(tmp_path):
                 num_key_value_heads=1, vocab_size=64).save_pretrained(path)
     with pytest.raises(ValueError, match="None"):
         load_model(str(path))
+
+
+def test_full_omni_checkpoint_loads_as_its_thinker(built, tmp_path):
+    """Paper 01's student is the thinker of Qwen/Qwen2.5-Omni-7B, stored under ``thinker.`` in the full checkpoint."""
+    from safetensors.torch import save_file
+    from transformers.models.qwen2_5_omni.configuration_qwen2_5_omni import Qwen2_5OmniConfig
+
+    thinker, processor = load_model(built["qwen2_5_omni_thinker"]["path"])
+    full = Qwen2_5OmniConfig(thinker_config=thinker.config.to_dict())
+    full.architectures = ["Qwen2_5OmniModel"]
+    full.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    weights = {f"thinker.{k}": v.clone().contiguous() for k, v in thinker.state_dict().items()}
+    weights["talker.model.embed_tokens.weight"] = torch.zeros(4, 2)  # the talker is not read
+    save_file(weights, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    loaded, _ = load_model(str(tmp_path))
+    assert type(loaded).__name__ == "Qwen2_5OmniThinkerForConditionalGeneration"
+    for (k, a), (_, b) in zip(thinker.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), k

@@ -168,12 +168,19 @@ def build_tiny_model(name: str, cfg: ModelsConfig, tokenizer, out_dir: str | Pat
 def load_model(path_or_id: str, *, dtype: torch.dtype = torch.float32):
     """Load model + processor (or tokenizer for text-only models) from a local path or hub id.
 
-    The architecture comes from the checkpoint's own config, as for a real checkpoint.
+    The architecture comes from the checkpoint's own config, as for a real checkpoint; a full
+    Qwen2.5-Omni checkpoint (``Qwen/Qwen2.5-Omni-7B``) loads as its thinker.
 
     Raises:
         ValueError: the checkpoint's architecture is not one this package trains.
     """
     config = AutoConfig.from_pretrained(path_or_id)
+    if config.model_type == "qwen2_5_omni":
+        # A full Qwen2.5-Omni checkpoint (thinker + talker + token2wav): paper 01's student is its
+        # thinker, whose weights sit under ``thinker.``; the talker's are left unread.
+        model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(
+            path_or_id, config=config.thinker_config, key_mapping={r"^thinker\.": ""}, dtype=dtype)
+        return model, AutoProcessor.from_pretrained(path_or_id)
     arch = (config.architectures or [None])[0]
     if arch not in ARCHITECTURES:
         raise ValueError(f"{path_or_id}: architecture {arch!r} is not one of {sorted(ARCHITECTURES)}")

@@ -109,3 +109,23 @@ def generation_stage(stage: str, paper: str, run, deps) -> dict:
         metrics = run(cfg, backend, spec.batch_size, tracker)
     write_metrics(metrics, METRICS / f"{stage}.json")
     return metrics
+
+
+def training_stage(stage: str, paper: str, table: str, row: str, run, deps) -> dict:
+    """What ``main()`` of a training stage does: read its section, open one MLflow run
+    (``<paper>.<table>.<row>.<stage>``), call ``run(cfg, tracker)``, log and write ``metrics/<stage>.json``.
+
+    Args:
+        deps: ``cfg -> [paths]`` whose DVC hashes the run records.
+    """
+    from audioreason.config import flatten
+    from audioreason.tracking import start_run, write_metrics
+
+    cfg, tracking = sections(stage, "tracking").values()
+    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage=stage, paper=paper, table=table, row=row,
+                   params=flatten(cfg, stage), deps=deps(cfg)) as tracker:
+        metrics = run(cfg, tracker)
+        tracker.log_metrics(metrics)
+    write_metrics(metrics, METRICS / f"{stage}.json")
+    print(f"{stage}: {metrics}")
+    return metrics

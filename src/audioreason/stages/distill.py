@@ -22,6 +22,7 @@ One MLflow run per row, ``p01.table1.<row>.distill``, tagged ``paper=p01``, ``ta
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -175,6 +176,28 @@ def run(cfg: DistillConfig, row_name: str, tracker: NullTracker, out_dir: Path) 
     return metrics
 
 
+RESUME_FILE = "resume.json"
+
+
+def params_fingerprint(params: dict) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def resumable_run(ckpt_dir: Path, params: dict) -> str | None:
+    """The MLflow run to continue, when ``ckpt_dir`` holds a checkpoint trained with these very params.
+
+    Checkpoints of other params (or with nothing to resume) are deleted: resuming them would
+    mix two configurations in one model.
+    """
+    info = ckpt_dir / RESUME_FILE
+    if info.is_file() and any(ckpt_dir.glob("checkpoint-*")):
+        saved = json.loads(info.read_text())
+        if saved.get("params") == params_fingerprint(params):
+            return saved.get("run_id")
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--row", required=True)
@@ -183,16 +206,16 @@ def main(argv: list[str] | None = None) -> None:
     if row_name not in cfg.rows:
         raise SystemExit(f"distill: no row {row_name!r} in distill.rows ({', '.join(cfg.rows)})")
     out_dir = OUT / row_name
-    resume = out_dir / "checkpoints" / "mlflow_run.json"
-    run_id = json.loads(resume.read_text())["run_id"] if resume.is_file() else None
     params = {k: v for k, v in flatten(cfg, "distill").items() if not k.startswith("distill.rows.")}
     params.update(flatten(cfg.rows[row_name], "distill.row"))
+    run_id = resumable_run(out_dir / "checkpoints", params)
     with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="distill", paper=PAPER, table=TABLE,
                    row=row_name, params=params, deps=[cfg.student, cfg.teacher, cfg.train],
                    resume_run_id=run_id) as tracker:
-        if tracker.run_id != "null":
-            resume.parent.mkdir(parents=True, exist_ok=True)
-            resume.write_text(json.dumps({"run_id": tracker.run_id}) + "\n")
+        if cfg.rows[row_name].train:
+            (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+            (out_dir / "checkpoints" / RESUME_FILE).write_text(
+                json.dumps({"run_id": tracker.run_id, "params": params_fingerprint(params)}) + "\n")
         metrics = run(cfg, row_name, tracker, out_dir)
         tracker.log_metrics(metrics)
     write_metrics(metrics, METRICS / "distill" / f"{row_name}.json")

@@ -22,12 +22,12 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from audioreason.config import PretrainStudentConfig, flatten
+from audioreason.config import PretrainStudentConfig
 from audioreason.datasets.records import Caption, QARecord, Utterance, read_manifest
 from audioreason.models.factory import load_model
-from audioreason.stages.common import METRICS, OUTPUTS, sections
+from audioreason.stages.common import OUTPUTS, training_stage
 from audioreason.stages.sft import train_and_save
-from audioreason.tracking import NullTracker, start_run, write_metrics
+from audioreason.tracking import NullTracker
 from audioreason.training.sft import AudioSFTCollator, build_sft_config
 
 OUT = OUTPUTS / "pretrain_student"
@@ -81,14 +81,7 @@ def run(cfg: PretrainStudentConfig, tracker: NullTracker, out_dir: Path = OUT) -
 
 
 def main() -> None:
-    cfg, tracking = sections("pretrain_student", "tracking").values()
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="pretrain_student", paper=PAPER,
-                   table=TABLE, row=ROW, params=flatten(cfg, "pretrain_student"),
-                   deps=[cfg.model, cfg.clips, cfg.emotions]) as tracker:
-        metrics = run(cfg, tracker)
-        tracker.log_metrics(metrics)
-    write_metrics(metrics, METRICS / "pretrain_student.json")
-    print(f"pretrain_student: {metrics}")
+    training_stage("pretrain_student", PAPER, TABLE, ROW, run, lambda cfg: [cfg.model, cfg.clips, cfg.emotions])
 
 
 if __name__ == "__main__":

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from audioreason.config import SftConfig, flatten
+from audioreason.config import SftConfig
 from audioreason.datasets.records import read_manifest
 from audioreason.models.factory import load_model
-from audioreason.stages.common import METRICS, OUTPUTS, PLOTS, sections
-from audioreason.tracking import NullTracker, start_run, write_metrics
+from audioreason.stages.common import OUTPUTS, PLOTS, training_stage
+from audioreason.tracking import NullTracker
 from audioreason.training.sft import AudioSFTCollator, build_lora, build_sft_config, sft_dataset
 
 OUT = OUTPUTS / "sft"
@@ -96,13 +96,7 @@ def run(cfg: SftConfig, tracker: NullTracker, out_dir: Path = OUT) -> dict:
 
 
 def main() -> None:
-    cfg, tracking = sections("sft", "tracking").values()
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="sft", paper=PAPER, table=TABLE,
-                   row=ROW, params=flatten(cfg, "sft"), deps=[cfg.model, cfg.train_manifest]) as tracker:
-        metrics = run(cfg, tracker)
-        tracker.log_metrics(metrics)
-    write_metrics(metrics, METRICS / "sft.json")
-    print(f"sft: {metrics}")
+    training_stage("sft", PAPER, TABLE, ROW, run, lambda cfg: [cfg.model, cfg.train_manifest])
 
 
 if __name__ == "__main__":

@@ -22,14 +22,14 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from audioreason.config import TeacherSpec, TrainTextTeacherConfig, flatten
+from audioreason.config import TeacherSpec, TrainTextTeacherConfig
 from audioreason.evaluation.cota import extract_cota_answer
 from audioreason.models.factory import load_model
-from audioreason.stages.common import METRICS, OUTPUTS, read_jsonl, sections
+from audioreason.stages.common import OUTPUTS, read_jsonl, training_stage
 from audioreason.stages.sft import train_and_save
 from audioreason.teachers.base import ChatRequest, SamplingParams
 from audioreason.teachers.registry import build_backend
-from audioreason.tracking import NullTracker, start_run, write_metrics
+from audioreason.tracking import NullTracker
 from audioreason.training.distill import COTA_SYSTEM, cota_question, cota_response
 from audioreason.training.sft import build_sft_config
 
@@ -86,14 +86,7 @@ def run(cfg: TrainTextTeacherConfig, tracker: NullTracker, out_dir: Path = OUT) 
 
 
 def main() -> None:
-    cfg, tracking = sections("train_text_teacher", "tracking").values()
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="train_text_teacher", paper=PAPER,
-                   table=TABLE, row=ROW, params=flatten(cfg, "train_text_teacher"),
-                   deps=[cfg.model, cfg.train]) as tracker:
-        metrics = run(cfg, tracker)
-        tracker.log_metrics(metrics)
-    write_metrics(metrics, METRICS / "train_text_teacher.json")
-    print(f"train_text_teacher: {metrics}")
+    training_stage("train_text_teacher", PAPER, TABLE, ROW, run, lambda cfg: [cfg.model, cfg.train])
 
 
 if __name__ == "__main__":

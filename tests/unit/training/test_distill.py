@@ -145,3 +145,20 @@ def test_exported_student_has_no_projections(tiny, tmp_path):
     assert keys and not any("projections" in k or "maps." in k for k in keys)
     reloaded, _ = load_model(str(tmp_path / "out"))
     assert type(reloaded).__name__ == "Qwen2_5OmniThinkerForConditionalGeneration"
+
+
+def test_a_checkpoint_resumes_only_under_the_params_it_was_trained_with(tmp_path):
+    import json
+
+    from audioreason.stages.distill import RESUME_FILE, params_fingerprint, resumable_run
+
+    ckpt = tmp_path / "checkpoints"
+    (ckpt / "checkpoint-4").mkdir(parents=True)
+    params = {"distill.trainer.max_steps": 100}
+    (ckpt / RESUME_FILE).write_text(json.dumps({"run_id": "abc", "params": params_fingerprint(params)}))
+    assert resumable_run(ckpt, params) == "abc" and ckpt.is_dir()
+    assert resumable_run(ckpt, {"distill.trainer.max_steps": 160}) is None
+    assert not ckpt.exists()  # a checkpoint of other params is discarded, not resumed
+    (ckpt).mkdir()
+    (ckpt / RESUME_FILE).write_text(json.dumps({"run_id": "abc", "params": params_fingerprint(params)}))
+    assert resumable_run(ckpt, params) is None  # nothing saved yet: nothing to resume
