@@ -626,6 +626,9 @@ class DistillEvalConfig:
 class DistillConfig:
     """Paper 01 §3.2-3.4, §4.2: source- and layer-wise distillation, Table 1 rows."""
 
+    launch: str
+    """What starts the stage module in ``dvc.yaml`` (``<launch> -m audioreason.stages.distill``):
+    ``python`` on one device, ``torchrun --nproc_per_node=8`` on an 8-GPU node."""
     student: str
     """The audio student before distillation (checkpoint; the Qwen2.5-Omni-7B thinker at paper scale)."""
     teacher: str

@@ -359,6 +359,7 @@ def test_paper_distillation_params_are_paper_01s(tmp_path):
     p = load_params(REPO_ROOT / "params.paper.yaml")
     d = p.distill
     assert (d.student, d.teacher) == ("Qwen/Qwen2.5-Omni-7B", "Qwen/Qwen3-8B")
+    assert d.launch == "torchrun --nproc_per_node=8"
     assert (d.alpha_layer, d.alpha_ac, d.alpha_sft, d.divergence, d.skip_k) == (0.05, 0.05, 0.5, "jsd", 7)
     assert (d.eval.do_sample, d.eval.temperature, d.eval.top_k, d.eval.top_p) == (True, 0.6, 5, 0.5)
     assert p.pretrain_student.trainer["max_steps"] == 0 and p.train_text_teacher.trainer["max_steps"] == 0

@@ -17,6 +17,7 @@ One MLflow run per row, ``p01.table1.<row>.distill``, tagged ``paper=p01``, ``ta
 
     dvc repro distill             # every row; one: dvc repro distill@top_kd
     python -m audioreason.stages.distill --row top_kd
+    torchrun --nproc_per_node=8 -m audioreason.stages.distill --row top_kd   # paper scale (distill.launch)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -147,9 +149,9 @@ def train_row(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTra
     state = trainer.accelerator.get_state_dict(trainer.model_wrapped) if trainer.is_deepspeed_enabled else None
     if trainer.args.process_index == 0:
         module.export(out_dir / "model", processor, state_dict=state)
-    shutil.rmtree(ckpt, ignore_errors=True)
-    plot_loss(callback.history, out_dir / "loss.png", out_dir / "loss.csv")
-    tracker.log_artifact(out_dir / "loss.png", "plots")
+        shutil.rmtree(ckpt, ignore_errors=True)
+        plot_loss(callback.history, out_dir / "loss.png", out_dir / "loss.csv")
+        tracker.log_artifact(out_dir / "loss.png", "plots")
     metrics = {"train_loss": result.training_loss, "steps": result.global_step,
                "resumed_from_step": int(Path(last).name.split("-")[-1]) if last else 0,
                "layer_pairs": len(pairs), "alpha_layer_used": weights.layer, "alpha_ac_used": weights.acoustic,
@@ -165,6 +167,8 @@ def run(cfg: DistillConfig, row_name: str, tracker: NullTracker, out_dir: Path) 
         model, processor, metrics = train_row(cfg, row_name, out_dir, tracker)
     else:
         (model, processor), metrics = load_model(cfg.student), {"steps": 0}
+    if int(os.environ.get("RANK", "0")) != 0:
+        return metrics  # under torchrun every rank trains; rank 0 alone evaluates and writes
     metrics.update(evaluate_row(model, processor, cfg, out_dir, tracker))
     if row_name in PAPER_TABLE1:
         paper = dict(zip(("mmau.sound", "mmau.music", "mmau.speech", "mmau.average", "ser.ua"), PAPER_TABLE1[row_name]))
@@ -212,12 +216,14 @@ def main(argv: list[str] | None = None) -> None:
     with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="distill", paper=PAPER, table=TABLE,
                    row=row_name, params=params, deps=[cfg.student, cfg.teacher, cfg.train],
                    resume_run_id=run_id) as tracker:
-        if cfg.rows[row_name].train:
+        if cfg.rows[row_name].train and int(os.environ.get("RANK", "0")) == 0:
             (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
             (out_dir / "checkpoints" / RESUME_FILE).write_text(
                 json.dumps({"run_id": tracker.run_id, "params": params_fingerprint(params)}) + "\n")
         metrics = run(cfg, row_name, tracker, out_dir)
         tracker.log_metrics(metrics)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
     write_metrics(metrics, METRICS / "distill" / f"{row_name}.json")
     print(f"distill[{row_name}]: MMAU {metrics['mmau.sound']:.1f} / {metrics['mmau.music']:.1f} / "
           f"{metrics['mmau.speech']:.1f} avg {metrics['mmau.average']:.1f}; SER UA {metrics['ser.ua']:.1f}")
