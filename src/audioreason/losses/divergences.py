@@ -145,14 +145,15 @@ class _ChunkedKD(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, student, teacher, rows, kind, temperature, beta, chunk):
+    def forward(ctx, student, teacher, rows, teacher_rows, kind, temperature, beta, chunk):
         grad = torch.zeros_like(student) if student.requires_grad else None
         total = torch.zeros((), dtype=_up(student[:1]).dtype, device=student.device)
         n = rows.numel()
         with torch.no_grad():
             for start in range(0, n, chunk):
                 idx = rows[start: start + chunk]
-                value, g = _divergence_and_grad(student.index_select(0, idx), teacher.index_select(0, idx), kind,
+                value, g = _divergence_and_grad(student.index_select(0, idx),
+                                                teacher.index_select(0, teacher_rows[start: start + chunk]), kind,
                                                 temperature, beta)
                 total += value.sum()
                 if grad is not None:
@@ -163,7 +164,7 @@ class _ChunkedKD(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         (grad,) = ctx.saved_tensors
-        return (None if grad is None else grad * grad_output.to(grad.dtype)), None, None, None, None, None, None
+        return (None if grad is None else grad * grad_output.to(grad.dtype)), None, None, None, None, None, None, None
 
 
 def chunked_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: torch.Tensor, *,
@@ -189,7 +190,37 @@ def chunked_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, 
         return student_logits.sum() * 0.0
     vocab = student_logits.shape[-1]
     return _ChunkedKD.apply(student_logits.reshape(-1, vocab), teacher_logits.detach().reshape(-1, vocab), rows,
-                            kind, temperature, beta, chunk_size)
+                            rows, kind, temperature, beta, chunk_size)
+
+
+def aligned_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, student_positions: torch.Tensor,
+                    teacher_positions: torch.Tensor, mask: torch.Tensor, *, kind: str = "jsd",
+                    temperature: float = 1.0, beta: float = 0.5, chunk_size: int = 256) -> torch.Tensor:
+    """:func:`chunked_kd_loss` between two sequences of different layouts, aligned per response token.
+
+    Row ``k`` of sample ``b`` compares ``student_logits[b, student_positions[b, k]]`` with
+    ``teacher_logits[b, teacher_positions[b, k]]`` where ``mask[b, k]``; the rows are indexed
+    in place (no ``[B, Y, V]`` gathered copy of either model's logits).
+
+    Args:
+        student_logits: ``[B, S_s, V]``; teacher_logits: ``[B, S_t, V]`` (the same V).
+        student_positions, teacher_positions, mask: ``[B, Y]``.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown divergence {kind!r} (known: {', '.join(KINDS)})")
+    if temperature <= 0 or not 0.0 <= beta <= 1.0:
+        raise ValueError(f"temperature must be positive and beta in [0, 1], got {temperature}, {beta}")
+    if student_logits.shape[-1] != teacher_logits.shape[-1]:
+        raise ValueError(f"vocabularies differ: {student_logits.shape[-1]} vs {teacher_logits.shape[-1]}")
+    mask = mask.bool()
+    if not mask.any():
+        return student_logits.sum() * 0.0
+    b = torch.arange(mask.shape[0], device=mask.device).unsqueeze(1).expand_as(mask)
+    s_rows = (b * student_logits.shape[1] + student_positions)[mask]
+    t_rows = (b * teacher_logits.shape[1] + teacher_positions)[mask]
+    vocab = student_logits.shape[-1]
+    return _ChunkedKD.apply(student_logits.reshape(-1, vocab), teacher_logits.detach().reshape(-1, vocab), s_rows,
+                            t_rows, kind, temperature, beta, chunk_size)
 
 
 HIDDEN_KINDS = ("softmax", "mse", "cosine")

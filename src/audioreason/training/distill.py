@@ -12,7 +12,8 @@ Joint loss (eq. 9), every term logged separately:
     L = w_top L_top + alpha_layer sum_i L_layer,i + alpha_ac L_ac + alpha_SFT L_SFT
 
 - ``L_top`` (eq. 3): divergence between the teacher's and the student's next-token
-  distributions over the response tokens, chunked (:func:`~audioreason.losses.divergences.chunked_kd_loss`);
+  distributions over the response tokens, chunked and indexed in place
+  (:func:`~audioreason.losses.divergences.aligned_kd_loss`);
 - ``L_layer,i`` (eq. 5): hidden-state KD between W_i h^T (teacher layer l_T of eq. 4, or
   1-in-k of eq. 7) and h^S at the response tokens; the W_i (:class:`~audioreason.losses.layer_map.LayerProjections`)
   train with the student, are saved in every checkpoint, and are never exported;
@@ -39,7 +40,7 @@ import torch
 from torch import nn
 from transformers import Trainer
 
-from audioreason.losses.divergences import chunked_kd_loss, hidden_kd_loss
+from audioreason.losses.divergences import aligned_kd_loss, hidden_kd_loss
 from audioreason.losses.layer_map import LayerProjections
 from audioreason.teachers.media import load_clip
 
@@ -266,9 +267,11 @@ class KDTrainer(Trainer):
             with torch.no_grad():
                 t_out = self.teacher(input_ids=t_ids, attention_mask=t_mask, output_hidden_states=bool(pairs))
             if w.top > 0:
-                vocab = min(out.logits.shape[-1], t_out.logits.shape[-1])  # checkpoints may pad the vocabulary
-                terms["top"] = chunked_kd_loss(_gather(out.logits[..., :vocab], s_pos),
-                                               _gather(t_out.logits[..., :vocab], t_pos), resp, kind=kd.divergence,
+                s_logits, t_logits = out.logits, t_out.logits
+                vocab = min(s_logits.shape[-1], t_logits.shape[-1])  # checkpoints may pad the vocabulary
+                if s_logits.shape[-1] != vocab or t_logits.shape[-1] != vocab:
+                    s_logits, t_logits = s_logits[..., :vocab], t_logits[..., :vocab]
+                terms["top"] = aligned_kd_loss(s_logits, t_logits, s_pos, t_pos, resp, kind=kd.divergence,
                                                temperature=kd.temperature, beta=kd.beta, chunk_size=kd.chunk_size)
             if pairs and w.layer > 0:
                 layer_terms = []
