@@ -113,7 +113,7 @@ def evaluate_row(model, processor, cfg: DistillConfig, out_dir: Path, tracker: N
 def train_row(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTracker):
     """Distil one row; returns the trained student, its processor and the training metrics."""
     from datasets import Dataset
-    from transformers import TrainingArguments
+    from transformers import TrainingArguments, set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
     from audioreason.config import ConfigError
@@ -130,15 +130,16 @@ def train_row(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTra
                           "tokenizers; response-token distillation needs one")
     s_cfg, t_cfg = student.config.get_text_config(), teacher.config.get_text_config()
     pairs = layer_map(row.layers, s_cfg.num_hidden_layers, t_cfg.num_hidden_layers, cfg.skip_k)
-    module = DistillationModule(student, LayerProjections(pairs, t_cfg.hidden_size, s_cfg.hidden_size))
-    weights = LossWeights(top=row.top, layer=cfg.alpha_layer if pairs else 0.0,
-                          acoustic=cfg.alpha_ac if row.acoustic else 0.0, sft=cfg.alpha_sft)
-    kd = KDSettings(cfg.divergence, cfg.beta, cfg.temperature, cfg.hidden_kd, cfg.chunk_size)
     ckpt = out_dir / "checkpoints"
     try:
         args = TrainingArguments(output_dir=str(ckpt), remove_unused_columns=False, **cfg.trainer)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"distill.trainer: {e}") from e
+    set_seed(args.seed)  # the W_i are initialised here, before the Trainer seeds itself: same seed, same W_i
+    module = DistillationModule(student, LayerProjections(pairs, t_cfg.hidden_size, s_cfg.hidden_size))
+    weights = LossWeights(top=row.top, layer=cfg.alpha_layer if pairs else 0.0,
+                          acoustic=cfg.alpha_ac if row.acoustic else 0.0, sft=cfg.alpha_sft)
+    kd = KDSettings(cfg.divergence, cfg.beta, cfg.temperature, cfg.hidden_kd, cfg.chunk_size)
     callback = TrackerCallback(tracker)
     trainer = KDTrainer(model=module, args=args, train_dataset=Dataset.from_list(read_jsonl(Path(cfg.train))),
                         data_collator=DistillCollator(processor, teacher_tok, cfg.teacher_prompt, cfg.max_length),
