@@ -24,8 +24,12 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
         x, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as e:
         raise AudioError(f"{path}: cannot decode audio ({e})") from e
-    x = x[:, 0]
-    if sr != sample_rate:
-        g = gcd(sr, sample_rate)
-        x = resample_poly(x, sample_rate // g, sr // g).astype(np.float32)
-    return x
+    return resample(x[:, 0], sr, sample_rate)
+
+
+def resample(x: np.ndarray, rate: int, to_rate: int) -> np.ndarray:
+    """``x`` ``[samples]`` at ``rate`` Hz as float32 at ``to_rate`` Hz (polyphase); unchanged when equal."""
+    if rate == to_rate:
+        return x
+    g = gcd(rate, to_rate)
+    return resample_poly(x, to_rate // g, rate // g).astype(np.float32)

@@ -14,20 +14,18 @@ import re
 from collections import defaultdict
 from typing import Sequence
 
+from audioreason.evaluation.mmau import mmau_is_correct
+
 _LETTER = re.compile(r"answer is \(?([A-Ha-h])\)?(?![A-Za-z])")
 _LETTER_SENTENCE = re.compile(r"[^.]*answer is \(?[A-Ha-h]\)?(?![A-Za-z])[^.]*\.?")
-_WORD = re.compile(r"\b\w+\b")
 _RESPONSE = re.compile(r"<response>(.*?)(?:</response>|$)", re.IGNORECASE | re.DOTALL)
 EXTRACTOR_NAME = "cota-stated-option-then-letter-v1"
 
 
 def named_option(text: str, choices: Sequence[str]) -> str | None:
-    """The one option ``text`` names by the official MMAU token rule (all its tokens present, no
-    token that only another option has), or ``None``."""
-    words = set(_WORD.findall(text.lower()))
-    sets = {c: set(_WORD.findall(c.lower())) for c in choices}
-    named = [c for c in choices if sets[c] and sets[c] <= words
-             and not any((sets[o] - sets[c]) & words for o in choices if o != c)]
+    """The one option ``text`` names by the official MMAU rule (:func:`~audioreason.evaluation.mmau.mmau_is_correct`:
+    all its tokens present, none that only another option has), or ``None``."""
+    named = [c for c in choices if mmau_is_correct(text, c, choices)]
     return named[0] if len(named) == 1 else None
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "with_predictions",
     "EXTRACTOR_NAME",
     "PREDICTION_KEYS",
     "SCORER_NAME",
@@ -263,6 +264,27 @@ def mmau_test_set_sha256(items: Sequence[Mapping[str, Any]]) -> str:
     questions = [{key: value for key, value in item.items() if key not in PREDICTION_KEYS} for item in items]
     canonical = json.dumps(questions, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def with_predictions(items: Sequence[Mapping[str, Any]], outputs: Mapping[str, str],
+                     raw: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The MMAU list with ``model_output`` (and ``raw_completion``) set for every item whose id
+    (``id``, or ``audio_id`` in older versions) is in ``outputs``; other items stay without
+    a prediction (the official script skips them).
+
+    >>> with_predictions([{"id": "a"}, {"id": "b"}], {"a": "dog"})
+    [{'id': 'a', 'model_output': 'dog'}, {'id': 'b'}]
+    """
+    out = []
+    for item in items:
+        item = dict(item)
+        key = str(item.get("id", item.get("audio_id")))
+        if key in outputs:
+            item["model_output"] = outputs[key]
+            if raw is not None:
+                item["raw_completion"] = raw[key]
+        out.append(item)
+    return out
 
 
 def score_mmau_file(path: str | Path) -> dict[str, Any]:

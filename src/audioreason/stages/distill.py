@@ -34,7 +34,7 @@ from audioreason.datasets.records import QARecord, Utterance, read_manifest
 from audioreason.evaluation.cota import (EXTRACTOR_NAME, extract_cota_answer, extract_letter_answer,
                                          unweighted_accuracy)
 from audioreason.evaluation.generate import GenerationSettings, generate_answers
-from audioreason.evaluation.mmau import SCORER_NAME, score_mmau_file
+from audioreason.evaluation.mmau import SCORER_NAME, score_mmau_file, with_predictions
 from audioreason.models.factory import load_model
 from audioreason.stages.common import METRICS, OUTPUTS, bar_plot, read_jsonl, sections
 from audioreason.stages.pretrain_student import EMOTION_WORDS
@@ -71,23 +71,18 @@ def evaluate_row(model, processor, cfg: DistillConfig, out_dir: Path, tracker: N
     mmau = read_manifest(ev.mmau_manifest)
     gens = generate_answers(model, processor, cota_records(mmau), prompt="{question}", settings=settings,
                             batch_size=ev.batch_size, system=COTA_SYSTEM)
-    by_id = {g["id"]: (g, r) for g, r in zip(gens, mmau)}
-    items = json.loads(Path(ev.mmau_json).read_text())
-    for item in items:
-        hit = by_id.get(str(item.get("id", item.get("audio_id"))))
-        if hit:
-            item["model_output"] = extract_cota_answer(hit[0]["completion"], hit[1].choices)
-            item["raw_completion"] = hit[0]["completion"]
+    test_items = json.loads(Path(ev.mmau_json).read_text())
+    raw = {g["id"]: g["completion"] for g in gens}
+    items = with_predictions(test_items, {g["id"]: extract_cota_answer(g["completion"], r.choices)
+                                          for g, r in zip(gens, mmau)}, raw)
     predictions = out_dir / "mmau_predictions.json"
     predictions.write_text(json.dumps(items, indent=1, ensure_ascii=False) + "\n")
     scores = score_mmau_file(predictions)
     # The same outputs read by the answer letter alone (reported next to the main rule).
-    for item in items:
-        hit = by_id.get(str(item.get("id", item.get("audio_id"))))
-        if hit:
-            item["model_output"] = extract_letter_answer(hit[0]["completion"], hit[1].choices) or ""
     letter_file = out_dir / "mmau_predictions_letter.json"
-    letter_file.write_text(json.dumps(items, ensure_ascii=False) + "\n")
+    letter_file.write_text(json.dumps(with_predictions(
+        test_items, {g["id"]: extract_letter_answer(g["completion"], r.choices) or "" for g, r in zip(gens, mmau)}),
+        ensure_ascii=False) + "\n")
     letter_scores = score_mmau_file(letter_file)
     ser = ser_records(ev.ser_manifest, ev.ser_question)
     ser_gens = generate_answers(model, processor, cota_records(ser), prompt="{question}", settings=settings,

@@ -19,7 +19,7 @@ from pathlib import Path
 from audioreason.config import EvaluateConfig, flatten
 from audioreason.datasets.records import read_manifest
 from audioreason.evaluation.generate import GenerationSettings, generate_answers
-from audioreason.evaluation.mmau import EXTRACTOR_NAME, SCORER_NAME, extract_answer, score_mmau_file
+from audioreason.evaluation.mmau import EXTRACTOR_NAME, SCORER_NAME, extract_answer, score_mmau_file, with_predictions
 from audioreason.models.factory import load_model
 from audioreason.stages.common import METRICS, OUTPUTS, PLOTS, sections
 from audioreason.tracking import NullTracker, start_run, write_metrics
@@ -65,13 +65,9 @@ def run(cfg: EvaluateConfig, tracker: NullTracker, test_json: Path, out_dir: Pat
     cache.unlink(missing_ok=True)  # DVC reruns this stage only when an input changed
     generations = generate_answers(model, processor, records, prompt=cfg.prompt, settings=settings,
                                    batch_size=cfg.batch_size, cache=cache)
-    by_id = {g["id"]: g for g in generations}
-    items = json.loads(Path(test_json).read_text())
-    for item in items:
-        g = by_id.get(str(item.get("id", item.get("audio_id"))))
-        if g is not None:
-            item["model_output"] = extract_answer(g["completion"])
-            item["raw_completion"] = g["completion"]
+    items = with_predictions(json.loads(Path(test_json).read_text()),
+                             {g["id"]: extract_answer(g["completion"]) for g in generations},
+                             {g["id"]: g["completion"] for g in generations})
     predictions = out_dir / "predictions.json"
     predictions.write_text(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
     scores = score_mmau_file(predictions)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from audioreason.audio.io import load_audio
+from audioreason.audio.io import load_audio, resample
 
 
 def load_clip(ref: str, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
@@ -32,14 +32,7 @@ def load_clip(ref: str, sample_rate: int | None = None) -> tuple[np.ndarray, int
         from audioreason.datasets.cota import load_cota_audio
 
         x, sr = load_cota_audio(ref)
-        if sample_rate and sample_rate != sr:
-            from math import gcd
-
-            from scipy.signal import resample_poly
-
-            g = gcd(sr, sample_rate)
-            x, sr = resample_poly(x, sample_rate // g, sr // g).astype(np.float32), sample_rate
-        return x, sr
+        return (resample(x, sr, sample_rate), sample_rate) if sample_rate else (x, sr)
     if sample_rate is None:
         sample_rate = sf.info(str(ref)).samplerate
     return load_audio(ref, sample_rate), sample_rate
