@@ -1,0 +1,193 @@
+"""The audio GRPO trainer: the clip must reach the rollout, every log-prob forward and the gradient.
+
+Each test here fails on TRL's stock ``GRPOTrainer`` behaviour (audio dropped from the
+forward, or clips out of step with their completions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from audioreason.config import ConfigError, load_params
+from audioreason.datasets.records import QARecord
+from audioreason.models.factory import build_tiny_model, load_model
+from audioreason.models.tokenizer import train_tokenizer
+from audioreason.training.distill import audio_tower
+from audioreason.training.grpo import AudioGRPOTrainer, build_grpo_config, grpo_dataset
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+PROMPT = "{question} Please choose the answer from the following options: {choices}"
+ARCHS = ("qwen2_audio", "qwen2_5_omni_thinker")
+
+
+def completion_length(completions, **kwargs):
+    """A reward that differs inside every group, so advantages (and gradients) are non-zero."""
+    return [float(len(c)) for c in completions]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    m = load_params(REPO_ROOT / "params.yaml", sections=["models"])["models"]
+    small = dict(intermediate_size=64, num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512)
+    cfg = dataclasses.replace(
+        m, audio_encoder=dataclasses.replace(m.audio_encoder, d_model=16, encoder_layers=2, encoder_attention_heads=2,
+                                             encoder_ffn_dim=32),
+        text_decoder=dataclasses.replace(m.text_decoder, hidden_size=32, num_hidden_layers=2, **small))
+    root = tmp_path_factory.mktemp("grpo")
+    tok = train_tokenizer([PROMPT.format(question="Which sound is heard?", choices="['dog', 'cat', 'bell']")] * 8,
+                          vocab_size=300, min_frequency=2)
+    paths = {n: build_tiny_model(n, cfg, tok, root / n)["path"] for n in ARCHS}
+    t = np.arange(16000) / 16000
+    clips = []
+    for i, wave in enumerate([0.3 * np.sin(2 * np.pi * 300 * t), 0.3 * np.random.default_rng(0).standard_normal(16000),
+                              0.3 * np.sign(np.sin(2 * np.pi * 55 * t))]):
+        clips.append(str(root / f"clip{i}.wav"))
+        sf.write(clips[-1], wave.astype(np.float32), 16000)
+    return {**paths, "clips": clips, "root": root}
+
+
+def records(tiny, n):
+    return [QARecord(str(i), "avqa", "train", tiny["clips"][i % len(tiny["clips"])], f"Which sound is heard {i}?",
+                     ("dog", "cat", "bell"), ("dog", "cat", "bell")[i % 3]) for i in range(n)]
+
+
+def trainer_for(tiny, arch, *, beta=0.0, batch=4, steps_per_generation=2, group=4, max_steps=1, **extra):
+    model, processor = load_model(tiny[arch])
+    args = build_grpo_config(dict(max_steps=max_steps, per_device_train_batch_size=batch,
+                                  steps_per_generation=steps_per_generation, num_generations=group,
+                                  max_completion_length=6, learning_rate=1e-3, beta=beta, temperature=1.0,
+                                  use_cpu=True, bf16=False, report_to="none", save_strategy="no", seed=0, **extra),
+                             str(tiny["root"] / f"out-{arch}"))
+    ds = grpo_dataset(records(tiny, 2), PROMPT)
+    return AudioGRPOTrainer(model=model, args=args, reward_funcs=[completion_length], train_dataset=ds,
+                            processing_class=processor)
+
+
+def grouped_rows(trainer, n_prompts=2, group=4):
+    """The generation batch as TRL's sampler yields it: each prompt ``group`` times, consecutive."""
+    rows = [trainer.train_dataset[i] for i in range(n_prompts)]
+    return [dict(r) for r in rows for _ in range(group)]
+
+
+def per_sample_logps(model, ids, feats, fmask, n):
+    """Log-probs of an unpadded sequence's last ``n`` tokens by the model's plain forward (no trainer code)."""
+    with torch.no_grad():
+        logits = model(input_ids=ids[None], attention_mask=torch.ones_like(ids)[None], input_features=feats[None],
+                       feature_attention_mask=fmask[None]).logits[0]
+    logps = torch.log_softmax(logits[:-1].float(), -1).gather(-1, ids[1:, None])[:, 0]
+    return logps[-n:]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_log_probs_change_when_the_audio_is_swapped(tiny, arch):
+    trainer = trainer_for(tiny, arch)
+    out = trainer._generate_and_score_completions(grouped_rows(trainer))
+    assert out["input_features"].shape[0] == 8
+    ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
+    mask = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
+    keep = out["completion_ids"].shape[1]
+    cm = out["completion_mask"].bool()
+
+    def logps(features):
+        with trainer._hearing({**out, "input_features": features}):
+            return trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, keep)[0]
+
+    heard = logps(out["input_features"])
+    swapped = logps(out["input_features"].flip(0))     # rows 0-3 now hear prompt 1's clip and vice versa
+    assert (heard - swapped)[cm].abs().max() > 1e-4
+    assert torch.allclose(heard[cm], logps(out["input_features"])[cm])
+    # The same completions scored as text only (TRL's stock path) are not what the trainer computes.
+    with trainer._hearing({}):
+        text_only = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, keep)[0]
+    assert (heard - text_only)[cm].abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_gradients_reach_the_audio_encoder(tiny, arch):
+    trainer = trainer_for(tiny, arch)
+    out = trainer._generate_and_score_completions(grouped_rows(trainer))
+    assert out["advantages"].abs().max() > 0
+    trainer.model.train()
+    trainer.current_gradient_accumulation_steps = 1     # set by Trainer's training loop
+    trainer.model.zero_grad()
+    trainer._compute_loss(trainer.model, out).backward()
+    tower = audio_tower(trainer.model)
+    grads = [p.grad.abs().sum().item() for p in tower.parameters() if p.grad is not None]
+    assert grads and sum(grads) > 0
+    # Without the clip in the batch the audio encoder receives nothing.
+    trainer.model.zero_grad()
+    trainer._compute_loss(trainer.model, {k: v for k, v in out.items() if k not in ("input_features",
+                                                                                    "feature_attention_mask")}).backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in tower.parameters())
+
+
+def test_batch_2_by_group_4_keeps_each_clip_with_its_completions(tiny):
+    """Reference log-probs from the trainer (chunked by 4, beta > 0) equal a per-sample forward with the row's own clip,
+    and after TRL's shuffle and split every micro-batch row still carries its own prompt's features."""
+    trainer = trainer_for(tiny, "qwen2_audio", beta=0.04)
+    rows = grouped_rows(trainer)
+    out = trainer._generate_and_score_completions(rows)
+    ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
+    mask = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
+    for i in range(8):
+        n = int(out["completion_mask"][i].sum())
+        expected = per_sample_logps(trainer.ref_model, ids[i][mask[i].bool()], out["input_features"][i],
+                                    out["feature_attention_mask"][i], n)
+        assert torch.allclose(out["ref_per_token_logps"][i][:n], expected, atol=1e-4), i
+    # The features of prompt 0 (rows 0-3) and prompt 1 (rows 4-7) differ; the trainer's buffered micro-batches keep
+    # each row's features with that row's prompt.
+    by_prompt = {tuple(out["prompt_ids"][i][out["prompt_mask"][i].bool()].tolist()): out["input_features"][i]
+                 for i in (0, 4)}
+    assert not torch.equal(*by_prompt.values())
+    trainer.model.train()
+    trainer._step, trainer._buffered_inputs = 0, None
+    first = trainer._prepare_inputs(rows)
+    second = trainer._buffered_inputs[1]
+    for micro in (first, second):
+        assert micro["input_features"].shape[0] == 4
+        for j in range(4):
+            key = tuple(micro["prompt_ids"][j][micro["prompt_mask"][j].bool()].tolist())
+            assert torch.equal(micro["input_features"][j], by_prompt[key])
+
+
+def test_two_steps_train_and_log_rewards(tiny):
+    trainer = trainer_for(tiny, "qwen2_audio", beta=0.04, max_steps=2, logging_steps=1, batch=8, steps_per_generation=1)
+    trainer.train()
+    logged = [h for h in trainer.state.log_history if "loss" in h]
+    assert len(logged) == 2 and all("rewards/completion_length/mean" in h and "kl" in h for h in logged)
+
+
+def test_text_only_rows_train_without_features(tiny):
+    model, processor = load_model(tiny["qwen2_5_omni_thinker"])
+    args = build_grpo_config(dict(max_steps=1, per_device_train_batch_size=4, num_generations=4,
+                                  max_completion_length=4, use_cpu=True, bf16=False, report_to="none",
+                                  save_strategy="no"), str(tiny["root"] / "text"))
+    ds = grpo_dataset(records(tiny, 1), PROMPT, with_audio=False)
+    assert ds[0]["audio"] == ""
+    trainer = AudioGRPOTrainer(model=model, args=args, reward_funcs=[completion_length], train_dataset=ds,
+                               processing_class=processor)
+    out = trainer._generate_and_score_completions(grouped_rows(trainer, 1))
+    assert "input_features" not in out
+    audio_token = processor.tokenizer.convert_tokens_to_ids("<|AUDIO|>")
+    assert not (out["prompt_ids"] == audio_token).any()
+
+
+def test_a_batch_mixing_audio_and_text_rows_is_refused(tiny):
+    trainer = trainer_for(tiny, "qwen2_audio")
+    rows = grouped_rows(trainer)
+    rows[5]["audio"] = ""
+    with pytest.raises(ValueError, match="mixes rows with and without audio"):
+        trainer._generate_and_score_completions(rows)
+
+
+def test_config_errors_name_the_params_key():
+    with pytest.raises(ConfigError, match="grpo.rows.x.trainer"):
+        build_grpo_config({"num_generationz": 4}, "/tmp/x", where="grpo.rows.x.trainer")
+    with pytest.raises(ConfigError, match="remove_unused_columns"):
+        build_grpo_config({"remove_unused_columns": True}, "/tmp/x")
