@@ -110,7 +110,12 @@ def test_agfv_filters_hallucinated_traces(workspace):
     assert 0 < m["precision"] <= 1 and 0 < m["recall"] <= 1
     assert m["hallucination_rate.after"] < m["hallucination_rate.before"]
     fc = [json.loads(x) for x in (workspace / "outputs/agfv/d_fc.jsonl").read_text().splitlines()]
-    assert len(fc) == m["accepted"]
+    assert len(fc) == m["accepted"] and all(f["unanimous"] for f in fc)
+    # Without test-time scaling (Table 2's "AGFV + SFT"): the first trace of every item is checked too.
+    single = [json.loads(x) for x in (workspace / "outputs/agfv/d_fc_single.jsonl").read_text().splitlines()]
+    assert m["single.items"] == 60 and len(single) == m["single.accepted"] < 60
+    assert all(s["trace_index"] == 0 and s["teacher_answer"] is not None for s in single)
+    assert any(not s["unanimous"] for s in single)
 
 
 def test_each_stage_is_one_mlflow_run_tagged_with_paper_and_row(workspace):

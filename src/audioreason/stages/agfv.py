@@ -6,6 +6,11 @@ AGFV(r, a) = accept iff C(r, a) = "yes", reject otherwise. Accepted traces form 
 fact-checked corpus D_FC = {(a, q, r)} (``d_fc.jsonl``, one line per trace); a verdict
 that is neither yes nor no rejects the trace and is counted (``verdict_unreadable``).
 
+Table 2's "AGFV + SFT" row applies the filter without test-time scaling, so the first
+trace of every item (unanimous or not) is checked as well: its accepted traces are
+``d_fc_single.jsonl`` (metrics ``single.*``); the D_FC metrics above stay on the
+unanimous items.
+
 Where the ground truth of the clips is known (``agfv.truth``: the synthetic world), a
 trace hallucinates when its answer is not what the clip contains, and the stage reports
 AGFV's precision and recall as a hallucination detector (reject = flagged), next to the
@@ -31,16 +36,28 @@ from audioreason.teachers.parsing import parse_yes_no
 from audioreason.tracking import NullTracker
 
 OUT = OUTPUTS / "agfv"
-D_REASON = OUTPUTS / "teacher_cot" / "d_reason.jsonl"
+TRACES = OUTPUTS / "teacher_cot" / "traces.jsonl"
 PAPER = "p02"
 
 
-def build_requests(items: list[dict], prompt: str) -> list[ChatRequest]:
+def traces_to_check(items: list[dict]) -> list[tuple[dict, int]]:
+    """Every trace of a unanimous item (TTS + AGFV) and the first trace of every other item (AGFV alone)."""
+    return [(it, j) for it in items for j in (range(len(it["traces"])) if it["unanimous"] else [0])]
+
+
+def build_requests(checked: list[tuple[dict, int]], prompt: str) -> list[ChatRequest]:
     return [ChatRequest(
         item_id=f"{it['id']}#{j}", audio=it["audio"], template=AGFV,
-        messages=user_turn(prompt.format(question=it["question"], trace=trace)),
-        meta={"record_id": it["id"], "audio": it["audio"], "choices": it["choices"], "trace": trace},
-    ) for it in items for j, trace in enumerate(it["traces"])]
+        messages=user_turn(prompt.format(question=it["question"], trace=it["traces"][j])),
+        meta={"record_id": it["id"], "audio": it["audio"], "choices": it["choices"], "trace": it["traces"][j]},
+    ) for it, j in checked]
+
+
+def accuracy_before_after(rows: list[dict], accepted: list[dict], answers: dict[str, str], prefix: str) -> dict:
+    return {f"{prefix}teacher_accuracy.before": (sum(r["trace_answer"] == answers[r["id"]] for r in rows) / len(rows)
+                                                 if rows else 0.0),
+            f"{prefix}teacher_accuracy.after": (sum(a["teacher_answer"] == a["answer"] for a in accepted) / len(accepted)
+                                                if accepted else 0.0)}
 
 
 def clip_truth(truth_file: str) -> dict[str, str]:
@@ -69,43 +86,49 @@ def detection_scores(rows: list[dict]) -> dict[str, float]:
             "hallucination_rate.after": fn / (fn + tn) if fn + tn else 0.0}
 
 
-def run(cfg: AgfvConfig, backend, batch_size: int, tracker: NullTracker, d_reason: Path = D_REASON,
+def run(cfg: AgfvConfig, backend, batch_size: int, tracker: NullTracker, traces_file: Path = TRACES,
         out_dir: Path = OUT, cache: Path = GENERATIONS / "agfv.jsonl") -> dict:
-    items = read_jsonl(d_reason)
-    requests = build_requests(items, cfg.prompt)
-    gens, stats = generate_cached(backend, requests, sampling_params(cfg.sampling), cache=cache,
-                                  batch_size=batch_size, desc="agfv")
+    everything = read_jsonl(traces_file)
+    checked = traces_to_check(everything)
+    gens, stats = generate_cached(backend, build_requests(checked, cfg.prompt), sampling_params(cfg.sampling),
+                                  cache=cache, batch_size=batch_size, desc="agfv")
     truth = clip_truth(cfg.truth) if cfg.truth else {}
     rows, accepted, unreadable = [], [], 0
-    traces = [(it, j, trace) for it in items for j, trace in enumerate(it["traces"])]
-    for (it, j, trace), g in zip(traces, gens):
+    for (it, j), g in zip(checked, gens):
         verdict = parse_yes_no(g.texts[0])
         unreadable += verdict is None
         row = {"id": it["id"], "trace_index": j, "accepted": verdict is True, "verdict": g.texts[0],
-               "trace_answer": it["trace_answers"][j]}
+               "trace_answer": it["trace_answers"][j], "unanimous": it["unanimous"]}
         if truth:
             true = truth.get(str(Path(it["audio"]).resolve()))
             if true is None:
                 raise KeyError(f"agfv: {cfg.truth} has no ground truth for clip {it['audio']} (item {it['id']})")
             row["hallucinated"] = it["trace_answers"][j] != true
         rows.append(row)
-        if verdict is True:
+        if verdict is True and it["trace_answers"][j] is not None:
             accepted.append({"id": it["id"], "trace_index": j, "audio": it["audio"], "question": it["question"],
-                             "choices": it["choices"], "trace": trace, "teacher_answer": it["trace_answers"][j],
-                             "answer": it["answer"], "question_type": it.get("question_type", "")})
+                             "choices": it["choices"], "trace": it["traces"][j], "teacher_answer": it["trace_answers"][j],
+                             "answer": it["answer"], "question_type": it.get("question_type", ""),
+                             "unanimous": it["unanimous"]})
     write_jsonl(rows, out_dir / "verdicts.jsonl")
-    write_jsonl(accepted, out_dir / "d_fc.jsonl")
-    n = len(rows)
-    metrics = {"items": len(items), "traces": n, "accepted": len(accepted),
-               "acceptance_rate": len(accepted) / n if n else 0.0, "verdict_unreadable": unreadable,
-               "items_with_accepted_trace": len({a["id"] for a in accepted}),
-               "teacher_accuracy.before": sum(r["trace_answer"] == it_answer for r, it_answer in
-                                              zip(rows, [it["answer"] for it in items for _ in it["traces"]])) / n if n else 0.0,
-               "teacher_accuracy.after": (sum(a["teacher_answer"] == a["answer"] for a in accepted) / len(accepted)
-                                          if accepted else 0.0),
+    fc_rows = [r for r in rows if r["unanimous"]]
+    d_fc = [a for a in accepted if a["unanimous"]]
+    single_rows = [r for r in rows if r["trace_index"] == 0]
+    single = [a for a in accepted if a["trace_index"] == 0]
+    write_jsonl(d_fc, out_dir / "d_fc.jsonl")
+    write_jsonl(single, out_dir / "d_fc_single.jsonl")
+    answers = {it["id"]: it["answer"] for it in everything}
+    n = len(fc_rows)
+    metrics = {"items": sum(it["unanimous"] for it in everything), "traces": n, "accepted": len(d_fc),
+               "acceptance_rate": len(d_fc) / n if n else 0.0, "verdict_unreadable": unreadable,
+               "items_with_accepted_trace": len({a["id"] for a in d_fc}),
+               **accuracy_before_after(fc_rows, d_fc, answers, ""),
+               "single.items": len(single_rows), "single.accepted": len(single),
+               "single.acceptance_rate": len(single) / len(single_rows) if single_rows else 0.0,
+               **accuracy_before_after(single_rows, single, answers, "single."),
                **stats.metrics()}
     if truth:
-        metrics.update(detection_scores(rows))
+        metrics.update(detection_scores(fc_rows))
         png = bar_plot({k: metrics[k] for k in ("acceptance_rate", "precision", "recall", "hallucination_rate.before",
                                                 "hallucination_rate.after")},
                        out_dir / "agfv.png", title="AGFV on the world's ground truth", ylabel="rate", ylim=(0, 1.05))
@@ -115,7 +138,7 @@ def run(cfg: AgfvConfig, backend, batch_size: int, tracker: NullTracker, d_reaso
 
 
 def main() -> None:
-    metrics = generation_stage("agfv", PAPER, run, lambda cfg: [D_REASON])
+    metrics = generation_stage("agfv", PAPER, run, lambda cfg: [TRACES])
     extra = (f"; precision {metrics['precision']:.3f}, recall {metrics['recall']:.3f}" if "precision" in metrics else "")
     print(f"agfv: accepted {metrics['accepted']}/{metrics['traces']} traces "
           f"(rate {metrics['acceptance_rate']:.3f}){extra}")

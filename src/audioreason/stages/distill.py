@@ -113,7 +113,7 @@ def train_row(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTra
 
     from audioreason.config import ConfigError
     from audioreason.losses.layer_map import LayerProjections, layer_map
-    from audioreason.stages.sft import TrackerCallback, plot_loss
+    from audioreason.stages.finetune import TrackerCallback, plot_loss
     from audioreason.training.distill import (DistillationModule, DistillCollator, KDSettings, KDTrainer,
                                               LossWeights)
 

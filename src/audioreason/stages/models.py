@@ -54,15 +54,15 @@ def reasoning_texts(manifest_dir: Path, extra: list[str]) -> Iterator[str]:
         yield c.caption
 
 
-def run(models_cfg, sft_cfg, eval_cfg, extra_texts: list[str] = (), manifest_dir: Path = OUTPUTS / "ingest",
-        out_dir: Path = OUT) -> dict:
+def run(models_cfg, prompts: list[str], targets: list[str], extra_texts: list[str] = (),
+        manifest_dir: Path = OUTPUTS / "ingest", out_dir: Path = OUT) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     built = []
     if models_cfg.build:
         records = [r for name in ("avqa_train", "avqa_val", "mmau_test_mini")
                    for r in read_manifest(manifest_dir / f"{name}.jsonl")]
         texts = reasoning_texts(manifest_dir, list(extra_texts))
-        tok = train_tokenizer(corpus(records, [sft_cfg.prompt, eval_cfg.prompt], [sft_cfg.target], texts),
+        tok = train_tokenizer(corpus(records, prompts, targets, texts),
                               models_cfg.tokenizer.vocab_size, models_cfg.tokenizer.min_frequency)
         for name in models_cfg.build:
             built.append(build_tiny_model(name, models_cfg, tok, out_dir / name))
@@ -74,12 +74,16 @@ def run(models_cfg, sft_cfg, eval_cfg, extra_texts: list[str] = (), manifest_dir
 def main() -> None:
     from audioreason.training.distill import COTA_SYSTEM
 
-    cfg = sections("models", "sft", "evaluate", "pretrain_student", "train_text_teacher", "distill")
+    cfg = sections("models", "sft_cot", "grpo", "instruct_base", "evaluate", "pretrain_student", "train_text_teacher",
+                   "distill")
+    base = cfg["instruct_base"]
+    prompts = [cfg["sft_cot"].prompt, cfg["evaluate"].prompt, *base.mc_prompts] + [
+        r.prompt for r in cfg["grpo"].recipes.values()]
     extra = [COTA_SYSTEM, cfg["pretrain_student"].prompt, cfg["train_text_teacher"].prompt, cfg["distill"].teacher_prompt,
-             cfg["distill"].eval.ser_question]
+             cfg["distill"].eval.ser_question, base.caption_prompt, base.open_prompt, cfg["sft_cot"].eval.music_avqa_prompt]
     extra += [f"{who} speaks in {'an' if e[0] in 'aeiou' else 'a'} {e} voice." for who in ("A woman", "A man")
               for e in ("angry", "happy", "neutral", "sad")]
-    manifest = run(cfg["models"], cfg["sft"], cfg["evaluate"], extra)
+    manifest = run(cfg["models"], prompts, [cfg["sft_cot"].label_target], extra)
     for m in manifest["built"]:
         print(f"models: {m['name']} ({m['architecture']}, {m['parameters']:,} parameters) -> {m['path']}")
 

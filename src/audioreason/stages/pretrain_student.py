@@ -26,7 +26,7 @@ from audioreason.config import PretrainStudentConfig
 from audioreason.datasets.records import Caption, QARecord, Utterance, read_manifest
 from audioreason.models.factory import load_model
 from audioreason.stages.common import OUTPUTS, training_stage
-from audioreason.stages.sft import train_and_save
+from audioreason.stages.finetune import train_and_save
 from audioreason.tracking import NullTracker
 from audioreason.training.sft import AudioSFTCollator, build_sft_config
 
@@ -42,14 +42,15 @@ def emotion_caption(u: Utterance) -> str:
            f"{EMOTION_WORDS[u.label]} voice."
 
 
-def caption_rows(cfg: PretrainStudentConfig) -> tuple[list[dict], dict[str, int]]:
+def clip_caption_rows(captions_manifest: str, clips_manifest: str, prompt: str) -> tuple[list[dict], dict[str, int]]:
+    """Each distinct clip of ``clips_manifest`` with its first AudioSetCaps caption."""
     captions: dict[str, str] = {}
-    for c in read_manifest(cfg.captions, Caption):
+    for c in read_manifest(captions_manifest, Caption):
         if c.clip:
             captions.setdefault(c.clip, c.caption)
-    rows, counts = [], {"clips": 0, "clips_without_caption": 0, "utterances": 0}
+    rows, counts = [], {"clips": 0, "clips_without_caption": 0}
     seen = set()
-    for r in read_manifest(cfg.clips, QARecord):
+    for r in read_manifest(clips_manifest, QARecord):
         clip = r.extra.get("video_name", r.id)
         if clip in seen:
             continue
@@ -57,8 +58,14 @@ def caption_rows(cfg: PretrainStudentConfig) -> tuple[list[dict], dict[str, int]
         if clip not in captions:
             counts["clips_without_caption"] += 1
             continue
-        rows.append({"id": clip, "audio": r.audio, "prompt": cfg.prompt, "completion": captions[clip]})
+        rows.append({"id": clip, "audio": r.audio, "prompt": prompt, "completion": captions[clip]})
         counts["clips"] += 1
+    return rows, counts
+
+
+def caption_rows(cfg: PretrainStudentConfig) -> tuple[list[dict], dict[str, int]]:
+    rows, counts = clip_caption_rows(cfg.captions, cfg.clips, cfg.prompt)
+    counts["utterances"] = 0
     for u in read_manifest(cfg.emotions, Utterance):
         if u.split == "train":
             rows.append({"id": u.id, "audio": u.audio, "prompt": cfg.prompt, "completion": emotion_caption(u)})

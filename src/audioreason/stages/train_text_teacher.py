@@ -26,7 +26,7 @@ from audioreason.config import TeacherSpec, TrainTextTeacherConfig
 from audioreason.evaluation.cota import extract_cota_answer
 from audioreason.models.factory import load_model
 from audioreason.stages.common import OUTPUTS, read_jsonl, training_stage
-from audioreason.stages.sft import train_and_save
+from audioreason.stages.finetune import train_and_save
 from audioreason.teachers.base import ChatRequest, SamplingParams
 from audioreason.teachers.registry import build_backend
 from audioreason.tracking import NullTracker

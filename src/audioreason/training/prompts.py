@@ -6,14 +6,14 @@ from audioreason.datasets.records import QARecord
 
 
 def format_prompt(template: str, record: QARecord) -> str:
-    """Fill ``{question}`` and ``{choices}`` (the Python list repr, as R1-AQA and Omni-R1 do).
+    """Fill ``{question}`` and ``{choices}`` (the Python list repr, as R1-AQA and Omni-R1 do; ``[]`` for open questions).
 
     >>> from audioreason.datasets.records import QARecord
     >>> r = QARecord("1", "avqa", "train", "a.wav", "Which sound?", ("dog", "cat"), "dog")
     >>> format_prompt("{question} Options: {choices}.", r)
     "Which sound? Options: ['dog', 'cat']."
     """
-    return template.format(question=record.question, choices=str(list(record.choices)))
+    return template.format(question=record.question, choices=str(list(getattr(record, "choices", ()))))
 
 
 def audio_messages(prompt: str) -> list[dict]:

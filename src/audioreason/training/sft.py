@@ -54,8 +54,8 @@ def build_lora(cfg: LoraConfigSection):
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
-                      target_modules=list(cfg.target_modules), task_type="CAUSAL_LM")
+    return LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=list(cfg.target_modules),
+                      modules_to_save=list(cfg.modules_to_save) or None, task_type="CAUSAL_LM")
 
 
 def sft_dataset(records: Sequence[QARecord], prompt: str, target: str) -> Dataset:
