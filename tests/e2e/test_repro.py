@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BIN = Path(sys.executable).parent
 
 
-def sh(cmd: list[str], cwd: Path, timeout: int = 1200) -> subprocess.CompletedProcess:
+def sh(cmd: list[str], cwd: Path, timeout: int = 2700) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
            "DVC_SITE_CACHE_DIR": str(cwd / ".cache" / "dvc_site"), "AUDIOREASON_TRACKING": "on"}
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
@@ -47,6 +47,12 @@ def fresh_clone(tmp_path_factory, repo_root) -> Path:
     return dst
 
 
+BASES = ("qwen2_audio", "qwen2_5_omni_thinker")
+SFT_ROWS = ("direct", "sft_gt_label", "sft_distilled_label", "sft_cot", "agfv_sft", "tts_agfv_sft")
+GRPO_ROWS = ("grpo_distilled_label", "sightsound_r1", "base", "grpo_avqa", "grpo_avqa_gpt", "grpo_vggs_gpt",
+             "grpo_avqa_text_only")
+
+
 def test_generated_world_matches_data_dvc(fresh_clone):
     # What `make data` does.
     sh(["audioreason", "world", "--out", "data"], fresh_clone)
@@ -60,7 +66,9 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
     out = sh(["dvc", "repro"], fresh_clone).stdout
     rows = ("baseline", "sft_only", "top_kd", "skip_kd", "layer_kd", "layer_ac_kd")
     for stage in ("ingest", "validate", "textualize_cota", "generate_qa", "teacher_cot", "agfv", "models",
-                  "pretrain_student", "train_text_teacher", *(f"distill@{r}" for r in rows), "sft", "evaluate"):
+                  "pretrain_student", "train_text_teacher", *(f"distill@{r}" for r in rows),
+                  *(f"instruct_base@{m}" for m in BASES), *(f"sft_cot@{r}" for r in SFT_ROWS),
+                  *(f"grpo@{r}" for r in GRPO_ROWS), "evaluate"):
         assert f"Running stage '{stage}'" in out
     scores = json.loads((fresh_clone / "outputs/evaluate/scores.json").read_text())
     assert scores["n"] == 180 and set(scores["task"]) == {"sound", "music", "speech"}
@@ -83,6 +91,16 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
     for r in rows:
         table1 = json.loads((fresh_clone / f"metrics/distill/{r}.json").read_text())
         assert table1["mmau.n"] == 180 and table1["ser.n"] > 0 and "paper.mmau.average" in table1
+    # Papers 02-03: every row chosen on AVQA val and evaluated as its table; the GRPO rows heard their clips.
+    for r in SFT_ROWS:
+        m = json.loads((fresh_clone / f"metrics/sft_cot/{r}.json").read_text())
+        assert m["mmau.n"] == 180 and m["music_avqa.n"] > 0 and m["avqa_val.n"] > 0
+        assert (m["selection.candidates"] >= 1) == (r != "direct")
+    for r in GRPO_ROWS:
+        m = json.loads((fresh_clone / f"metrics/grpo/{r}.json").read_text())
+        assert m["mmau.n"] == 180
+        if r != "base":
+            assert (m["audio_rows_in_loss"] > 0) == (r != "grpo_avqa_text_only")
     # The pipeline never writes into data/: it still matches data.dvc.
     assert "up to date" in sh(["dvc", "status", "data.dvc"], fresh_clone).stdout
 
@@ -98,11 +116,15 @@ def test_mlflow_holds_the_runs(fresh_clone):
         names = sorted(n for (n,) in db.execute("select name from runs where status='FINISHED'"))
         commits = {v for (v,) in db.execute("select value from tags where key='git_commit'")}
     rows = ("baseline", "sft_only", "top_kd", "skip_kd", "layer_kd", "layer_ac_kd")
+    grpo = [f"p02.table2.{r}.grpo" for r in ("grpo_distilled_label", "sightsound_r1")] + [
+        f"p03.table1.{r}.grpo" for r in ("base", "grpo_avqa", "grpo_avqa_gpt", "grpo_vggs_gpt")] + [
+        "p03.table2.grpo_avqa_text_only.grpo"]
     assert names == sorted(["p01.data.textualize_cota.textualize_cota", "p01.table1.pretrain.pretrain_student",
                             "p01.table1.teacher.train_text_teacher", *(f"p01.table1.{r}.distill" for r in rows),
                             "p02.data.agfv.agfv", "p02.data.teacher_cot.teacher_cot",
-                            "p02.table2.sft_gt_label.evaluate", "p02.table2.sft_gt_label.sft",
-                            "p03.data.generate_qa.generate_qa"])
+                            *(f"p02.base.{m}.instruct_base" for m in BASES),
+                            *(f"p02.table2.{r}.sft_cot" for r in SFT_ROWS), *grpo,
+                            "p02.table2.sft_gt_label.evaluate", "p03.data.generate_qa.generate_qa"])
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=fresh_clone, capture_output=True, text=True).stdout.strip()
     # dvc.lock is rewritten while the pipeline runs, so the commit may be marked dirty.
     assert commits and commits <= {head, f"{head}-dirty"}

@@ -25,8 +25,8 @@ from conftest import shrink_world
 pytestmark = pytest.mark.slow
 
 
-def run_stage(ws: Path, name: str, check: bool = True, **env) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", f"audioreason.stages.{name}"], cwd=ws, capture_output=True,
+def run_stage(ws: Path, name: str, *args: str, check: bool = True, **env) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", f"audioreason.stages.{name}", *args], cwd=ws, capture_output=True,
                           text=True, env={**os.environ, **env}, timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f"stage {name} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
@@ -39,7 +39,9 @@ def workspace(tmp_path_factory, repo_root) -> Path:
     params = yaml.safe_load((repo_root / "params.yaml").read_text())
     params["world"].update(n_train=28, n_val=7, n_test_mini=9)
     shrink_world(params["world"])
-    params["sft"]["trainer"].update(max_steps=6, logging_steps=2, save_steps=3, per_device_train_batch_size=4)
+    params["instruct_base"]["trainer"].update(max_steps=4, logging_steps=2, per_device_train_batch_size=4)
+    params["sft_cot"]["trainer"].update(max_steps=6, logging_steps=2, save_steps=3, per_device_train_batch_size=4)
+    params["sft_cot"]["eval"].update(batch_size=8, max_new_tokens=8)
     params["evaluate"].update(batch_size=4, max_new_tokens=8)
     params["tracking"]["uri"] = f"sqlite:///{ws / 'mlflow.db'}"
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -91,25 +93,37 @@ def test_models_are_saved_like_checkpoints(workspace):
         (workspace / "outputs/models/qwen2_audio/preprocessor_config.json").is_file()
 
 
-def test_sft_trains_and_logs_one_mlflow_run(workspace):
-    run_stage(workspace, "sft", AUDIOREASON_TRACKING="on")
-    metrics = json.loads((workspace / "metrics/sft.json").read_text())
-    assert metrics["steps"] == 6 and np.isfinite(metrics["train_loss"])
-    assert (workspace / "outputs/sft/model/model.safetensors").is_file()
-    rows = (workspace / "plots/sft/loss.csv").read_text().splitlines()
-    assert rows[0] == "step,loss" and len(rows) == 1 + 3
+def test_instruct_base_then_a_lora_sft_row_chosen_on_validation(workspace):
+    run_stage(workspace, "instruct_base", "--model", "qwen2_audio", AUDIOREASON_TRACKING="on")
+    base = json.loads((workspace / "metrics/instruct_base/qwen2_audio.json").read_text())
+    assert base["steps"] == 4 and base["emotion_questions"] > 0 and base["sound_questions"] > 0
+    run_stage(workspace, "sft_cot", "--row", "sft_gt_label", AUDIOREASON_TRACKING="on")
+    metrics = json.loads((workspace / "metrics/sft_cot/sft_gt_label.json").read_text())
+    assert metrics["steps"] == 6 and np.isfinite(metrics["train_loss"]) and 0 < metrics["train_examples"] <= 28
+    # Checkpoints at steps 3 and 6 were scored on AVQA val; the chosen one, adapters merged, is the model.
+    assert metrics["selection.candidates"] == 2 and metrics["selection.step"] in (3, 6)
+    model = workspace / "outputs/sft_cot/sft_gt_label/model"
+    assert (model / "model.safetensors").is_file() and not (model / "adapter_config.json").exists()
+    assert not (workspace / "outputs/sft_cot/sft_gt_label/checkpoints").exists()
+    assert metrics["avqa_val.n"] == 7 and metrics["mmau.n"] == 9 and metrics["music_avqa.n"] > 0
+    assert metrics["paper.mmau.average"] == 59.5 and metrics["paper.avqa_val.accuracy"] == 86.5
+    assert {"mmau.sound", "mmau.speech", "mmau.music", "music_avqa.average"} <= set(metrics)
     with sqlite3.connect(workspace / "mlflow.db") as db:
-        runs = db.execute("select run_uuid, name from runs").fetchall()
-        assert [name for _, name in runs] == ["p02.table2.sft_gt_label.sft"]
-        run_id = runs[0][0]
+        runs = dict(db.execute("select name, run_uuid from runs").fetchall())
+        run_id = runs["p02.table2.sft_gt_label.sft_cot"]
         tags = dict(db.execute("select key, value from tags where run_uuid=?", (run_id,)).fetchall())
         params = dict(db.execute("select key, value from params where run_uuid=?", (run_id,)).fetchall())
         metric_keys = {k for (k,) in db.execute("select key from metrics where run_uuid=?", (run_id,))}
+        selection = db.execute("select step, value from metrics where run_uuid=? and key='selection.avqa_val.accuracy'",
+                               (run_id,)).fetchall()
+    assert "p02.base.qwen2_audio.instruct_base" in runs
     assert tags["paper"] == "p02" and tags["table"] == "table2" and tags["row"] == "sft_gt_label"
     assert tags["data_md5"] == "" or tags["data_md5"].endswith(".dir")
-    assert tags["dvc.dep.outputs/validate/avqa_train.jsonl"] and tags["dvc.dep.outputs/models/qwen2_audio"].endswith(".dir")
-    assert params["sft.trainer.max_steps"] == "6" and params["sft.lora.r"] == "0"
-    assert {"loss", "train_loss", "grad_norm", "learning_rate"} <= metric_keys
+    assert tags["dvc.dep.outputs/validate/avqa_train.jsonl"]
+    assert params["sft_cot.trainer.max_steps"] == "6" and params["sft_cot.lora.r"] == "8"
+    assert params["sft_cot.row.data"] == "gt_label"
+    assert {"loss", "train_loss", "grad_norm", "learning_rate", "mmau.average"} <= metric_keys
+    assert sorted(step for step, _ in selection)[:2] == [3, 6]
 
 
 def test_evaluate_scores_with_the_official_rule(workspace):

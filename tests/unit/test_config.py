@@ -12,7 +12,8 @@ from audioreason.config import (
     EvaluateConfig,
     ModelsConfig,
     Params,
-    SftConfig,
+    GrpoConfig,
+    SftCotConfig,
     ValidateConfig,
     WorldConfig,
     flatten,
@@ -49,7 +50,7 @@ def test_params_file_builds(name):
     assert isinstance(p, Params)
     assert isinstance(p.world, WorldConfig)
     assert isinstance(p.models, ModelsConfig)
-    assert isinstance(p.sft, SftConfig)
+    assert isinstance(p.sft_cot, SftCotConfig) and isinstance(p.grpo, GrpoConfig)
     assert isinstance(p.evaluate, EvaluateConfig)
     raw = _raw(name)
     # Values come through unchanged (ints stay ints, floats are floats).
@@ -58,10 +59,22 @@ def test_params_file_builds(name):
     assert isinstance(p.world.clip_seconds, float)
     assert p.validate.settings("avqa_train").sample_rates == raw["validate"]["manifests"]["avqa_train"]["sample_rates"]
     assert p.models.text_decoder.hidden_size == raw["models"]["text_decoder"]["hidden_size"]
-    assert p.sft.trainer == raw["sft"]["trainer"]
-    assert p.sft.prompt == p.evaluate.prompt
-    assert "{question}" in p.sft.prompt and "{choices}" in p.sft.prompt
-    assert p.sft.target == "<answer>{answer}</answer>"
+    assert p.sft_cot.trainer == raw["sft_cot"]["trainer"]
+    assert "{question}" in p.sft_cot.prompt and "{choices}" in p.sft_cot.prompt
+    assert p.sft_cot.label_target == "<answer>{answer}</answer>"
+    # One evaluation for both papers' rows (a YAML anchor in both files).
+    assert p.sft_cot.eval == p.grpo.eval
+    # Paper 03 §III.A's prompt, verbatim; paper 02 rewards the think / answer format its prompt asks for.
+    assert p.grpo.recipes["p03"].prompt == "{question} Please choose the answer from the following options: {choices}"
+    assert p.grpo.recipes["p03"].rewards == ["omni_r1_accuracy"]
+    assert p.grpo.recipes["p02"].rewards == ["sightsound_accuracy", "sightsound_format"]
+    assert p.grpo.recipes["p02"].prompt == p.sft_cot.prompt
+    assert set(p.sft_cot.rows) == {"direct", "sft_gt_label", "sft_distilled_label", "sft_cot", "agfv_sft",
+                                   "tts_agfv_sft"}
+    assert set(p.grpo.rows) == {"grpo_distilled_label", "sightsound_r1", "base", "grpo_avqa", "grpo_avqa_gpt",
+                                "grpo_vggs_gpt", "grpo_avqa_text_only"}
+    assert p.grpo.rows["sightsound_r1"].init.endswith("sft_cot/tts_agfv_sft/model")
+    assert not p.grpo.rows["grpo_avqa_text_only"].with_audio and not p.grpo.rows["base"].train
 
 
 def test_tiny_and_paper_values():
@@ -72,15 +85,17 @@ def test_tiny_and_paper_values():
     assert tiny.models.feature_extractor.chunk_length == 2
     assert paper.models.feature_extractor.chunk_length == 30
     assert paper.models.feature_extractor.feature_size == 128
-    assert paper.sft.model == "Qwen/Qwen2-Audio-7B-Instruct"
-    assert (paper.sft.lora.r, paper.sft.lora.alpha) == (8, 16)
-    assert tiny.sft.lora.r == 0
+    assert paper.sft_cot.base == paper.instruct_base.models["qwen2_audio"] == "Qwen/Qwen2-Audio-7B-Instruct"
+    assert paper.grpo.rows["grpo_avqa"].init == paper.instruct_base.models["qwen2_5_omni_thinker"]
+    assert paper.instruct_base.trainer["max_steps"] == 0
+    assert (paper.sft_cot.lora.r, paper.sft_cot.lora.alpha) == (tiny.sft_cot.lora.r, tiny.sft_cot.lora.alpha) == (8, 16)
+    assert paper.sft_cot.lora.modules_to_save == [] and tiny.sft_cot.lora.modules_to_save
 
 
 def test_tiny_sft_config_builds(tmp_path):
     p = load_params(REPO_ROOT / "params.yaml")
-    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())["sft"]["trainer"]
-    cfg = build_sft_config(dict(p.sft.trainer), str(tmp_path / "sft"))
+    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())["sft_cot"]["trainer"]
+    cfg = build_sft_config(dict(p.sft_cot.trainer), str(tmp_path / "sft"))
     assert cfg.output_dir == str(tmp_path / "sft")
     # Every params value reaches TRL's config unchanged.
     for key, value in raw.items():
@@ -93,12 +108,13 @@ def test_tiny_sft_config_builds(tmp_path):
     # Fixed by the recipe, not by params.
     assert cfg.remove_unused_columns is False
     assert cfg.dataset_kwargs == {"skip_prepare_dataset": True}
-    assert build_lora(p.sft.lora) is None  # r: 0 = full fine-tuning
+    lora = build_lora(p.sft_cot.lora)
+    assert set(lora.modules_to_save) == {"lm_head", "embed_tokens"}
 
 
 def test_paper_sft_config_builds_on_cpu(tmp_path):
     p = load_params(REPO_ROOT / "params.paper.yaml")
-    trainer = dict(p.sft.trainer, bf16=False, use_cpu=True)
+    trainer = dict(p.sft_cot.trainer, bf16=False, use_cpu=True)
     cfg = build_sft_config(trainer, str(tmp_path / "sft"))
     assert cfg.learning_rate == pytest.approx(5e-5)
     assert cfg.max_steps == 2000
@@ -106,22 +122,63 @@ def test_paper_sft_config_builds_on_cpu(tmp_path):
     assert cfg.gradient_accumulation_steps == 1
     assert cfg.warmup_steps == 50
     assert cfg.save_steps == 200
-    assert cfg.save_total_limit == 2
     assert cfg.dataloader_num_workers == 4
     assert getattr(cfg.lr_scheduler_type, "value", cfg.lr_scheduler_type) == "cosine"
     assert cfg.seed == 0 and cfg.data_seed == 0
     assert cfg.remove_unused_columns is False
-    lora = build_lora(p.sft.lora)
+    lora = build_lora(p.sft_cot.lora)
     assert lora.r == 8
     assert lora.lora_alpha == 16
     assert lora.lora_dropout == pytest.approx(0.05)
-    assert set(lora.target_modules) == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    assert lora.modules_to_save is None
+    assert {"q_proj", "k_proj", "v_proj", "o_proj"} <= set(lora.target_modules)
+
+
+@pytest.mark.parametrize("name", PARAMS_FILES)
+def test_grpo_recipes_build_trl_configs(name, tmp_path):
+    """Every GRPO row's trainer (recipe + row overrides) builds TRL's GRPOConfig; at paper scale the stated values."""
+    from audioreason.training.grpo import build_grpo_config
+
+    p = load_params(REPO_ROOT / name)
+    paper = name == "params.paper.yaml"
+    for row, spec in p.grpo.rows.items():
+        trainer = {**p.grpo.recipes[spec.paper].trainer, **spec.trainer}
+        if paper:  # vLLM, bf16 and DeepSpeed need the GPU node; everything else is checked here
+            trainer = {k: v for k, v in trainer.items() if k not in ("use_vllm", "vllm_mode", "deepspeed")}
+            trainer.update(bf16=False, use_cpu=True)
+        cfg = build_grpo_config(trainer, str(tmp_path / row), where=f"grpo.rows.{row}.trainer")
+        assert cfg.remove_unused_columns is False
+        assert cfg.generation_batch_size % cfg.num_generations == 0
+        if paper:
+            assert cfg.beta == pytest.approx(0.04) and cfg.learning_rate == pytest.approx(1e-6)
+            if spec.paper == "p02":  # paper 02 §4.1
+                assert (cfg.num_generations, cfg.temperature, cfg.max_steps) == (8, 1.0, 1000)
+            else:  # paper 03 §IV.A
+                assert (cfg.num_generations, cfg.temperature) == (4, pytest.approx(1.2))
+                assert cfg.max_steps == (2000 if spec.data == "vggs_gpt" else 1000)
+
+
+@pytest.mark.parametrize("recipe, prompts_per_step", [("p02", 24), ("p03", 8)])
+def test_paper_grpo_deepspeed_layouts_keep_the_papers_batches(recipe, prompts_per_step):
+    """On the 8-GPU node: DeepSpeed's micro x accumulation x world equals the paper's completions per step, and the
+    trainer's values match the DeepSpeed file (HF refuses a mismatch at launch)."""
+    import json
+
+    p = load_params(REPO_ROOT / "params.paper.yaml")
+    trainer = p.grpo.recipes[recipe].trainer
+    ds = json.loads((REPO_ROOT / trainer["deepspeed"]).read_text())
+    world = int(p.grpo.launch.split("--nproc_per_node=")[1].split()[0])
+    assert ds["train_micro_batch_size_per_gpu"] == trainer["per_device_train_batch_size"]
+    assert ds["gradient_accumulation_steps"] == trainer.get("gradient_accumulation_steps", 1)
+    assert ds["train_batch_size"] == ds["train_micro_batch_size_per_gpu"] * ds["gradient_accumulation_steps"] * world
+    assert ds["train_batch_size"] == prompts_per_step * trainer["num_generations"]
+    assert ds["zero_optimization"]["stage"] == 3 and ds["bf16"]["enabled"] is True
 
 
 @pytest.mark.gpu
 def test_paper_sft_config_builds_unmodified_on_gpu(tmp_path):
     p = load_params(REPO_ROOT / "params.paper.yaml")
-    cfg = build_sft_config(dict(p.sft.trainer), str(tmp_path / "sft"))
+    cfg = build_sft_config(dict(p.sft_cot.trainer), str(tmp_path / "sft"))
     assert cfg.bf16 is True
     assert cfg.use_cpu is False
     assert cfg.learning_rate == pytest.approx(5e-5)
@@ -199,8 +256,8 @@ def test_nested_unknown_key(tmp_path):
 
 def test_nested_section_not_a_mapping(tmp_path):
     raw = _raw()
-    raw["sft"]["lora"] = 8
-    assert "sft.lora" in _error(tmp_path, raw)
+    raw["sft_cot"]["lora"] = 8
+    assert "sft_cot.lora" in _error(tmp_path, raw)
 
 
 def test_unknown_model_in_build_rejected(tmp_path):
@@ -288,8 +345,8 @@ def test_sections_ignores_broken_other_sections(tmp_path):
 
 
 def test_sections_unknown_and_missing(tmp_path):
-    with pytest.raises(ConfigError, match="no such section 'grpo'"):
-        load_params(REPO_ROOT / "params.yaml", sections=["grpo"])
+    with pytest.raises(ConfigError, match="no such section 'sft'"):
+        load_params(REPO_ROOT / "params.yaml", sections=["sft"])
     raw = _raw()
     del raw["evaluate"]
     with pytest.raises(ConfigError, match="missing section 'evaluate'"):
@@ -317,19 +374,21 @@ def test_flatten_keys():
         "models.tokenizer.vocab_size",
         "models.feature_extractor.chunk_length",
         "models.text_decoder.hidden_size",
-        "sft.lora.r",
-        "sft.trainer.learning_rate",
-        "sft.trainer.max_steps",
+        "sft_cot.lora.r",
+        "sft_cot.trainer.learning_rate",
+        "sft_cot.trainer.max_steps",
+        "grpo.recipes.p03.trainer.beta",
+        "grpo.rows.grpo_avqa.init",
         "evaluate.max_new_tokens",
         "tracking.uri",
     ):
         assert key in flat, key
     raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     assert flat["world.n_train"] == raw["world"]["n_train"]
-    assert flat["sft.trainer.learning_rate"] == pytest.approx(raw["sft"]["trainer"]["learning_rate"])
+    assert flat["sft_cot.trainer.learning_rate"] == pytest.approx(raw["sft_cot"]["trainer"]["learning_rate"])
     assert flat["models.build"] == ["qwen2_audio", "qwen2_5_omni_thinker", "qwen3"]
     # Leaves only: no key is a prefix section.
-    assert "world" not in flat and "sft.trainer" not in flat
+    assert "world" not in flat and "sft_cot.trainer" not in flat
     assert all(not isinstance(v, dict) for v in flat.values())
     assert all(k.split(".")[0] in Params.__dataclass_fields__ for k in flat)
 

@@ -87,6 +87,7 @@ def train_row(cfg: GrpoConfig, row: str, out_dir: Path, tracker: NullTracker) ->
                                processing_class=processor, callbacks=[callback])
     result = trainer.train()
     metrics = {"train_loss": result.training_loss, "steps": result.global_step, "train_questions": len(records),
+               "audio_rows_in_loss": trainer.audio_rows_in_loss,
                "deepspeed_zero_stage": (trainer.accelerator.state.deepspeed_plugin.zero_stage
                                         if trainer.is_deepspeed_enabled else -1)}
     rewards = [h for h in callback.history if "reward" in h]

@@ -115,6 +115,7 @@ class AudioGRPOTrainer(GRPOTrainer):
         self._batch_audio: list[str] | None = None      # the clips of the rows being generated, in row order
         self._batch_waveforms: list | None = None        # their waveforms (vLLM rollouts)
         self._audio_inputs: dict[str, torch.Tensor] | None = None  # their features, for every forward
+        self.audio_rows_in_loss = 0  # sequences whose gradient forward heard a clip (a check for the stage's metrics)
 
     # --- prompts and rollouts -------------------------------------------------------------------------------
     def _tokenize_prompts(self, prompts: list):
@@ -190,6 +191,8 @@ class AudioGRPOTrainer(GRPOTrainer):
 
     def _compute_loss(self, model, inputs):
         with self._hearing(inputs):
+            if self._audio_inputs is not None:
+                self.audio_rows_in_loss += self._audio_inputs["input_features"].size(0)
             return super()._compute_loss(model, inputs)
 
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
