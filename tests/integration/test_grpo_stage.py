@@ -98,13 +98,14 @@ def test_evaluation_only_row(workspace):
     assert m["steps"] == 0 and m["mmau.n"] == 6 and not (workspace / "outputs/grpo/base/model").exists()
 
 
-def test_two_grpo_steps_with_deepspeed_zero2_under_torchrun(workspace):
+@pytest.mark.parametrize("zero, row", [(2, "grpo_vggs_gpt"), (3, "grpo_avqa_gpt")])
+def test_two_grpo_steps_with_deepspeed_under_torchrun(workspace, zero, row):
     params = yaml.safe_load((workspace / "params.yaml").read_text())
-    params["grpo"]["rows"]["grpo_vggs_gpt"]["trainer"] = {"deepspeed": "docker/deepspeed/zero2.json"}
+    params["grpo"]["rows"][row]["trainer"] = {"deepspeed": f"docker/deepspeed/zero{zero}.json"}
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run_stage(workspace, "audioreason.stages.grpo", "--row", "grpo_vggs_gpt",
+    run_stage(workspace, "audioreason.stages.grpo", "--row", row,
               launcher=[str(BIN / "torchrun"), "--nproc_per_node=1", "-m"])
-    m = metrics(workspace, "grpo_vggs_gpt")
-    assert m["deepspeed_zero_stage"] == 2 and m["steps"] == 2
+    m = metrics(workspace, row)
+    assert m["deepspeed_zero_stage"] == zero and m["steps"] == 2
     assert m["audio_rows_in_loss"] == 2 * 8
-    assert (workspace / "outputs/grpo/grpo_vggs_gpt/model/model.safetensors").is_file()
+    assert (workspace / f"outputs/grpo/{row}/model/model.safetensors").is_file()

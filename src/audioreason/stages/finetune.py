@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from transformers import TrainerCallback
 
@@ -99,7 +99,7 @@ def export_best_checkpoint(ckpt_dir: Path, out_dir: Path, validate: Callable, tr
     def score(ckpt: Path) -> float:
         model, processor = load_checkpoint(ckpt, base)
         value = validate(model.eval(), processor)
-        tracker.log_metrics({f"selection.{metric}": value}, step=checkpoint_step(ckpt))
+        tracker.log_metrics({f"selection.candidate.{metric}": value}, step=checkpoint_step(ckpt))
         return value
 
     best, scores = select_checkpoint(list(ckpt_dir.glob("checkpoint-*")), score)
@@ -132,9 +132,18 @@ def row_stage(stage: str, row: str, paper: str, table: str, params: dict, deps: 
     return metrics
 
 
-def write_scores(metrics: dict, out_dir: Path) -> None:
+def finish_row(metrics: dict, paper_numbers: dict, shown: Sequence[str], title: str, out_dir: Path,
+               tracker: NullTracker) -> dict:
+    """Add the paper's numbers (``paper.<metric>``), plot the ``shown`` metrics present, write ``scores.json``."""
+    from audioreason.stages.common import bar_plot
+
+    metrics.update(paper_numbers)
+    png = bar_plot({k: metrics[k] for k in shown if k in metrics}, out_dir / "scores.png", title=title, ylabel="%",
+                   ylim=(0, 100))
+    tracker.log_artifact(png, "plots")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "scores.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return metrics
 
 
 def eval_request(cfg, prompt: str, with_audio: bool = True):

@@ -33,9 +33,9 @@ from pathlib import Path
 from audioreason.config import GrpoConfig, flatten
 from audioreason.datasets.records import read_manifest
 from audioreason.models.factory import load_model
-from audioreason.stages.common import OUTPUTS, bar_plot, read_jsonl, sections
-from audioreason.stages.finetune import (TrackerCallback, evaluate_suite, export_best_checkpoint, is_main_process,
-                                         plot_loss, row_stage, validation_accuracy, write_scores)
+from audioreason.stages.common import OUTPUTS, read_jsonl, sections
+from audioreason.stages.finetune import (TrackerCallback, evaluate_suite, export_best_checkpoint, finish_row,
+                                         is_main_process, plot_loss, row_stage, validation_accuracy)
 from audioreason.stages.sft_cot import PAPER_TABLE2, TABLE2_KEYS
 from audioreason.tracking import NullTracker
 
@@ -93,6 +93,10 @@ def train_row(cfg: GrpoConfig, row: str, out_dir: Path, tracker: NullTracker) ->
     rewards = [h for h in callback.history if "reward" in h]
     if rewards:
         metrics.update({"reward.first": rewards[0]["reward"], "reward.last": rewards[-1]["reward"]})
+    if trainer.is_deepspeed_enabled:
+        from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+        unset_hf_deepspeed_config()  # under ZeRO-3 every later from_pretrained would be partitioned
     if is_main_process():
         plot_rewards(callback.history, recipe.rewards, out_dir / "rewards.png")
         tracker.log_artifact(out_dir / "rewards.png", "plots")
@@ -132,14 +136,9 @@ def run(cfg: GrpoConfig, row: str, tracker: NullTracker, out_dir: Path) -> dict:
     model, processor = load_model(str(out_dir / "model") if spec.train else spec.init)
     metrics.update(evaluate_suite(model, processor, cfg.eval, recipe.prompt, out_dir,
                                   music_avqa=recipe.eval_music_avqa, no_audio=recipe.eval_no_audio))
-    metrics.update(paper_numbers(row))
-    shown = [k for k in ("avqa_val.accuracy", "mmau.sound", "mmau.music", "mmau.speech", "mmau.average",
-                         "mmau_no_audio.average", "music_avqa.average") if k in metrics]
-    png = bar_plot({k: metrics[k] for k in shown}, out_dir / "scores.png", title=f"{spec.paper} {row} (tiny)",
-                   ylabel="%", ylim=(0, 100))
-    tracker.log_artifact(png, "plots")
-    write_scores(metrics, out_dir)
-    return metrics
+    return finish_row(metrics, paper_numbers(row), ("avqa_val.accuracy", "mmau.sound", "mmau.music", "mmau.speech",
+                                                    "mmau.average", "mmau_no_audio.average", "music_avqa.average"),
+                      f"{spec.paper} {row} (tiny)", out_dir, tracker)
 
 
 def main(argv: list[str] | None = None) -> None:

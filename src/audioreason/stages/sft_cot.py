@@ -31,9 +31,9 @@ from datasets import Dataset
 from audioreason.config import SftCotConfig, flatten
 from audioreason.datasets.records import QARecord, read_manifest
 from audioreason.models.factory import load_model
-from audioreason.stages.common import OUTPUTS, bar_plot, read_jsonl, sections
-from audioreason.stages.finetune import (TrackerCallback, evaluate_suite, export_best_checkpoint, plot_loss,
-                                         row_stage, validation_accuracy, write_scores)
+from audioreason.stages.common import OUTPUTS, read_jsonl, sections
+from audioreason.stages.finetune import (TrackerCallback, evaluate_suite, export_best_checkpoint, finish_row,
+                                         plot_loss, row_stage, validation_accuracy)
 from audioreason.tracking import NullTracker
 from audioreason.training.prompts import format_prompt
 from audioreason.training.sft import AudioSFTCollator, build_lora, build_sft_config
@@ -89,6 +89,12 @@ def training_rows(cfg: SftCotConfig, data: str) -> tuple[list[dict], dict[str, i
     return [row(_record(a), a["trace"]) for a in accepted], {"items": len({a["id"] for a in accepted})}
 
 
+def row_inputs(cfg: SftCotConfig, data: str) -> list[str]:
+    """The files a row's training data comes from (its lineage in MLflow)."""
+    return {"none": [], "gt_label": [cfg.avqa_train], "distilled_label": [cfg.traces], "cot": [cfg.traces],
+            "agfv_cot": [cfg.d_fc_single], "tts_agfv_cot": [cfg.d_fc]}[data]
+
+
 def train_row(cfg: SftCotConfig, data: str, out_dir: Path, tracker: NullTracker) -> dict:
     from trl import SFTTrainer
 
@@ -117,13 +123,8 @@ def run(cfg: SftCotConfig, row: str, tracker: NullTracker, out_dir: Path) -> dic
     metrics = train_row(cfg, spec.data, out_dir, tracker) if spec.train else {"steps": 0}
     model, processor = load_model(str(out_dir / "model") if spec.train else cfg.base)
     metrics.update(evaluate_suite(model, processor, cfg.eval, cfg.prompt, out_dir, music_avqa=True, no_audio=False))
-    metrics.update(paper_numbers(row))
-    shown = [k for k in ("avqa_val.accuracy",) + TABLE2_KEYS if k in metrics]
-    png = bar_plot({k: metrics[k] for k in shown}, out_dir / "scores.png", title=f"p02 Table 2, {row} (tiny)",
-                   ylabel="%", ylim=(0, 100))
-    tracker.log_artifact(png, "plots")
-    write_scores(metrics, out_dir)
-    return metrics
+    return finish_row(metrics, paper_numbers(row), ("avqa_val.accuracy",) + TABLE2_KEYS,
+                      f"p02 Table 2, {row} (tiny)", out_dir, tracker)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"sft_cot: no row {row!r} in sft_cot.rows ({', '.join(cfg.rows)})")
     params = {k: v for k, v in flatten(cfg, "sft_cot").items() if not k.startswith("sft_cot.rows.")}
     params.update(flatten(cfg.rows[row], "sft_cot.row"))
-    row_stage("sft_cot", row, PAPER, TABLE, params, [cfg.base, cfg.avqa_train, cfg.traces, cfg.d_fc], tracking,
+    row_stage("sft_cot", row, PAPER, TABLE, params, [cfg.base, *row_inputs(cfg, cfg.rows[row].data)], tracking,
               lambda tracker: run(cfg, row, tracker, OUT / row),
               lambda m: (f"AVQA val {m['avqa_val.accuracy']:.1f}; MMAU avg {m['mmau.average']:.1f}; "
                          f"MUSIC-AVQA avg {m.get('music_avqa.average', float('nan')):.1f}"))

@@ -84,6 +84,22 @@ def grpo_dataset(records: Sequence[QARecord], prompt: str, *, with_audio: bool =
     } for r in records])
 
 
+def vllm_audio_requests(prompt_ids: Sequence[list[int]], waveforms: Sequence[tuple]) -> list[dict]:
+    """vLLM prompts: the (already expanded) token ids with the row's ``(waveform, rate)`` as ``multi_modal_data``."""
+    if len(prompt_ids) != len(waveforms):
+        raise ValueError(f"{len(prompt_ids)} prompts but {len(waveforms)} waveforms")
+    return [{"prompt_token_ids": list(ids), "multi_modal_data": {"audio": [wave]}}
+            for ids, wave in zip(prompt_ids, waveforms)]
+
+
+def completions_from_vllm(outputs) -> tuple[list[list[int]], list[list[float]]]:
+    """Completion ids and the sampled tokens' log-probs (TRL's importance-sampling correction reads them)."""
+    ids = [list(o.outputs[0].token_ids) for o in outputs]
+    logprobs = [[step[token].logprob for token, step in zip(o.outputs[0].token_ids, o.outputs[0].logprobs)]
+                for o in outputs]
+    return ids, logprobs
+
+
 class AudioGRPOTrainer(GRPOTrainer):
     """``GRPOTrainer`` whose rollouts and log-prob forwards hear each row's clip.
 
@@ -93,6 +109,10 @@ class AudioGRPOTrainer(GRPOTrainer):
     """
 
     def __init__(self, model, *args, **kwargs):
+        args_ = kwargs.get("args") if "args" in kwargs else (args[1] if len(args) > 1 else None)
+        if args_ is not None and args_.use_vllm and args_.vllm_mode != "colocate":
+            # TRL's vLLM server client sends token ids and image features only; the clip cannot travel.
+            raise ValueError("audio rollouts need vllm_mode='colocate': TRL's vLLM server protocol carries no audio")
         config = model.config
         # TRL suppresses the image placeholder in rollouts (a sampled one would not match the features) and reads
         # `image_token_id` for it, which audio-only configs lack; here the audio placeholder is what must not be sampled.
@@ -109,9 +129,6 @@ class AudioGRPOTrainer(GRPOTrainer):
         self.generation_config.suppress_tokens = self.generation_kwargs["suppress_tokens"] = suppressed
         if self.tools or self.environment_factories is not None:
             raise ValueError("AudioGRPOTrainer supports single-turn rollouts only (no tools or environments)")
-        if self.use_vllm and self.vllm_mode != "colocate":
-            # TRL's vLLM server client sends token ids and image features only; the clip cannot travel.
-            raise ValueError("audio rollouts need vllm_mode='colocate': TRL's vLLM server protocol carries no audio")
         self._batch_audio: list[str] | None = None      # the clips of the rows being generated, in row order
         self._batch_waveforms: list | None = None        # their waveforms (vLLM rollouts)
         self._audio_inputs: dict[str, torch.Tensor] | None = None  # their features, for every forward
@@ -160,13 +177,9 @@ class AudioGRPOTrainer(GRPOTrainer):
         params = SamplingParams(n=1, temperature=gen.temperature, top_p=gen.top_p, top_k=gen.top_k,
                                 min_p=gen.min_p or 0.0, repetition_penalty=gen.repetition_penalty,
                                 max_tokens=gen.max_completion_length, logprobs=0, **(gen.generation_kwargs or {}))
-        requests = [{"prompt_token_ids": ids, "multi_modal_data": {"audio": [wave]}}
-                    for ids, wave in zip(prompt_ids, self._batch_waveforms)]
-        outputs = gen.llm.generate(requests, sampling_params=params, use_tqdm=False)
-        completion_ids = [list(o.outputs[0].token_ids) for o in outputs]
-        logprobs = [[step[token].logprob for token, step in zip(o.outputs[0].token_ids, o.outputs[0].logprobs)]
-                    for o in outputs]
-        return completion_ids, logprobs
+        outputs = gen.llm.generate(vllm_audio_requests(prompt_ids, self._batch_waveforms), sampling_params=params,
+                                   use_tqdm=False)
+        return completions_from_vllm(outputs)
 
     def _generate_and_score_completions(self, inputs):
         self._batch_audio = [x.get("audio") or "" for x in inputs]

@@ -191,3 +191,71 @@ def test_config_errors_name_the_params_key():
         build_grpo_config({"num_generationz": 4}, "/tmp/x", where="grpo.rows.x.trainer")
     with pytest.raises(ConfigError, match="remove_unused_columns"):
         build_grpo_config({"remove_unused_columns": True}, "/tmp/x")
+
+
+def test_lora_policy_with_beta_uses_the_adapter_free_model_as_reference(tiny):
+    from peft import LoraConfig
+
+    model, processor = load_model(tiny["qwen2_audio"])
+    args = build_grpo_config(dict(max_steps=2, per_device_train_batch_size=8, num_generations=4,
+                                  max_completion_length=6, learning_rate=1e-2, beta=0.04, use_cpu=True, bf16=False,
+                                  report_to="none", save_strategy="no", logging_steps=1), str(tiny["root"] / "lora"))
+    trainer = AudioGRPOTrainer(model=model, args=args, reward_funcs=[completion_length],
+                               train_dataset=grpo_dataset(records(tiny, 2), PROMPT), processing_class=processor,
+                               peft_config=LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                                      task_type="CAUSAL_LM"))
+    assert trainer.ref_model is None   # the reference is the base with the adapter disabled
+    trainer.train()
+    logged = [h for h in trainer.state.log_history if "kl" in h]
+    assert len(logged) == 2 and logged[-1]["kl"] > 0          # the adapter moved the policy away from the reference
+    assert trainer.audio_rows_in_loss == 16
+    trainable = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+
+
+def test_vllm_requests_carry_each_rows_waveform():
+    from audioreason.training.grpo import completions_from_vllm, vllm_audio_requests
+
+    waves = [(np.full(4, i, dtype=np.float32), 16000) for i in range(3)]
+    requests = vllm_audio_requests([[1, 2], [3], [4, 5, 6]], waves)
+    assert [r["prompt_token_ids"] for r in requests] == [[1, 2], [3], [4, 5, 6]]
+    assert [float(r["multi_modal_data"]["audio"][0][0][0]) for r in requests] == [0.0, 1.0, 2.0]
+
+    class Logprob:
+        def __init__(self, v):
+            self.logprob = v
+
+    class Completion:
+        def __init__(self, ids):
+            self.token_ids = ids
+            self.logprobs = [{t: Logprob(-0.1 * t), t + 1000: Logprob(-9.0)} for t in ids]
+
+    class Output:
+        def __init__(self, ids):
+            self.outputs = [Completion(ids)]
+
+    ids, logprobs = completions_from_vllm([Output([7, 8]), Output([9])])
+    assert ids == [[7, 8], [9]]
+    assert logprobs == [[pytest.approx(-0.7), pytest.approx(-0.8)], [pytest.approx(-0.9)]]   # the sampled token's
+
+
+def test_vllm_server_mode_is_refused_with_the_reason(tiny):
+    model, processor = load_model(tiny["qwen2_audio"])
+    args = build_grpo_config(dict(max_steps=1, per_device_train_batch_size=4, num_generations=4, use_cpu=True,
+                                  bf16=False, report_to="none", use_vllm=True, vllm_mode="server"),
+                             str(tiny["root"] / "server"))
+    with pytest.raises(ValueError, match="colocate"):
+        AudioGRPOTrainer(model=model, args=args, reward_funcs=[completion_length],
+                         train_dataset=grpo_dataset(records(tiny, 1), PROMPT), processing_class=processor)
+
+
+@pytest.mark.gpu
+def test_colocated_vllm_rollouts_hear_the_clip(tiny):
+    model, processor = load_model(tiny["qwen2_audio"])
+    args = build_grpo_config(dict(max_steps=1, per_device_train_batch_size=8, num_generations=4,
+                                  max_completion_length=6, report_to="none", use_vllm=True, vllm_mode="colocate",
+                                  vllm_gpu_memory_utilization=0.2), str(tiny["root"] / "vllm"))
+    trainer = AudioGRPOTrainer(model=model, args=args, reward_funcs=[completion_length],
+                               train_dataset=grpo_dataset(records(tiny, 2), PROMPT), processing_class=processor)
+    trainer.train()
+    assert trainer.audio_rows_in_loss == 8
