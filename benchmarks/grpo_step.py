@@ -91,6 +91,9 @@ def measure(model_path: str, clips: list[str], with_audio: bool, steps: int, war
     trainer = Timed(model=model, args=args, reward_funcs=[reward], processing_class=processor,
                     train_dataset=grpo_dataset(records, "{question} Please choose the answer from the following "
                                                "options: {choices}", with_audio=with_audio))
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)   # the table is the output
     trainer.train()
     rollout = timings["rollout"] / steps
     score = (timings["generate_and_score"] - timings["rollout"]) / steps
