@@ -95,7 +95,7 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
     for r in SFT_ROWS:
         m = json.loads((fresh_clone / f"metrics/sft_cot/{r}.json").read_text())
         assert m["mmau.n"] == 180 and m["music_avqa.n"] > 0 and m["avqa_val.n"] > 0
-        assert (m["selection.candidates"] >= 1) == (r != "direct")
+        assert ("selection.candidates" in m) == (r != "direct")
     for r in GRPO_ROWS:
         m = json.loads((fresh_clone / f"metrics/grpo/{r}.json").read_text())
         assert m["mmau.n"] == 180
