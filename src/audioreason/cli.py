@@ -4,6 +4,8 @@
     audioreason check-data                      data/ matches data.dvc
     audioreason data inspect --format F PATH    what the importer makes of a dataset on disk (JSON)
     audioreason score mmau PRED.json            official MMAU scoring of a prediction file
+    audioreason score music_avqa PRED.json      MUSIC-AVQA accuracy per type / group (vocabulary mapping)
+    audioreason score ser PRED.json             SER UA / WA and the confusion matrix (IEMOCAP, FAU-Aibo)
 """
 
 from __future__ import annotations
@@ -90,6 +92,36 @@ def score_mmau_cmd(
     from audioreason.evaluation.mmau import score_mmau_file
 
     typer.echo(json.dumps(score_mmau_file(predictions), indent=2, sort_keys=True))
+
+
+@score_app.command("music_avqa")
+def score_music_avqa_cmd(
+    predictions: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON list of items with `answer`, `group`, `type` and `prediction` (a raw completion or the answer)."),
+) -> None:
+    """Score MUSIC-AVQA predictions (vocabulary mapping); accuracy per type, per group, overall as JSON."""
+    from audioreason.evaluation.music_avqa import score_music_avqa
+
+    typer.echo(json.dumps(score_music_avqa(json.loads(predictions.read_text())), indent=2, sort_keys=True))
+
+
+@score_app.command("ser")
+def score_ser_cmd(
+    predictions: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON list of items with `answer` (class label) and `prediction` (text)."),
+    dataset: str = typer.Option("iemocap", help="Class set: iemocap (4-way) or fau_aibo (5-class)."),
+    confusion_png: Path = typer.Option(None, help="Also draw the confusion matrix here."),
+) -> None:
+    """Score SER predictions: UA, WA, per-class recall and the confusion matrix as JSON."""
+    from audioreason.evaluation.ser import CLASS_WORDS, plot_confusion, predicted_class, score_ser
+
+    if dataset not in CLASS_WORDS:
+        raise typer.BadParameter(f"unknown dataset {dataset!r} (have: {', '.join(CLASS_WORDS)})")
+    words = CLASS_WORDS[dataset]
+    items = json.loads(predictions.read_text())
+    scores = score_ser([i["answer"] for i in items], [predicted_class(str(i["prediction"]), words) for i in items],
+                       list(words))
+    if confusion_png:
+        plot_confusion(scores, confusion_png, dataset)
+    typer.echo(json.dumps(scores, indent=2, sort_keys=True))
 
 
 if __name__ == "__main__":

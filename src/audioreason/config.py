@@ -832,6 +832,40 @@ class TrackingConfig:
     uri: str
     """Tracking URI; ``sqlite:///mlflow.db`` is the store at the repository root."""
     experiment: str
+    """Base name: each paper's runs go to ``<experiment>-p0N``, the report's to ``<experiment>``."""
+    scale: str
+    """``tiny`` or ``paper``: a tag on every run and the heading of the report's tables (a label, never a branch)."""
+
+    def __post_init__(self):
+        if self.scale not in ("tiny", "paper"):
+            raise ConfigError(f"scale must be tiny or paper, got {self.scale!r}")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """The paper-vs-run report (:mod:`audioreason.evaluation.report`)."""
+
+    metrics_dir: str
+    """Where the runs' ``<stage>/<row>.json`` metrics are."""
+    scale_note: str
+    """One sentence under the title: what this scale is."""
+
+
+@dataclass(frozen=True)
+class RegisterSpec:
+    name: str
+    """Registered model name."""
+    metric: str
+    """The validation metric that picks the best candidate (higher is better)."""
+    candidates: list[str]
+    """``<stage>/<row>`` whose ``metrics/<stage>/<row>.json`` and ``outputs/<stage>/<row>/model`` compete."""
+
+
+@dataclass(frozen=True)
+class RegisterConfig:
+    """Each paper's champion in the Model Registry (:mod:`audioreason.stages.register`)."""
+
+    models: dict[str, RegisterSpec]
 
 
 @dataclass(frozen=True)
@@ -854,6 +888,8 @@ class Params:
     sft_cot: SftCotConfig
     grpo: GrpoConfig
     evaluate: EvaluateConfig
+    report: ReportConfig
+    register: RegisterConfig
     tracking: TrackingConfig
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,17 +133,29 @@ def run_name(paper: str, table: str, row: str, stage: str) -> str:
     return f"{paper}.{table}.{row}.{stage}"
 
 
+def experiment_name(base: str, paper: str) -> str:
+    """One experiment per paper (``audioreason-p01`` ...); runs of no single paper go to ``base``.
+
+    >>> experiment_name("audioreason", "p03"), experiment_name("audioreason", "all")
+    ('audioreason-p03', 'audioreason')
+    """
+    return f"{base}-{paper}" if re.fullmatch(r"p\d\d", paper) else base
+
+
 @contextmanager
 def start_run(*, uri: str, experiment: str, stage: str, paper: str, table: str, row: str,
               params: Mapping[str, Any], deps: list[str | Path] = (), repo: str | Path = ".",
-              resume_run_id: str | None = None) -> Iterator[NullTracker]:
+              resume_run_id: str | None = None, scale: str = "") -> Iterator[NullTracker]:
     """Open one MLflow run for a stage, tagged and with its lineage logged.
 
+    The run goes to the paper's experiment (:func:`experiment_name` of ``experiment``).
     Set ``AUDIOREASON_TRACKING=off`` to get a :class:`NullTracker` instead (tests, non-zero ranks).
     ``resume_run_id`` reopens that run (an interrupted training resumed from its checkpoint
     continues the same run) when the store still has it; otherwise a new run starts.
+    Under ``mlflow run`` (``MLFLOW_RUN_ID`` set) the project's run is the stage's run, in the
+    store and experiment ``mlflow run`` chose.
     """
-    identity = {"paper": paper, "table": table, "row": row, "stage": stage}
+    identity = {"paper": paper, "table": table, "row": row, "stage": stage, "scale": scale}
     if os.environ.get("AUDIOREASON_TRACKING", "on") == "off" or int(os.environ.get("RANK", "0")) != 0:
         t = NullTracker()
         t.set_tags(identity)
@@ -151,8 +164,12 @@ def start_run(*, uri: str, experiment: str, stage: str, paper: str, table: str, 
         return
     import mlflow
 
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(experiment)
+    project_run = os.environ.get("MLFLOW_RUN_ID")
+    if project_run:
+        resume_run_id = project_run
+    else:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_experiment(experiment_name(experiment, paper))
     if resume_run_id:
         try:
             mlflow.get_run(resume_run_id)
@@ -161,6 +178,8 @@ def start_run(*, uri: str, experiment: str, stage: str, paper: str, table: str, 
     with (mlflow.start_run(run_id=resume_run_id) if resume_run_id
           else mlflow.start_run(run_name=run_name(paper, table, row, stage))) as run:
         t = MlflowTracker(run)
+        if project_run:
+            t.set_tags({"mlflow.runName": run_name(paper, table, row, stage)})
         lineage = {f"dvc.dep.{d}": dvc_hash(d) for d in deps}
         t.set_tags({**identity, "git_commit": git_commit(repo),
                     "data_md5": dvc_tracked_hash(Path(repo) / "data.dvc"), **lineage})

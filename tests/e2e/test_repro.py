@@ -68,7 +68,7 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
     for stage in ("ingest", "validate", "textualize_cota", "generate_qa", "teacher_cot", "agfv", "models",
                   "pretrain_student", "train_text_teacher", *(f"distill@{r}" for r in rows),
                   *(f"instruct_base@{m}" for m in BASES), *(f"sft_cot@{r}" for r in SFT_ROWS),
-                  *(f"grpo@{r}" for r in GRPO_ROWS), "evaluate"):
+                  *(f"grpo@{r}" for r in GRPO_ROWS), "evaluate", "report", "register"):
         assert f"Running stage '{stage}'" in out
     scores = json.loads((fresh_clone / "outputs/evaluate/scores.json").read_text())
     assert scores["n"] == 180 and set(scores["task"]) == {"sound", "music", "speech"}
@@ -101,6 +101,12 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
         assert m["mmau.n"] == 180
         if r != "base":
             assert (m["audio_rows_in_loss"] > 0) == (r != "grpo_avqa_text_only")
+    # The report: all five papers' tables, the paper's numbers beside this run's.
+    report = (fresh_clone / "outputs/report/report.md").read_text()
+    for paper in ("p01", "p02", "p03", "p04", "p05"):
+        assert f"## {paper}: " in report
+    assert "73.3 / **" in report and "71.3 / **" in report and "(tiny scale;" in report
+    assert (fresh_clone / "outputs/report/report.html").stat().st_size > 10000
     # The pipeline never writes into data/: it still matches data.dvc.
     assert "up to date" in sh(["dvc", "status", "data.dvc"], fresh_clone).stdout
 
@@ -115,6 +121,9 @@ def test_mlflow_holds_the_runs(fresh_clone):
     with sqlite3.connect(fresh_clone / "mlflow.db") as db:
         names = sorted(n for (n,) in db.execute("select name from runs where status='FINISHED'"))
         commits = {v for (v,) in db.execute("select value from tags where key='git_commit'")}
+        experiments = {n for (n,) in db.execute("select name from experiments")}
+        scales = {v for (v,) in db.execute("select value from tags where key='scale'")}
+        champions = dict(db.execute("select name, version from registered_model_aliases where alias='champion'"))
     rows = ("baseline", "sft_only", "top_kd", "skip_kd", "layer_kd", "layer_ac_kd")
     grpo = [f"p02.table2.{r}.grpo" for r in ("grpo_distilled_label", "sightsound_r1")] + [
         f"p03.table1.{r}.grpo" for r in ("base", "grpo_avqa", "grpo_avqa_gpt", "grpo_vggs_gpt")] + [
@@ -124,7 +133,11 @@ def test_mlflow_holds_the_runs(fresh_clone):
                             "p02.data.agfv.agfv", "p02.data.teacher_cot.teacher_cot",
                             *(f"p02.base.{m}.instruct_base" for m in BASES),
                             *(f"p02.table2.{r}.sft_cot" for r in SFT_ROWS), *grpo,
-                            "p02.table2.sft_gt_label.evaluate", "p03.data.generate_qa.generate_qa"])
+                            "p02.table2.sft_gt_label.evaluate", "p03.data.generate_qa.generate_qa",
+                            "all.report.report.report"])
+    assert {"audioreason", "audioreason-p01", "audioreason-p02", "audioreason-p03"} <= experiments
+    assert scales == {"tiny"}
+    assert set(champions) == {"audioreason-p02", "audioreason-p03"}
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=fresh_clone, capture_output=True, text=True).stdout.strip()
     # dvc.lock is rewritten while the pipeline runs, so the commit may be marked dirty.
     assert commits and commits <= {head, f"{head}-dirty"}

@@ -218,3 +218,29 @@ def test_data_inspect_iemocap_world(tmp_path, tiny_params):
 def test_data_inspect_bad_arguments(args, message):
     result = runner.invoke(app, ["data", "inspect", *args])
     assert result.exit_code == 1 and message in result.output
+
+
+def test_score_music_avqa_cli(tmp_path):
+    items = [{"answer": "two", "group": "Audio", "type": "Counting", "prediction": "<answer>2</answer>"},
+             {"answer": "yes", "group": "Audio-Visual", "type": "Existential", "prediction": "no"}]
+    path = tmp_path / "pred.json"
+    path.write_text(json.dumps(items))
+    out = CliRunner().invoke(app, ["score", "music_avqa", str(path)])
+    assert out.exit_code == 0, out.output
+    s = json.loads(out.output)
+    assert s["overall"] == 50.0 and s["group"] == {"Audio": 100.0, "Audio-Visual": 0.0}
+
+
+def test_score_ser_cli_with_confusion_png(tmp_path):
+    items = [{"answer": "A", "prediction": "Anger."}, {"answer": "N", "prediction": "rest"},
+             {"answer": "N", "prediction": "neutral"}, {"answer": "E", "prediction": "???"}]
+    path = tmp_path / "pred.json"
+    path.write_text(json.dumps(items))
+    out = CliRunner().invoke(app, ["score", "ser", str(path), "--dataset", "fau_aibo",
+                                   "--confusion-png", str(tmp_path / "c.png")])
+    assert out.exit_code == 0, out.output
+    s = json.loads(out.output)
+    assert s["per_class"] == {"A": 100.0, "E": 0.0, "N": 50.0} and s["wa"] == 50.0 and s["unparsed"] == 1
+    assert (tmp_path / "c.png").stat().st_size > 2000
+    bad = CliRunner().invoke(app, ["score", "ser", str(path), "--dataset", "ravdess"])
+    assert bad.exit_code != 0 and "ravdess" in bad.output

@@ -8,9 +8,13 @@
 - MMAU test-mini (papers 02 Table 2, 03 Tables I-II): the official scorer on the
   official item list (``with_predictions``), per task and average; paper 03 also
   without audio at inference ("we simply drop the audio tokens from the input", §IV.C).
-- MUSIC-AVQA test (paper 02 Table 2): open answers over the 42-word vocabulary; exact
-  match after normalisation (case, ``_`` vs space, punctuation), per question type
-  (Temporal, Comparative, Counting, Existential, Location) and overall.
+- MUSIC-AVQA test (paper 02 Table 2): open answers mapped onto the 42-word vocabulary
+  (:mod:`audioreason.evaluation.music_avqa`), per question type (Temporal, Comparative,
+  Counting, Existential, Location), per modality group and overall.
+
+MMAU is also scored reading the answer letter alone (``<name>.letter.average``) and the
+answers that name no option are counted (``<name>.unparseable``): harnesses differ most in
+extraction, so both readings are logged with every evaluation.
 
 Every function returns flat metric names (``mmau.sound``, ``music_avqa.temporal``…) so
 that MLflow runs of different stages compare column by column.
@@ -19,18 +23,15 @@ that MLflow runs of different stages compare column by column.
 from __future__ import annotations
 
 import json
-import re
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 from audioreason.datasets.records import OpenQARecord, QARecord
 from audioreason.evaluation.generate import GenerationSettings, generate_answers
+from audioreason.evaluation.cota import extract_letter_answer
 from audioreason.evaluation.mmau import extract_answer, mmau_is_correct, score_mmau, with_predictions
-
-_WORD = re.compile(r"[a-z0-9]+")
-
+from audioreason.evaluation.music_avqa import score_music_avqa
 
 @dataclass(frozen=True)
 class EvalRequest:
@@ -74,30 +75,26 @@ def mmau_scores(model, processor, records: Sequence[QARecord], mmau_json: str | 
         predictions.parent.mkdir(parents=True, exist_ok=True)
         predictions.write_text(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
     scores = score_mmau(items)
+    by_id = {r.id: r for r in records}
+    letters = score_mmau(with_predictions(json.loads(Path(mmau_json).read_text()),
+                                          {g["id"]: extract_letter_answer(g["completion"], by_id[g["id"]].choices) or ""
+                                           for g in gens}))
+    unparseable = sum(not any(mmau_is_correct(extract_answer(g["completion"]), c, by_id[g["id"]].choices)
+                              for c in by_id[g["id"]].choices) for g in gens)
     out = {f"{name}.{t}": scores["task"].get(t, 0.0) for t in ("sound", "music", "speech")}
-    return {**out, f"{name}.average": scores["overall"], f"{name}.n": scores["n"]}
-
-
-def normalise_open_answer(text: str) -> str:
-    """MUSIC-AVQA answers: ``acoustic_guitar`` = ``Acoustic guitar.``
-
-    >>> normalise_open_answer(" Acoustic guitar. ") == normalise_open_answer("acoustic_guitar")
-    True
-    """
-    return " ".join(_WORD.findall(text.lower().replace("_", " ")))
+    return {**out, f"{name}.average": scores["overall"], f"{name}.n": scores["n"],
+            f"{name}.letter.average": letters["overall"], f"{name}.unparseable": unparseable}
 
 
 def music_avqa_scores(model, processor, records: Sequence[OpenQARecord], req: EvalRequest,
                       name: str = "music_avqa", cache: Path | None = None) -> dict[str, float]:
-    """Open-answer exact match (%) per question type and overall (``<name>.average``)."""
+    """Accuracy (%) per question type (``<name>.counting``…), per group (``<name>.group.audio``…) and overall."""
     gens = _generate(model, processor, records, req, cache)
-    by_type: dict[str, list[int]] = defaultdict(list)
-    for r, g in zip(records, gens):
-        by_type[r.type.lower()].append(
-            int(normalise_open_answer(extract_answer(g["completion"])) == normalise_open_answer(r.answer)))
-    flat = [h for hits in by_type.values() for h in hits]
-    out = {f"{name}.{t}": 100.0 * sum(h) / len(h) for t, h in sorted(by_type.items())}
-    return {**out, f"{name}.average": 100.0 * sum(flat) / len(flat) if flat else 0.0, f"{name}.n": len(flat)}
+    s = score_music_avqa([{"id": r.id, "answer": r.answer, "group": r.group, "type": r.type,
+                           "prediction": g["completion"]} for r, g in zip(records, gens)])
+    out = {f"{name}.{t.lower()}": v for t, v in s["type"].items()}
+    out.update({f"{name}.group.{g.lower()}": v for g, v in s["group"].items()})
+    return {**out, f"{name}.average": s["overall"], f"{name}.n": s["n"], f"{name}.unparseable": s["unparseable"]}
 
 
 def checkpoint_step(path: Path) -> int:

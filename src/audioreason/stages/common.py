@@ -104,7 +104,7 @@ def generation_stage(stage: str, paper: str, run, deps) -> dict:
     cfg, tracking = sections(stage, "tracking").values()
     backend, spec = teacher(cfg.teacher)
     params = {**flatten(cfg, stage), **flatten(spec, f"teachers.{cfg.teacher}")}
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage=stage, paper=paper, table="data",
+    with start_run(uri=tracking.uri, experiment=tracking.experiment, scale=tracking.scale, stage=stage, paper=paper, table="data",
                    row=stage, params=params, deps=deps(cfg)) as tracker:
         metrics = run(cfg, backend, spec.batch_size, tracker)
     write_metrics(metrics, METRICS / f"{stage}.json")
@@ -122,7 +122,7 @@ def training_stage(stage: str, paper: str, table: str, row: str, run, deps) -> d
     from audioreason.tracking import start_run, write_metrics
 
     cfg, tracking = sections(stage, "tracking").values()
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage=stage, paper=paper, table=table, row=row,
+    with start_run(uri=tracking.uri, experiment=tracking.experiment, scale=tracking.scale, stage=stage, paper=paper, table=table, row=row,
                    params=flatten(cfg, stage), deps=deps(cfg)) as tracker:
         metrics = run(cfg, tracker)
         tracker.log_metrics(metrics)

@@ -34,6 +34,7 @@ from audioreason.datasets.records import QARecord, Utterance, read_manifest
 from audioreason.evaluation.cota import (EXTRACTOR_NAME, extract_cota_answer, extract_letter_answer,
                                          unweighted_accuracy)
 from audioreason.evaluation.generate import GenerationSettings, generate_answers
+from audioreason.evaluation.ser import UNPARSED, plot_confusion, score_ser
 from audioreason.evaluation.mmau import SCORER_NAME, score_mmau_file, with_predictions
 from audioreason.models.factory import load_model
 from audioreason.stages.common import METRICS, OUTPUTS, bar_plot, read_jsonl, sections
@@ -92,6 +93,8 @@ def evaluate_row(model, processor, cfg: DistillConfig, out_dir: Path, tracker: N
     ua = unweighted_accuracy([r.answer for r in ser], picks, classes)
     ua_letter = unweighted_accuracy([r.answer for r in ser], [extract_letter_answer(g["completion"], r.choices) or ""
                                                              for g, r in zip(ser_gens, ser)], classes)
+    ser_scores = score_ser([r.answer for r in ser], [p if p in classes else UNPARSED for p in picks], classes)
+    tracker.log_artifact(plot_confusion(ser_scores, out_dir / "ser_confusion.png", "IEMOCAP session 5"), "plots")
     (out_dir / "ser_predictions.json").write_text(json.dumps(
         [{"id": r.id, "answer": r.answer, "prediction": p, "raw_completion": g["completion"]}
          for r, p, g in zip(ser, picks, ser_gens)], indent=1) + "\n")
@@ -209,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     params = {k: v for k, v in flatten(cfg, "distill").items() if not k.startswith("distill.rows.")}
     params.update(flatten(cfg.rows[row_name], "distill.row"))
     run_id = resumable_run(out_dir / "checkpoints", params)
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="distill", paper=PAPER, table=TABLE,
+    with start_run(uri=tracking.uri, experiment=tracking.experiment, scale=tracking.scale, stage="distill", paper=PAPER, table=TABLE,
                    row=row_name, params=params, deps=[cfg.student, cfg.teacher, cfg.train],
                    resume_run_id=run_id) as tracker:
         if cfg.rows[row_name].train and int(os.environ.get("RANK", "0")) == 0:

@@ -19,7 +19,9 @@ from pathlib import Path
 from audioreason.config import EvaluateConfig, flatten
 from audioreason.datasets.records import read_manifest
 from audioreason.evaluation.generate import GenerationSettings, generate_answers
-from audioreason.evaluation.mmau import EXTRACTOR_NAME, SCORER_NAME, extract_answer, score_mmau_file, with_predictions
+from audioreason.evaluation.cota import extract_letter_answer
+from audioreason.evaluation.mmau import (EXTRACTOR_NAME, SCORER_NAME, extract_answer, mmau_is_correct, score_mmau,
+                                         score_mmau_file, with_predictions)
 from audioreason.models.factory import load_model
 from audioreason.stages.common import METRICS, OUTPUTS, PLOTS, sections
 from audioreason.tracking import NullTracker, start_run, write_metrics
@@ -31,6 +33,7 @@ PAPER, TABLE, ROW = "p02", "table2", "sft_gt_label"
 def flat_scores(scores: dict) -> dict[str, float]:
     """``{"overall": .., "task.sound": .., "difficulty.easy": .., "sub_category.X": ..}`` for MLflow/DVC."""
     out = {"overall": scores["overall"], "n": scores["n"]}
+    out.update({k: scores[k] for k in ("letter_overall", "unparseable") if k in scores})
     for group in ("task", "difficulty", "sub_category"):
         out.update({f"{group}.{k}": v for k, v in scores[group].items()})
     return out
@@ -71,6 +74,14 @@ def run(cfg: EvaluateConfig, tracker: NullTracker, test_json: Path, out_dir: Pat
     predictions = out_dir / "predictions.json"
     predictions.write_text(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
     scores = score_mmau_file(predictions)
+    # The same outputs read by the answer letter alone, and how many name no option: both logged with the main rule.
+    by_id = {r.id: r for r in records}
+    letters = score_mmau(with_predictions(json.loads(Path(test_json).read_text()),
+                                          {g["id"]: extract_letter_answer(g["completion"], by_id[g["id"]].choices) or ""
+                                           for g in generations}))
+    scores["letter_overall"] = letters["overall"]
+    scores["unparseable"] = sum(not any(mmau_is_correct(extract_answer(g["completion"]), c, by_id[g["id"]].choices)
+                                        for c in by_id[g["id"]].choices) for g in generations)
     (out_dir / "scores.json").write_text(json.dumps(scores, indent=2, sort_keys=True) + "\n")
     plot_scores(scores, out_dir / "accuracy.png")
     tracker.set_tags({"scorer": SCORER_NAME, "extractor": EXTRACTOR_NAME, "test_set_sha256": scores["test_set_sha256"]})
@@ -83,7 +94,7 @@ def run(cfg: EvaluateConfig, tracker: NullTracker, test_json: Path, out_dir: Pat
 def main() -> None:
     cfg, tracking = sections("evaluate", "tracking").values()
     test_json = Path(cfg.test_json)
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage="evaluate", paper=PAPER, table=TABLE,
+    with start_run(uri=tracking.uri, experiment=tracking.experiment, scale=tracking.scale, stage="evaluate", paper=PAPER, table=TABLE,
                    row=ROW, params=flatten(cfg, "evaluate"), deps=[cfg.model, cfg.test_manifest]) as tracker:
         scores = run(cfg, tracker, test_json)
     write_metrics(flat_scores(scores), METRICS / "evaluate.json")

@@ -121,7 +121,7 @@ def row_stage(stage: str, row: str, paper: str, table: str, params: dict, deps: 
     ``metrics/<stage>/<row>.json`` and prints ``summary(metrics)``."""
     from audioreason.tracking import start_run, write_metrics
 
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, stage=stage, paper=paper, table=table,
+    with start_run(uri=tracking.uri, experiment=tracking.experiment, scale=tracking.scale, stage=stage, paper=paper, table=table,
                    row=row, params=params, deps=deps) as tracker:
         metrics = run(tracker)
         tracker.log_metrics(metrics)
