@@ -69,7 +69,9 @@ def test_paper_03_row_hears_trains_and_is_evaluated_with_and_without_audio(works
     assert m["mmau.n"] == m["mmau_no_audio.n"] == 6 and "music_avqa.n" not in m
     assert m["paper.mmau.average"] == 68.6 and m["paper.mmau_no_audio.average"] == 51.7
     tags, logged = mlflow_run(workspace, "p03.table1.grpo_avqa.grpo")
-    assert (tags["paper"], tags["table"], tags["row"]) == ("p03", "table1", "grpo_avqa")
+    assert (tags["paper"], tags["table"], tags["row"], tags["scale"]) == ("p03", "table1", "grpo_avqa", "tiny")
+    assert tags["scorer"] == "mmau-official-2025-01" and len(tags["test_set_sha256"]) == 64
+    assert tags["extractor"] and tags["music_avqa_scorer"] == "music-avqa-vocab-exact-v1"
     assert {"rewards/omni_r1_accuracy/mean", "kl", "completions/mean_length", "mmau.average",
             "mmau_no_audio.average", "selection.avqa_val.accuracy"} <= set(logged)
     assert (workspace / "outputs/grpo/grpo_avqa/model/model.safetensors").is_file()

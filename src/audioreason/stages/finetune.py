@@ -165,11 +165,20 @@ def validation_accuracy(cfg, prompt: str) -> Callable:
     return lambda model, processor: mc_accuracy(model, processor, records, req, "avqa_val")["avqa_val.accuracy"]
 
 
-def evaluate_suite(model, processor, cfg, prompt: str, out_dir: Path, *, music_avqa: bool, no_audio: bool) -> dict:
-    """AVQA val, MMAU test-mini (official scorer; also without audio when ``no_audio``) and MUSIC-AVQA test."""
+def evaluate_suite(model, processor, cfg, prompt: str, out_dir: Path, tracker: NullTracker, *, music_avqa: bool,
+                   no_audio: bool) -> dict:
+    """AVQA val, MMAU test-mini (official scorer; also without audio when ``no_audio``) and MUSIC-AVQA test.
+
+    The scorers' and the extractor's versions and the MMAU test set's sha256 are tagged on the run.
+    """
     from audioreason.datasets.records import OpenQARecord, read_manifest
+    from audioreason.evaluation import mmau as mmau_rule
+    from audioreason.evaluation import music_avqa as music_rule
     from audioreason.evaluation.suite import mc_accuracy, mmau_scores, music_avqa_scores
 
+    tracker.set_tags({"scorer": mmau_rule.SCORER_NAME, "extractor": mmau_rule.EXTRACTOR_NAME,
+                      "test_set_sha256": mmau_rule.mmau_test_set_sha256(json.loads(Path(cfg.mmau_json).read_text())),
+                      "music_avqa_scorer": music_rule.SCORER_NAME})
     model.eval()
     gens = out_dir / "generations"
     metrics = mc_accuracy(model, processor, read_manifest(cfg.avqa_val), eval_request(cfg, prompt), "avqa_val",

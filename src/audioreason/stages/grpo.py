@@ -134,7 +134,7 @@ def run(cfg: GrpoConfig, row: str, tracker: NullTracker, out_dir: Path) -> dict:
     if not is_main_process():
         return metrics  # every rank trains; rank 0 alone selects, evaluates and writes
     model, processor = load_model(str(out_dir / "model") if spec.train else spec.init)
-    metrics.update(evaluate_suite(model, processor, cfg.eval, recipe.prompt, out_dir,
+    metrics.update(evaluate_suite(model, processor, cfg.eval, recipe.prompt, out_dir, tracker,
                                   music_avqa=recipe.eval_music_avqa, no_audio=recipe.eval_no_audio))
     return finish_row(metrics, paper_numbers(row), ("avqa_val.accuracy", "mmau.sound", "mmau.music", "mmau.speech",
                                                     "mmau.average", "mmau_no_audio.average", "music_avqa.average"),

@@ -122,7 +122,7 @@ def run(cfg: SftCotConfig, row: str, tracker: NullTracker, out_dir: Path) -> dic
     spec = cfg.rows[row]
     metrics = train_row(cfg, spec.data, out_dir, tracker) if spec.train else {"steps": 0}
     model, processor = load_model(str(out_dir / "model") if spec.train else cfg.base)
-    metrics.update(evaluate_suite(model, processor, cfg.eval, cfg.prompt, out_dir, music_avqa=True, no_audio=False))
+    metrics.update(evaluate_suite(model, processor, cfg.eval, cfg.prompt, out_dir, tracker, music_avqa=True, no_audio=False))
     return finish_row(metrics, paper_numbers(row), ("avqa_val.accuracy",) + TABLE2_KEYS,
                       f"p02 Table 2, {row} (tiny)", out_dir, tracker)
 
