@@ -64,6 +64,18 @@ def mc_accuracy(model, processor, records: Sequence[QARecord], req: EvalRequest,
     return {f"{name}.accuracy": 100.0 * hits / n if n else 0.0, f"{name}.n": n, f"{name}.no_option": no_option}
 
 
+def other_readings(test_items: Sequence[dict], records: Sequence[QARecord], gens: Sequence[dict]) -> dict[str, float]:
+    """The same MMAU generations read by the answer letter alone (``letter_overall``, official rule) and the
+    number whose extracted answer names no option (``unparseable``): logged beside the main reading."""
+    by_id = {r.id: r for r in records}
+    letters = score_mmau(with_predictions(test_items, {g["id"]: extract_letter_answer(g["completion"],
+                                                                                      by_id[g["id"]].choices) or ""
+                                                       for g in gens}))
+    unparseable = sum(not any(mmau_is_correct(extract_answer(g["completion"]), c, by_id[g["id"]].choices)
+                              for c in by_id[g["id"]].choices) for g in gens)
+    return {"letter_overall": letters["overall"], "unparseable": unparseable}
+
+
 def mmau_scores(model, processor, records: Sequence[QARecord], mmau_json: str | Path, req: EvalRequest,
                 name: str = "mmau", cache: Path | None = None, predictions: Path | None = None) -> dict[str, float]:
     """MMAU test-mini by the official rule: ``<name>.sound / .music / .speech / .average``."""
@@ -75,15 +87,10 @@ def mmau_scores(model, processor, records: Sequence[QARecord], mmau_json: str | 
         predictions.parent.mkdir(parents=True, exist_ok=True)
         predictions.write_text(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
     scores = score_mmau(items)
-    by_id = {r.id: r for r in records}
-    letters = score_mmau(with_predictions(json.loads(Path(mmau_json).read_text()),
-                                          {g["id"]: extract_letter_answer(g["completion"], by_id[g["id"]].choices) or ""
-                                           for g in gens}))
-    unparseable = sum(not any(mmau_is_correct(extract_answer(g["completion"]), c, by_id[g["id"]].choices)
-                              for c in by_id[g["id"]].choices) for g in gens)
+    other = other_readings(json.loads(Path(mmau_json).read_text()), records, gens)
     out = {f"{name}.{t}": scores["task"].get(t, 0.0) for t in ("sound", "music", "speech")}
     return {**out, f"{name}.average": scores["overall"], f"{name}.n": scores["n"],
-            f"{name}.letter.average": letters["overall"], f"{name}.unparseable": unparseable}
+            f"{name}.letter.average": other["letter_overall"], f"{name}.unparseable": other["unparseable"]}
 
 
 def music_avqa_scores(model, processor, records: Sequence[OpenQARecord], req: EvalRequest,

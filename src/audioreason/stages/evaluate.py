@@ -19,9 +19,8 @@ from pathlib import Path
 from audioreason.config import EvaluateConfig, flatten
 from audioreason.datasets.records import read_manifest
 from audioreason.evaluation.generate import GenerationSettings, generate_answers
-from audioreason.evaluation.cota import extract_letter_answer
-from audioreason.evaluation.mmau import (EXTRACTOR_NAME, SCORER_NAME, extract_answer, mmau_is_correct, score_mmau,
-                                         score_mmau_file, with_predictions)
+from audioreason.evaluation.mmau import EXTRACTOR_NAME, SCORER_NAME, extract_answer, score_mmau_file, with_predictions
+from audioreason.evaluation.suite import other_readings
 from audioreason.models.factory import load_model
 from audioreason.stages.common import METRICS, OUTPUTS, PLOTS, sections
 from audioreason.tracking import NullTracker, start_run, write_metrics
@@ -75,13 +74,7 @@ def run(cfg: EvaluateConfig, tracker: NullTracker, test_json: Path, out_dir: Pat
     predictions.write_text(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
     scores = score_mmau_file(predictions)
     # The same outputs read by the answer letter alone, and how many name no option: both logged with the main rule.
-    by_id = {r.id: r for r in records}
-    letters = score_mmau(with_predictions(json.loads(Path(test_json).read_text()),
-                                          {g["id"]: extract_letter_answer(g["completion"], by_id[g["id"]].choices) or ""
-                                           for g in generations}))
-    scores["letter_overall"] = letters["overall"]
-    scores["unparseable"] = sum(not any(mmau_is_correct(extract_answer(g["completion"]), c, by_id[g["id"]].choices)
-                                        for c in by_id[g["id"]].choices) for g in generations)
+    scores.update(other_readings(json.loads(Path(test_json).read_text()), records, generations))
     (out_dir / "scores.json").write_text(json.dumps(scores, indent=2, sort_keys=True) + "\n")
     plot_scores(scores, out_dir / "accuracy.png")
     tracker.set_tags({"scorer": SCORER_NAME, "extractor": EXTRACTOR_NAME, "test_set_sha256": scores["test_set_sha256"]})
