@@ -842,6 +842,111 @@ class TrackingConfig:
 
 
 @dataclass(frozen=True)
+class ConceptDatasetSpec:
+    """One SER dataset of paper 04: where its validated utterances are and how its tokens are fit."""
+
+    manifest: str
+    """Validated ``Utterance`` manifest (``train`` / ``test`` splits; IEMOCAP sessions 1-4 / 5, FAU-Aibo Ohm / Mont)."""
+    grouped: list[str]
+    """Concepts with per-gender bin edges: IEMOCAP ``[PITCH, FORMANTS]``; FAU-Aibo (children) none."""
+    dev_fraction: float
+    """Share of the training speakers held out as a speaker-disjoint ``dev`` split (AIBO5's dev); 0: none."""
+
+    def __post_init__(self):
+        from audioreason.features.concept_tokens import CONCEPTS
+
+        unknown = sorted(set(self.grouped) - set(CONCEPTS))
+        if unknown:
+            raise ConfigError(f"grouped: {unknown} are not concepts ({', '.join(CONCEPTS)})")
+        if not 0.0 <= self.dev_fraction < 1.0:
+            raise ConfigError(f"dev_fraction must be in [0, 1), got {self.dev_fraction}")
+
+
+@dataclass(frozen=True)
+class VoiceQualityConfig:
+    """Thresholds of the VOICE_QUALITY heuristic (:class:`audioreason.features.concept_tokens.VoiceQualityRule`)."""
+
+    threshold: float
+    """Robust-z magnitude a cue must pass (1.0: about one IQR from the training median)."""
+    min_voiced_fraction: float
+    """Below this share of voiced frames an utterance is UNVOICED."""
+
+    def __post_init__(self):
+        _positive(self, "threshold")
+        _fraction(self, "min_voiced_fraction")
+
+
+@dataclass(frozen=True)
+class ConceptTokensConfig:
+    """Paper 04 §III: eGeMAPS (openSMILE) -> six concept tokens per utterance (:mod:`audioreason.stages.concept_tokens`)."""
+
+    datasets: dict[str, ConceptDatasetSpec]
+    """Output name (``iemocap``, ``aibo5``) -> dataset."""
+    workers: int
+    """Extraction processes."""
+    silence_loudness: float
+    """Loudness (sone) every frame of a silent utterance stays below."""
+    voice_quality: VoiceQualityConfig
+    seed: int
+    """Seeds the dev-speaker draw."""
+
+    def __post_init__(self):
+        _positive(self, "workers", "silence_loudness")
+        if not self.datasets:
+            raise ConfigError("datasets: at least one dataset")
+
+
+@dataclass(frozen=True)
+class InterventionsConfig:
+    """Paper 04 §III-IV: SER with audio-only vs audio + concept-token prompts, and the token-only
+    interventions (:mod:`audioreason.stages.interventions`)."""
+
+    models: dict[str, str]
+    """Matrix key -> the model under test (tiny: the instruction-tuned bases; paper: the real checkpoints)."""
+    paper_rows: dict[str, str]
+    """Matrix key -> its row prefix in paper 04's tables (``qw2_audio``, ``qw_omni``, ``af3``)."""
+    tokens: str
+    """The ``concept_tokens`` stage's output folder."""
+    splits: dict[str, list[str]]
+    """Dataset -> evaluated splits (``iemocap: [test]``, ``aibo5: [dev, test]``)."""
+    intervention_dataset: str
+    """Where shuffle / conflict / corrupt run (the paper: IEMOCAP)."""
+    classes: dict[str, dict[str, str]]
+    """Dataset -> class label -> the word offered as a choice (``ang: angry``)."""
+    question: str
+    prompt: str
+    """User turn without tokens: ``{question}``, ``{choices}``."""
+    token_suffix: str
+    """Appended to the prompt in the token conditions: ``{tokens}`` is the serialised token string."""
+    shuffle_seeds: list[int]
+    corrupt_p: list[float]
+    """The corruption grid; it must contain 1.0 (full corruption, a member of the test family)."""
+    corrupt_seed: int
+    n_boot: int
+    """Speaker-clustered bootstrap resamples for the 95% CIs."""
+    batch_size: int
+    max_new_tokens: int
+    seed: int
+
+    def __post_init__(self):
+        _positive(self, "n_boot", "batch_size", "max_new_tokens")
+        if set(self.paper_rows) != set(self.models):
+            raise ConfigError(f"paper_rows must name a row for every model ({sorted(self.models)})")
+        if self.intervention_dataset not in self.splits:
+            raise ConfigError(f"intervention_dataset {self.intervention_dataset!r} is not among splits "
+                              f"({sorted(self.splits)})")
+        if not self.shuffle_seeds:
+            raise ConfigError("shuffle_seeds: at least one seed")
+        if any(not 0.0 <= p <= 1.0 for p in self.corrupt_p) or 1.0 not in self.corrupt_p or len(self.corrupt_p) < 3:
+            raise ConfigError(f"corrupt_p must hold at least 3 probabilities in [0, 1], 1.0 among them; got {self.corrupt_p}")
+        missing = sorted(set(self.splits) - set(self.classes))
+        if missing:
+            raise ConfigError(f"classes: no class words for {missing}")
+        if "{tokens}" not in self.token_suffix:
+            raise ConfigError("token_suffix must contain {tokens}")
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     """The paper-vs-run report (:mod:`audioreason.evaluation.report`)."""
 
@@ -888,6 +993,8 @@ class Params:
     sft_cot: SftCotConfig
     grpo: GrpoConfig
     evaluate: EvaluateConfig
+    concept_tokens: ConceptTokensConfig
+    interventions: InterventionsConfig
     report: ReportConfig
     register: RegisterConfig
     tracking: TrackingConfig

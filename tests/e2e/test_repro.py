@@ -49,6 +49,8 @@ def fresh_clone(tmp_path_factory, repo_root) -> Path:
 
 BASES = ("qwen2_audio", "qwen2_5_omni_thinker")
 SFT_ROWS = ("direct", "sft_gt_label", "sft_distilled_label", "sft_cot", "agfv_sft", "tts_agfv_sft")
+P04_MODELS = {"qwen2_audio": "qw2_audio", "qwen2_5_omni_thinker": "qw_omni"}
+P04_CONDITIONS = ("audio_only", "correct", "shuffle", "conflict", "corrupt")
 GRPO_ROWS = ("grpo_distilled_label", "sightsound_r1", "base", "grpo_avqa", "grpo_avqa_gpt", "grpo_vggs_gpt",
              "grpo_avqa_text_only")
 
@@ -68,7 +70,8 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
     for stage in ("ingest", "validate", "textualize_cota", "generate_qa", "teacher_cot", "agfv", "models",
                   "pretrain_student", "train_text_teacher", *(f"distill@{r}" for r in rows),
                   *(f"instruct_base@{m}" for m in BASES), *(f"sft_cot@{r}" for r in SFT_ROWS),
-                  *(f"grpo@{r}" for r in GRPO_ROWS), "evaluate", "report", "register"):
+                  *(f"grpo@{r}" for r in GRPO_ROWS), "evaluate", "concept_tokens",
+                  *(f"interventions@{m}" for m in P04_MODELS), "report", "register"):
         assert f"Running stage '{stage}'" in out
     scores = json.loads((fresh_clone / "outputs/evaluate/scores.json").read_text())
     assert scores["n"] == 180 and set(scores["task"]) == {"sound", "music", "speech"}
@@ -101,6 +104,16 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
         assert m["mmau.n"] == 180
         if r != "base":
             assert (m["audio_rows_in_loss"] > 0) == (r != "grpo_avqa_text_only")
+    # Paper 04: six tokens per utterance of both SER sets, informative on this world; every condition scored.
+    tokens = json.loads((fresh_clone / "metrics/concept_tokens.json").read_text())
+    assert tokens["iemocap.n"] == world["iemocap"]["records"] and tokens["aibo5.dev.n"] > 0
+    assert tokens["iemocap.nmi.ENERGY"] > 0.2 and tokens["throughput.real_time_factor"] < 1
+    for m, prefix in P04_MODELS.items():
+        p04 = json.loads((fresh_clone / f"metrics/interventions/{m}.json").read_text())
+        for key in ("iemocap.uar", "aibo5.dev.uar", "aibo5.test.uar", "conflict.uar", "shuffle.uar",
+                    "corrupt_full.uar", "mcnemar.conflict_vs_correct.p_holm"):
+            assert 0 <= p04[key] <= 1, key
+        assert "paper.aibo5.dev.uar" in json.loads((fresh_clone / f"metrics/concept_tokens/{prefix}_tokens.json").read_text())
     # The report: all five papers' tables, the paper's numbers beside this run's.
     report = (fresh_clone / "outputs/report/report.md").read_text()
     for paper in ("p01", "p02", "p03", "p04", "p05"):
@@ -134,8 +147,10 @@ def test_mlflow_holds_the_runs(fresh_clone):
                             *(f"p02.base.{m}.instruct_base" for m in BASES),
                             *(f"p02.table2.{r}.sft_cot" for r in SFT_ROWS), *grpo,
                             "p02.table2.sft_gt_label.evaluate", "p03.data.generate_qa.generate_qa",
+                            "p04.table1.concept_tokens.concept_tokens",
+                            *(f"p04.{prefix}.{c}.interventions" for prefix in P04_MODELS.values() for c in P04_CONDITIONS),
                             "all.report.report.report"])
-    assert {"audioreason", "audioreason-p01", "audioreason-p02", "audioreason-p03"} <= experiments
+    assert {"audioreason", "audioreason-p01", "audioreason-p02", "audioreason-p03", "audioreason-p04"} <= experiments
     assert scales == {"tiny"}
     assert set(champions) == {"audioreason-p02", "audioreason-p03"}
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=fresh_clone, capture_output=True, text=True).stdout.strip()

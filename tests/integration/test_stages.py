@@ -145,6 +145,51 @@ def test_evaluate_scores_with_the_official_rule(workspace):
     assert metrics["overall"] == pytest.approx(scores["overall"]) and "task.sound" in metrics
 
 
+def test_concept_tokens_then_the_interventions_of_one_model(workspace):
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["concept_tokens"]["datasets"]["aibo5"]["dev_fraction"] = 0.0   # the shrunk world has few Ohm speakers
+    params["interventions"].update(splits={"iemocap": ["test"], "aibo5": ["train", "test"]}, n_boot=50,
+                                   shuffle_seeds=[0, 1], corrupt_p=[0.0, 0.5, 1.0], batch_size=8)
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run_stage(workspace, "concept_tokens", AUDIOREASON_TRACKING="on")
+    tokens = [json.loads(line) for line in (workspace / "outputs/concept_tokens/iemocap/tokens.jsonl").open()]
+    assert tokens and all(r["token_string"].startswith("ENERGY=") and len(r["tokens"]) == 6 for r in tokens)
+    fit = json.loads((workspace / "outputs/concept_tokens/iemocap/fit.json").read_text())
+    assert {"PITCH/F", "PITCH/M", "ENERGY/*"} <= set(fit["edges"])
+    metrics = json.loads((workspace / "metrics/concept_tokens.json").read_text())
+    assert metrics["iemocap.n"] == len(tokens) and metrics["aibo5.n"] > 0 and metrics["throughput.wall_s"] > 0
+    assert (workspace / "plots/concept_tokens/aibo5_tokens_by_class.png").stat().st_size > 5000
+
+    run_stage(workspace, "interventions", "--model", "qwen2_audio", AUDIOREASON_TRACKING="on")
+    m = json.loads((workspace / "metrics/interventions/qwen2_audio.json").read_text())
+    n_test = sum(r["split"] == "test" for r in tokens)
+    assert m["iemocap.n"] == m["conflict.n"] == m["corrupt.p0.5.n"] == n_test
+    assert {"aibo5.train.uar", "aibo5.test.uar", "shuffle.seed1.uar", "corrupt_full.uar"} <= set(m)
+    assert m["shuffle.uar"] == pytest.approx((m["shuffle.seed0.uar"] + m["shuffle.seed1.uar"]) / 2)
+    # corrupt(0) appends exactly the aligned tokens: greedy decoding answers as under `correct`.
+    assert m["corrupt.p0.uar"] == m["correct.uar"]
+    assert m["mcnemar.conflict_vs_correct.p_holm"] >= m["mcnemar.conflict_vs_correct.p"]
+    predictions = [json.loads(line) for line in
+                   (workspace / "outputs/interventions/qwen2_audio/predictions/iemocap.test.conflict.jsonl").open()]
+    assert all("Acoustic concept tokens: ENERGY=" in p["prompt"] for p in predictions)
+    assert not any("Acoustic" in json.loads(line)["prompt"] for line in
+                   (workspace / "outputs/interventions/qwen2_audio/predictions/iemocap.test.audio_only.jsonl").open())
+    row = json.loads((workspace / "metrics/concept_tokens/qw2_audio_tokens.json").read_text())
+    assert row["paper.aibo5.dev.uar"] == 0.240 and "aibo5.test.uar" in row
+    assert (workspace / "outputs/interventions/qwen2_audio/plots/corruption_curve.png").stat().st_size > 5000
+    with sqlite3.connect(workspace / "mlflow.db") as db:
+        runs = dict(db.execute("select name, run_uuid from runs where name like 'p04.%'").fetchall())
+        tags = dict(db.execute("select key, value from tags where run_uuid=?",
+                               (runs["p04.qw2_audio.conflict.interventions"],)).fetchall())
+        artifacts_uri = db.execute("select artifact_uri from runs where run_uuid=?",
+                                   (runs["p04.qw2_audio.corrupt.interventions"],)).fetchone()[0]
+    assert set(runs) == {"p04.table1.concept_tokens.concept_tokens",
+                         *(f"p04.qw2_audio.{c}.interventions" for c in
+                           ("audio_only", "correct", "shuffle", "conflict", "corrupt"))}
+    assert tags["paper"] == "p04" and tags["row"] == "conflict" and tags["model"] == "qwen2_audio"
+    assert artifacts_uri
+
+
 # ---------------------------------------------------------------- malformed inputs stop the pipeline
 
 

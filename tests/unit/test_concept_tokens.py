@@ -81,3 +81,92 @@ def test_shuffle_permutes_whole_sequences_and_keeps_the_marginals():
 
 def test_serialised_order_is_table_one():
     assert serialise(tokens()).split()[0] == "ENERGY=LOW" and serialise(tokens()).endswith("VOICE_QUALITY=BREATHY")
+
+
+# --------------------------------------------------------------------------- eGeMAPS means -> tokens
+
+from audioreason.audio.egemaps import USED_COLUMNS  # noqa: E402
+from audioreason.features.concept_tokens import (ConceptTokenizer, RobustScaler, VoiceQualityRule,  # noqa: E402
+                                                 concept_scores, normalised_mutual_information)
+
+
+def row(**z):
+    """A file-level mean row equal to the training median + z * IQR per column (see ``scaler``)."""
+    out = {c: 10.0 + z.get(c, 0.0) * 2.0 for c in USED_COLUMNS}
+    out.update(voiced_fraction=z.get("voiced_fraction", 0.9))
+    return out
+
+
+@pytest.fixture
+def scaler():
+    s = RobustScaler()
+    s.median = {c: 10.0 for c in USED_COLUMNS}
+    s.iqr = {c: 2.0 for c in USED_COLUMNS}
+    return s
+
+
+def test_robust_scaler_uses_median_and_iqr_of_training_rows():
+    rows = [{"a": v, "b": 5.0} for v in (1.0, 2.0, 3.0, 4.0, 100.0)] + [{"a": float("nan"), "b": 5.0}]
+    s = RobustScaler().fit(rows, ["a", "b"])
+    assert s.median["a"] == 3.0 and s.iqr["a"] == 2.0          # the outlier moves neither
+    assert s.iqr["b"] == 1.0 and s.z({"b": 5.0}, "b") == 0.0   # constant column: divided by 1, stays finite
+    with pytest.raises(ValueError, match="c: no finite training value"):
+        RobustScaler().fit([{"c": float("nan")}], ["c"])
+
+
+def test_concept_scores_are_signed_means_of_table_one_columns(scaler):
+    s = concept_scores(row(**{"hammarbergIndex_sma3": 2.0, "alphaRatio_sma3": 2.0, "F1frequency_sma3nz": 3.0}), scaler)
+    assert s["BRIGHTNESS"] == pytest.approx((2.0 - 2.0 + 0 + 0) / 4)      # Hammarberg enters negated
+    assert s["FORMANTS"] == pytest.approx(1.0) and s["ENERGY"] == 0.0
+    assert math.isnan(concept_scores({**row(), "F2frequency_sma3nz": float("nan")}, scaler)["FORMANTS"])
+
+
+@pytest.mark.parametrize("z, label", [
+    ({"voiced_fraction": 0.05}, "UNVOICED"),
+    ({"jitterLocal_sma3nz": 1.5, "F0semitoneFrom27.5Hz_sma3nz": -1.5}, "CREAKY"),
+    ({"jitterLocal_sma3nz": 1.5, "shimmerLocaldB_sma3nz": 1.5, "HNRdBACF_sma3nz": -0.5}, "ROUGH"),
+    ({"HNRdBACF_sma3nz": -1.5, "logRelF0-H1-H2_sma3nz": 1.5}, "BREATHY"),
+    ({"logRelF0-H1-H2_sma3nz": -1.5, "logRelF0-H1-A3_sma3nz": -1.5}, "PRESSED"),
+    ({"jitterLocal_sma3nz": 0.9, "shimmerLocaldB_sma3nz": 3.0}, "MODAL"),          # below the threshold
+    ({"HNRdBACF_sma3nz": -1.5, "logRelF0-H1-H2_sma3nz": 0.5}, "MODAL"),            # one breathy cue only
+])
+def test_voice_quality_rules_in_documented_order(scaler, z, label):
+    assert VoiceQualityRule(threshold=1.0).label(row(**z), scaler) == label
+
+
+def test_voice_quality_threshold_is_a_parameter(scaler):
+    r = row(**{"HNRdBACF_sma3nz": -0.8, "logRelF0-H1-H2_sma3nz": 0.8})
+    assert VoiceQualityRule(threshold=1.0).label(r, scaler) == "MODAL"
+    assert VoiceQualityRule(threshold=0.5).label(r, scaler) == "BREATHY"
+    assert VoiceQualityRule().label({**r, "F0semitoneFrom27.5Hz_sma3nz": float("nan")}, scaler) == "UNVOICED"
+
+
+def test_tokenizer_fits_on_training_rows_only_with_gender_edges():
+    rng = np.random.default_rng(0)
+
+    def speaker_rows(f0: float, n: int):
+        return [{**{c: float(rng.normal(10, 1)) for c in USED_COLUMNS},
+                 "F0semitoneFrom27.5Hz_sma3nz": f0 + float(rng.normal(0, 1)), "voiced_fraction": 0.9} for _ in range(n)]
+
+    train = speaker_rows(40.0, 50) + speaker_rows(28.0, 50)
+    genders = ["F"] * 50 + ["M"] * 50
+    tok = ConceptTokenizer(grouped=("PITCH", "FORMANTS")).fit(train, genders)
+    before = {k: v.copy() for k, v in tok.binner.edges.items()}
+    outlier = {**train[0], "F0semitoneFrom27.5Hz_sma3nz": 34.0, "Loudness_sma3": 1e6}
+    _, as_woman = tok.tokens(outlier, "F")
+    _, as_man = tok.tokens(outlier, "M")
+    assert as_woman["PITCH"] == "VERY_LOW" and as_man["PITCH"] == "VERY_HIGH"   # 34 st: low for F, high for M
+    assert as_woman["ENERGY"] == "VERY_HIGH"
+    assert all(np.array_equal(before[k], tok.binner.edges[k]) for k in before)   # tokenizing never refits
+    state = tok.state()
+    assert set(state["edges"]) >= {"PITCH/F", "PITCH/M", "FORMANTS/F", "ENERGY/*"} and len(state["edges"]["ENERGY/*"]) == 4
+    with pytest.raises(RuntimeError, match="fit"):
+        ConceptTokenizer().tokens(train[0])
+    with pytest.raises(ValueError, match="no training utterances"):
+        ConceptTokenizer().fit([])
+
+
+def test_mutual_information_of_tokens_and_classes():
+    assert normalised_mutual_information(["A", "B"] * 10, ["x", "y"] * 10) == 1.0
+    assert normalised_mutual_information(["A"] * 20, ["x", "y"] * 10) == 0.0
+    assert 0 < normalised_mutual_information(["A", "A", "B", "B", "A"], ["x", "x", "y", "y", "y"]) < 1

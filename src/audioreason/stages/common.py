@@ -41,15 +41,31 @@ def sampling_params(section):
     return SamplingParams(**dataclasses.asdict(section))
 
 
-def bar_plot(values: dict[str, float], png: Path, *, title: str, ylabel: str, ylim: tuple[float, float] | None = None,
-             reference: float | None = None) -> Path:
-    """One bar per key, the value written above it; ``reference`` draws a dashed line (a target share)."""
+def figure():
+    """``matplotlib.pyplot`` on the file-only Agg backend (stages run headless)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_figure(fig, png: Path, dpi: int = 100) -> Path:
+    """Lay out, write ``png`` (creating its folder) and free the figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=dpi)
+    plt.close(fig)
+    return png
+
+
+def bar_plot(values: dict[str, float], png: Path, *, title: str, ylabel: str, ylim: tuple[float, float] | None = None,
+             reference: float | None = None) -> Path:
+    """One bar per key, the value written above it; ``reference`` draws a dashed line (a target share)."""
+    plt = figure()
     fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(values) + 2), 3))
     keys = list(values)
     ax.bar(keys, [values[k] for k in keys], color="#1f77b4")
@@ -61,10 +77,7 @@ def bar_plot(values: dict[str, float], png: Path, *, title: str, ylabel: str, yl
     if ylim:
         ax.set_ylim(*ylim)
     ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-    fig.tight_layout()
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
-    return png
+    return save_figure(fig, png)
 
 
 def write_jsonl(rows, path: Path) -> int:

@@ -17,19 +17,14 @@ from pathlib import Path
 
 from audioreason.config import ReportConfig, flatten
 from audioreason.evaluation.report import NO_RUN, comparison_points, fill, load_paper_tables, render_html, render_markdown
-from audioreason.stages.common import METRICS, OUTPUTS, PLOTS, sections
+from audioreason.stages.common import METRICS, OUTPUTS, PLOTS, figure, save_figure, sections
 from audioreason.tracking import NullTracker, start_run, write_metrics
 
 OUT = OUTPUTS / "report"
 
 
 def plot_run_vs_paper(points: list[dict], png: Path, scale: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = figure().subplots(figsize=(5, 5))
     for table in sorted({p["table"] for p in points}):
         xs = [(p["paper"], p["run"]) for p in points if p["table"] == table]
         ax.scatter(*zip(*xs), s=14, label=table)
@@ -37,11 +32,7 @@ def plot_run_vs_paper(points: list[dict], png: Path, scale: str) -> Path:
     ax.set(xlabel="paper", ylabel=f"this run ({scale})", title="Every reported cell: this run vs the paper",
            xlim=(0, 100), ylim=(0, 100))
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
-    return png
+    return save_figure(fig, png)
 
 
 def run(cfg: ReportConfig, scale: str, tracker: NullTracker, out_dir: Path = OUT,
