@@ -897,6 +897,28 @@ class ConceptTokensConfig:
 
 
 @dataclass(frozen=True)
+class SerFinetuneConfig:
+    """A token-aware SER fine-tune on the SER training splits (:mod:`audioreason.stages.ser_finetune`)."""
+
+    base: str
+    """The model fine-tuned (tiny: ``outputs/instruct_base/qwen2_audio/model``)."""
+    datasets: list[str]
+    """``concept_tokens`` datasets whose ``train`` split is used (never dev / test)."""
+    prompt_variants: list[str]
+    """Each utterance once per entry: ``audio_only`` and / or ``correct`` (aligned tokens appended)."""
+    lora: LoraConfigSection
+    trainer: dict[str, Any]
+    """Keyword arguments for ``trl.SFTConfig``."""
+
+    def __post_init__(self):
+        bad = sorted(set(self.prompt_variants) - {"audio_only", "correct"})
+        if bad or not self.prompt_variants:
+            raise ConfigError(f"prompt_variants must be audio_only and / or correct, got {self.prompt_variants}")
+        if not self.datasets:
+            raise ConfigError("datasets: at least one")
+
+
+@dataclass(frozen=True)
 class InterventionsConfig:
     """Paper 04 §III-IV: SER with audio-only vs audio + concept-token prompts, and the token-only
     interventions (:mod:`audioreason.stages.interventions`)."""
@@ -994,6 +1016,7 @@ class Params:
     grpo: GrpoConfig
     evaluate: EvaluateConfig
     concept_tokens: ConceptTokensConfig
+    ser_finetune: SerFinetuneConfig
     interventions: InterventionsConfig
     report: ReportConfig
     register: RegisterConfig

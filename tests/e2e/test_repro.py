@@ -49,7 +49,7 @@ def fresh_clone(tmp_path_factory, repo_root) -> Path:
 
 BASES = ("qwen2_audio", "qwen2_5_omni_thinker")
 SFT_ROWS = ("direct", "sft_gt_label", "sft_distilled_label", "sft_cot", "agfv_sft", "tts_agfv_sft")
-P04_MODELS = {"qwen2_audio": "qw2_audio", "qwen2_5_omni_thinker": "qw_omni"}
+P04_MODELS = {"qwen2_audio": "qw2_audio", "qwen2_5_omni_thinker": "qw_omni", "qwen2_audio_ser_ft": "ft_qw2_audio"}
 P04_CONDITIONS = ("audio_only", "correct", "shuffle", "conflict", "corrupt")
 GRPO_ROWS = ("grpo_distilled_label", "sightsound_r1", "base", "grpo_avqa", "grpo_avqa_gpt", "grpo_vggs_gpt",
              "grpo_avqa_text_only")
@@ -70,7 +70,7 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
     for stage in ("ingest", "validate", "textualize_cota", "generate_qa", "teacher_cot", "agfv", "models",
                   "pretrain_student", "train_text_teacher", *(f"distill@{r}" for r in rows),
                   *(f"instruct_base@{m}" for m in BASES), *(f"sft_cot@{r}" for r in SFT_ROWS),
-                  *(f"grpo@{r}" for r in GRPO_ROWS), "evaluate", "concept_tokens",
+                  *(f"grpo@{r}" for r in GRPO_ROWS), "evaluate", "concept_tokens", "ser_finetune",
                   *(f"interventions@{m}" for m in P04_MODELS), "report", "register"):
         assert f"Running stage '{stage}'" in out
     scores = json.loads((fresh_clone / "outputs/evaluate/scores.json").read_text())
@@ -113,7 +113,12 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
         for key in ("iemocap.uar", "aibo5.dev.uar", "aibo5.test.uar", "conflict.uar", "shuffle.uar",
                     "corrupt_full.uar", "mcnemar.conflict_vs_correct.p_holm"):
             assert 0 <= p04[key] <= 1, key
-        assert "paper.aibo5.dev.uar" in json.loads((fresh_clone / f"metrics/concept_tokens/{prefix}_tokens.json").read_text())
+        if m != "qwen2_audio_ser_ft":   # the paper has no such row
+            assert "paper.aibo5.dev.uar" in json.loads(
+                (fresh_clone / f"metrics/concept_tokens/{prefix}_tokens.json").read_text())
+    # The SER fine-tune trained on the training splits only and hears the emotions better than chance.
+    ft = json.loads((fresh_clone / "metrics/interventions/qwen2_audio_ser_ft.json").read_text())
+    assert ft["audio_only.uar"] > 0.25 and json.loads((fresh_clone / "metrics/ser_finetune.json").read_text())["steps"] > 0
     # The report: all five papers' tables, the paper's numbers beside this run's.
     report = (fresh_clone / "outputs/report/report.md").read_text()
     for paper in ("p01", "p02", "p03", "p04", "p05"):
@@ -147,7 +152,7 @@ def test_mlflow_holds_the_runs(fresh_clone):
                             *(f"p02.base.{m}.instruct_base" for m in BASES),
                             *(f"p02.table2.{r}.sft_cot" for r in SFT_ROWS), *grpo,
                             "p02.table2.sft_gt_label.evaluate", "p03.data.generate_qa.generate_qa",
-                            "p04.table1.concept_tokens.concept_tokens",
+                            "p04.table1.concept_tokens.concept_tokens", "p04.ft_qw2_audio.ser_finetune.ser_finetune",
                             *(f"p04.{prefix}.{c}.interventions" for prefix in P04_MODELS.values() for c in P04_CONDITIONS),
                             "all.report.report.report"])
     assert {"audioreason", "audioreason-p01", "audioreason-p02", "audioreason-p03", "audioreason-p04"} <= experiments

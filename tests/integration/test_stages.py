@@ -190,6 +190,30 @@ def test_concept_tokens_then_the_interventions_of_one_model(workspace):
     assert artifacts_uri
 
 
+def test_ser_finetune_trains_on_training_splits_only(workspace):
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["ser_finetune"]["trainer"].update(max_steps=2, per_device_train_batch_size=4, logging_steps=1)
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    from audioreason.config import load_params
+    from audioreason.stages.ser_finetune import training_rows
+
+    cfg = load_params(workspace / "params.yaml")
+    os.chdir(workspace)
+    try:
+        rows, counts = training_rows(cfg.ser_finetune, cfg.interventions)
+    finally:
+        os.chdir(workspace.parent)
+    train_ids = {json.loads(line)["id"] for name in ("iemocap", "aibo5")
+                 for line in (workspace / f"outputs/concept_tokens/{name}/tokens.jsonl").open()
+                 if json.loads(line)["split"] == "train"}
+    assert {r["id"].split("#")[0] for r in rows} == train_ids
+    assert len(rows) == 2 * len(train_ids) and sum("Acoustic concept tokens" in r["prompt"] for r in rows) == len(train_ids)
+    run_stage(workspace, "ser_finetune")
+    metrics = json.loads((workspace / "metrics/ser_finetune.json").read_text())
+    assert metrics["steps"] == 2 and metrics["train_examples"] == counts["train_examples"]
+    assert (workspace / "outputs/ser_finetune/model/model.safetensors").is_file()
+
+
 # ---------------------------------------------------------------- malformed inputs stop the pipeline
 
 

@@ -442,3 +442,29 @@ def test_every_teacher_builds_its_backend_options(params_file):
         assert type(options).__name__.endswith("Options")
     for stage in (p.textualize_cota, p.generate_qa, p.teacher_cot, p.agfv):
         assert stage.teacher in p.teachers
+
+
+@pytest.mark.parametrize("params_file", ["params.yaml", "params.paper.yaml"])
+def test_paper04_sections_build(params_file, tmp_path):
+    p = load_params(REPO_ROOT / params_file)
+    assert p.concept_tokens.datasets["iemocap"].grouped == ["PITCH", "FORMANTS"]
+    assert p.concept_tokens.datasets["aibo5"].grouped == []
+    trainer = dict(p.ser_finetune.trainer, bf16=False, use_cpu=True)
+    cfg = build_sft_config(trainer, str(tmp_path / "ser"), where="ser_finetune.trainer")
+    assert cfg.max_steps == p.ser_finetune.trainer["max_steps"] > 0
+    assert (build_lora(p.ser_finetune.lora) is None) == (params_file == "params.yaml")
+    assert set(p.ser_finetune.datasets) <= set(p.concept_tokens.datasets)
+    assert set(p.interventions.splits) <= set(p.concept_tokens.datasets)
+    assert 1.0 in p.interventions.corrupt_p and p.interventions.n_boot >= 1000
+
+
+def test_paper04_sections_reject_bad_values():
+    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    from audioreason.config import ConceptDatasetSpec, InterventionsConfig, build_section
+
+    with pytest.raises(ConfigError, match="LOUDNESS.*are not concepts"):
+        build_section(ConceptDatasetSpec, {**raw["concept_tokens"]["datasets"]["iemocap"], "grouped": ["LOUDNESS"]}, "x")
+    with pytest.raises(ConfigError, match="corrupt_p must hold"):
+        build_section(InterventionsConfig, {**raw["interventions"], "corrupt_p": [0.0, 0.5]}, "interventions")
+    with pytest.raises(ConfigError, match="intervention_dataset 'msp'"):
+        build_section(InterventionsConfig, {**raw["interventions"], "intervention_dataset": "msp"}, "interventions")

@@ -96,4 +96,8 @@ def test_dvc_matrix_matches_the_params():
     stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["interventions"]
     for params_file in ("params.yaml", "params.paper.yaml"):
         cfg = load_params(REPO / params_file).interventions
-        assert stage["foreach"] == cfg.paper_rows and set(cfg.models) == set(cfg.paper_rows)
+        assert {k: v["row"] for k, v in stage["foreach"].items()} == cfg.paper_rows
+        assert set(cfg.models) == set(cfg.paper_rows)
+    tiny = load_params(REPO / "params.yaml").interventions
+    for key, item in stage["foreach"].items():   # the DVC dependency is the stage output holding the model
+        assert tiny.models[key].startswith(item["from"] + "/")
