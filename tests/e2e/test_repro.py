@@ -110,7 +110,8 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
     assert tokens["iemocap.nmi.ENERGY"] > 0.2 and tokens["throughput.real_time_factor"] < 1
     for m, prefix in P04_MODELS.items():
         p04 = json.loads((fresh_clone / f"metrics/interventions/{m}.json").read_text())
-        for key in ("iemocap.uar", "aibo5.dev.uar", "aibo5.test.uar", "conflict.uar", "shuffle.uar",
+        for key in ("audio_only.iemocap.uar", "correct.aibo5.dev.uar", "audio_only.aibo5.test.uar", "conflict.uar",
+                    "shuffle.uar",
                     "corrupt_full.uar", "mcnemar.conflict_vs_correct.p_holm"):
             assert 0 <= p04[key] <= 1, key
         if m != "qwen2_audio_ser_ft":   # the paper has no such row

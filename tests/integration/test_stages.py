@@ -163,8 +163,10 @@ def test_concept_tokens_then_the_interventions_of_one_model(workspace):
     run_stage(workspace, "interventions", "--model", "qwen2_audio", AUDIOREASON_TRACKING="on")
     m = json.loads((workspace / "metrics/interventions/qwen2_audio.json").read_text())
     n_test = sum(r["split"] == "test" for r in tokens)
-    assert m["iemocap.n"] == m["conflict.n"] == m["corrupt.p0.5.n"] == n_test
-    assert {"aibo5.train.uar", "aibo5.test.uar", "shuffle.seed1.uar", "corrupt_full.uar"} <= set(m)
+    assert m["correct.iemocap.n"] == m["audio_only.iemocap.n"] == m["conflict.n"] == m["corrupt.p0.5.n"] == n_test
+    assert {"audio_only.aibo5.train.uar", "correct.aibo5.test.uar", "shuffle.seed1.uar", "corrupt_full.uar"} <= set(m)
+    no_tokens = json.loads((workspace / "metrics/concept_tokens/qw2_audio_no_tokens.json").read_text())
+    assert no_tokens["aibo5.test.uar"] == m["audio_only.aibo5.test.uar"] and "correct.uar" not in no_tokens
     assert m["shuffle.uar"] == pytest.approx((m["shuffle.seed0.uar"] + m["shuffle.seed1.uar"]) / 2)
     # corrupt(0) appends exactly the aligned tokens: greedy decoding answers as under `correct`.
     assert m["corrupt.p0.uar"] == m["correct.uar"]

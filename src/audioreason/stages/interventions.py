@@ -22,7 +22,9 @@ correctness (each perturbation against ``correct`` and against ``audio_only``, a
 curve's monotonicity is Spearman's rho of UAR against p.
 
 Metric keys: ``<dataset>.uar`` when one split of the dataset is evaluated (IEMOCAP's
-Session 5), else ``<dataset>.<split>.uar`` (``aibo5.dev.uar``), as in paper_tables.yaml.
+Session 5), else ``<dataset>.<split>.uar`` (``aibo5.dev.uar``), as in paper_tables.yaml; in
+``metrics/interventions/<model>.json``, which holds every condition, they are prefixed with
+the condition (``audio_only.aibo5.dev.uar``, ``correct.aibo5.dev.uar``).
 
 MLflow: one run per condition (``p04.<paper_row>.<condition>.interventions``; rows
 ``audio_only``, ``correct``, ``shuffle``, ``conflict``, ``corrupt``), each with its UARs, CIs,
@@ -277,7 +279,8 @@ def main() -> None:
             tracker.log_metrics(metrics[cond])
             for png in plots[cond]:
                 tracker.log_artifact(png, "plots")
-    flat = {k: v for m in metrics.values() for k, v in m.items()}
+    # audio_only and correct share the per-dataset keys (``aibo5.dev.uar``): the flat file names the condition.
+    flat = {(f"{c}.{k}" if k.split(".")[0] in cfg.splits else k): v for c, m in metrics.items() for k, v in m.items()}
     write_metrics(flat, METRICS / "interventions" / f"{args.model}.json")
     paper = paper_numbers(paper_row)
     write_metrics({**metrics["audio_only"], **paper.get("no_tokens", {})},

@@ -23,6 +23,18 @@ from audioreason.tracking import NullTracker, start_run, write_metrics
 OUT = OUTPUTS / "report"
 
 
+def on_percent_axis(points: list[dict], tables) -> list[dict]:
+    """Cells of tables reported as fractions (paper 04's UAR, 0-1) scaled to the 0-100 axis of the others.
+
+    >>> from audioreason.evaluation.report import Table
+    >>> t = Table("p04", "", "table2", "", "", "UAR (fraction 0-1)", [])
+    >>> on_percent_axis([{"table": "p04.table2", "paper": 0.24, "run": 0.5}], [t])[0]["run"]
+    50.0
+    """
+    fractions = {f"{t.paper}.{t.id}" for t in tables if "fraction" in t.unit}
+    return [{**p, "paper": 100 * p["paper"], "run": 100 * p["run"]} if p["table"] in fractions else p for p in points]
+
+
 def plot_run_vs_paper(points: list[dict], png: Path, scale: str) -> Path:
     fig, ax = figure().subplots(figsize=(5, 5))
     for table in sorted({p["table"] for p in points}):
@@ -44,7 +56,7 @@ def run(cfg: ReportConfig, scale: str, tracker: NullTracker, out_dir: Path = OUT
     points = comparison_points(tables)
     plots_dir.mkdir(parents=True, exist_ok=True)
     (plots_dir / "run_vs_paper.json").write_text(json.dumps(points, indent=1) + "\n")
-    png = plot_run_vs_paper(points, out_dir / "run_vs_paper.png", scale)
+    png = plot_run_vs_paper(on_percent_axis(points, tables), out_dir / "run_vs_paper.png", scale)
     for path in (out_dir / "report.md", out_dir / "report.html", png):
         tracker.log_artifact(path, "report")
     metrics = {"rows": sum(len(t.rows) for t in tables), "rows_run": sum(r.status == "run" for t in tables for r in t.rows),

@@ -1,0 +1,21 @@
+"""dvc.yaml, MLproject and the stage modules agree: one name per stage everywhere."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_every_dvc_stage_is_a_module_and_an_mlproject_entry_point():
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    entry_points = yaml.safe_load((REPO / "MLproject").read_text())["entry_points"]
+    for name, stage in stages.items():
+        cmd = (stage.get("do") or stage)["cmd"]
+        assert f" -m audioreason.stages.{name}" in f" {cmd}", (name, cmd)   # python, or the launcher (torchrun)
+        assert importlib.util.find_spec(f"audioreason.stages.{name}") is not None, name
+        assert name in entry_points, f"MLproject has no entry point {name!r}"
+        assert f"-m audioreason.stages.{name}" in entry_points[name]["command"], name
