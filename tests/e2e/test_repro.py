@@ -70,7 +70,7 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
     for stage in ("ingest", "validate", "textualize_cota", "generate_qa", "teacher_cot", "agfv", "models",
                   "pretrain_student", "train_text_teacher", *(f"distill@{r}" for r in rows),
                   *(f"instruct_base@{m}" for m in BASES), *(f"sft_cot@{r}" for r in SFT_ROWS),
-                  *(f"grpo@{r}" for r in GRPO_ROWS), "evaluate", "concept_tokens", "ser_finetune",
+                  *(f"grpo@{r}" for r in GRPO_ROWS), "evaluate", "concept_tokens", "ser_finetune", "mix_sseu", "sseu_bench",
                   *(f"interventions@{m}" for m in P04_MODELS), "report", "register"):
         assert f"Running stage '{stage}'" in out
     scores = json.loads((fresh_clone / "outputs/evaluate/scores.json").read_text())
@@ -120,6 +120,13 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
     # The SER fine-tune trained on the training splits only and hears the emotions better than chance.
     ft = json.loads((fresh_clone / "metrics/interventions/qwen2_audio_ser_ft.json").read_text())
     assert ft["audio_only.uar"] > 0.25 and json.loads((fresh_clone / "metrics/ser_finetune.json").read_text())["steps"] > 0
+    # Paper 05: every scene at every SNR; the ground truth scores the upper bounds exactly.
+    mix = json.loads((fresh_clone / "metrics/mix_sseu.json").read_text())
+    assert mix["mixtures"] == 7 * mix["items"] and mix["max_snr_error_db"] < 0.1
+    upper = json.loads((fresh_clone / "metrics/sseu_bench/upper_bound.json").read_text())
+    assert (upper["asr.wer.average"], upper["asc.macc.average"], upper["at.map.average"]) == (0.0, 100.0, 100.0)
+    for row in ("clap", "independent", "joint", "joint_cot"):
+        assert "at.map.average_5snr" in json.loads((fresh_clone / f"metrics/sseu_bench/{row}.json").read_text())
     # The report: all five papers' tables, the paper's numbers beside this run's.
     report = (fresh_clone / "outputs/report/report.md").read_text()
     for paper in ("p01", "p02", "p03", "p04", "p05"):
@@ -155,8 +162,12 @@ def test_mlflow_holds_the_runs(fresh_clone):
                             "p02.table2.sft_gt_label.evaluate", "p03.data.generate_qa.generate_qa",
                             "p04.table1.concept_tokens.concept_tokens", "p04.ft_qw2_audio.ser_finetune.ser_finetune",
                             *(f"p04.{prefix}.{c}.interventions" for prefix in P04_MODELS.values() for c in P04_CONDITIONS),
+                            "p05.data.mix_sseu.mix_sseu",
+                            *(f"p05.table1.{r}.sseu_bench" for r in ("upper_bound", "clap", "independent")),
+                            *(f"p05.table2.{r}.sseu_bench" for r in ("joint", "joint_cot")),
                             "all.report.report.report"])
-    assert {"audioreason", "audioreason-p01", "audioreason-p02", "audioreason-p03", "audioreason-p04"} <= experiments
+    assert {"audioreason", "audioreason-p01", "audioreason-p02", "audioreason-p03", "audioreason-p04",
+            "audioreason-p05"} <= experiments
     assert scales == {"tiny"}
     assert set(champions) == {"audioreason-p02", "audioreason-p03"}
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=fresh_clone, capture_output=True, text=True).stdout.strip()

@@ -216,6 +216,55 @@ def test_ser_finetune_trains_on_training_splits_only(workspace):
     assert (workspace / "outputs/ser_finetune/model/model.safetensors").is_file()
 
 
+def test_mix_sseu_then_every_sseu_bench_row(workspace):
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["mix_sseu"]["items_per_scene"] = 1
+    params["sseu_bench"].update(batch_size=8, max_new_tokens={"asr": 6, "asc": 4, "at": 6, "joint": 12, "joint_cot": 12})
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run_stage(workspace, "mix_sseu", AUDIOREASON_TRACKING="on")
+    rows = [json.loads(line) for line in (workspace / "outputs/mix_sseu/manifest.jsonl").open()]
+    assert len(rows) == 6 * 7 and {r["scene"] for r in rows} == set(params["mix_sseu"]["scenes"].values())
+    for r in rows:
+        if isinstance(r["snr_db"], float):
+            assert abs(r["measured_snr_db"] - r["snr_db"]) < 0.1
+        x, rate = sf.read(r["audio"])
+        assert rate == 44100 and np.max(np.abs(x)) <= 1.0
+    report = json.loads((workspace / "outputs/mix_sseu/report.json").read_text())
+    assert report["speech_missing_transcript"] >= 1          # VCTK p315 has no transcripts
+    assert report["background_looped"] > 0                   # the shrunk MAESTRO recordings are 3 s, windows 4 s
+    metrics = json.loads((workspace / "metrics/mix_sseu.json").read_text())
+    assert metrics["mixtures"] == 42 and metrics["max_snr_error_db"] < 0.1
+    # A second run renders nothing: every item resumes from its record.
+    first = (workspace / "outputs/mix_sseu/manifest.jsonl").read_text()
+    run_stage(workspace, "mix_sseu")
+    again = json.loads((workspace / "metrics/mix_sseu.json").read_text())
+    assert again["items_resumed"] == 6 and again["items_rendered"] == 0
+    assert (workspace / "outputs/mix_sseu/manifest.jsonl").read_text() == first
+
+    run_stage(workspace, "sseu_bench", AUDIOREASON_TRACKING="on")
+    upper = json.loads((workspace / "metrics/sseu_bench/upper_bound.json").read_text())
+    assert upper["asr.wer.average"] == 0.0 and upper["asc.macc.average"] == 100.0
+    if any(r["event_labels"] for r in rows):
+        assert upper["at.map.average"] == 100.0
+    assert "asr.wer.snr_minf" not in upper and "asc.macc.snr_inf" not in upper
+    for row in ("clap", "independent", "joint", "joint_cot"):
+        m = json.loads((workspace / f"metrics/sseu_bench/{row}.json").read_text())
+        assert 0 <= m["asc.macc.average"] <= 100 and 0 <= m["at.map.average_5snr"] <= 100, row
+        if row != "clap":
+            assert m["asr.wer.snr_10"] >= 0 and "asr.wer.average_5snr" in m
+        if row.startswith("joint"):
+            assert 0 <= m["joint.parse_failure_rate"] <= 1
+    alias = json.loads((workspace / "metrics/sseu_bench/qwen2_audio_instruct_joint.json").read_text())
+    assert alias == json.loads((workspace / "metrics/sseu_bench/joint.json").read_text())
+    curves = json.loads((workspace / "plots/sseu_bench/snr_curves.json").read_text())
+    assert {c["row"] for c in curves} == {"upper_bound", "clap", "independent", "joint", "joint_cot"}
+    with sqlite3.connect(workspace / "mlflow.db") as db:
+        runs = {n for (n,) in db.execute("select name from runs where name like 'p05.%'")}
+    assert runs == {"p05.data.mix_sseu.mix_sseu", "p05.table1.upper_bound.sseu_bench", "p05.table1.clap.sseu_bench",
+                    "p05.table1.independent.sseu_bench", "p05.table2.joint.sseu_bench",
+                    "p05.table2.joint_cot.sseu_bench"}
+
+
 # ---------------------------------------------------------------- malformed inputs stop the pipeline
 
 

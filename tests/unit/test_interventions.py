@@ -12,8 +12,8 @@ from audioreason.config import load_params
 from audioreason.datasets.records import Utterance
 from audioreason.features.concept_tokens import conflict, serialise
 from audioreason.stages.concept_tokens import assign_splits
-from audioreason.stages.interventions import (condition_tokens, metric_prefix, paired_tests, paper_numbers, questions,
-                                              score)
+from audioreason.features.ser_prompts import condition_tokens, questions
+from audioreason.stages.interventions import metric_prefix, paired_tests, paper_numbers, score
 
 REPO = Path(__file__).resolve().parents[2]
 CFG = load_params(REPO / "params.yaml").interventions

@@ -34,8 +34,8 @@ from audioreason.config import GrpoConfig, flatten
 from audioreason.datasets.records import read_manifest
 from audioreason.models.factory import load_model
 from audioreason.stages.common import OUTPUTS, read_jsonl, sections
-from audioreason.stages.finetune import (TrackerCallback, evaluate_suite, export_best_checkpoint, finish_row,
-                                         is_main_process, plot_loss, row_stage, validation_accuracy)
+from audioreason.stages.finetune import TrackerCallback, finish_row, is_main_process, plot_loss, row_stage
+from audioreason.stages.row_selection import evaluate_suite, export_best_checkpoint, validation_accuracy
 from audioreason.stages.sft_cot import PAPER_TABLE2, TABLE2_KEYS
 from audioreason.tracking import NullTracker
 

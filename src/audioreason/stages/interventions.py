@@ -47,67 +47,16 @@ from typing import Sequence
 import numpy as np
 
 from audioreason.config import InterventionsConfig, flatten
-from audioreason.datasets.records import QARecord
 from audioreason.evaluation.generate import GenerationSettings, generate_answers
 from audioreason.evaluation.ser import SCORER_NAME, plot_confusion, predicted_class, score_ser
 from audioreason.evaluation.stats import holm, mcnemar_exact, speaker_bootstrap_ci, spearman
-from audioreason.features.concept_tokens import conflict, corrupt, serialise, shuffle
-from audioreason.stages.common import (METRICS, OUTPUTS, PLOTS, figure, read_jsonl, save_figure, sections,
-                                      write_jsonl)
+from audioreason.features.concept_tokens import serialise
+from audioreason.features.ser_prompts import CONDITIONS, condition_tokens, questions, token_rows
+from audioreason.stages.common import METRICS, OUTPUTS, PLOTS, figure, save_figure, sections, write_jsonl
 from audioreason.tracking import start_run, write_metrics
-from audioreason.training.prompts import format_prompt
 
 OUT = OUTPUTS / "interventions"
 PAPER = "p04"
-CONDITIONS = ("audio_only", "correct", "shuffle", "conflict", "corrupt")
-
-
-def token_rows(folder: str | Path, dataset: str, split: str) -> list[dict]:
-    """The ``concept_tokens`` rows of one split.
-
-    Raises:
-        FileNotFoundError / ValueError: no tokens for the dataset, or none in the split.
-    """
-    path = Path(folder) / dataset / "tokens.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no concept tokens for {dataset!r} (run the concept_tokens stage)")
-    rows = [r for r in read_jsonl(path) if r["split"] == split]
-    if not rows:
-        raise ValueError(f"{path}: no utterance in split {split!r}")
-    return rows
-
-
-def condition_tokens(rows: Sequence[dict], condition: str, *, seed: int = 0, p: float = 0.0) -> list[dict] | None:
-    """Each utterance's token set under ``condition`` (``None``: no tokens appended)."""
-    own = [r["tokens"] for r in rows]
-    if condition == "audio_only":
-        return None
-    if condition == "correct":
-        return [dict(t) for t in own]
-    if condition == "shuffle":
-        return shuffle(own, seed)
-    if condition == "conflict":
-        return [conflict(t) for t in own]
-    if condition == "corrupt":
-        rng = np.random.default_rng(seed)
-        return [corrupt(t, p, rng) for t in own]
-    raise ValueError(f"unknown condition {condition!r} (have: {', '.join(CONDITIONS)})")
-
-
-def questions(rows: Sequence[dict], token_sets: Sequence[dict] | None, cfg: InterventionsConfig,
-              dataset: str) -> list[QARecord]:
-    """One question per utterance, the whole user turn in ``question`` (the choices in the
-    classes' order, then the token string when given)."""
-    words = tuple(cfg.classes[dataset][c] for c in sorted(cfg.classes[dataset]))
-    out = []
-    for i, r in enumerate(rows):
-        text = format_prompt(cfg.prompt, QARecord(r["id"], dataset, r["split"], r["audio"], cfg.question, words,
-                                                  words[0]))
-        if token_sets is not None:
-            text += cfg.token_suffix.format(tokens=serialise(token_sets[i]))
-        out.append(QARecord(r["id"], dataset, r["split"], r["audio"], text, words,
-                            cfg.classes[dataset][r["label"]]))
-    return out
 
 
 def score(rows: Sequence[dict], completions: Sequence[str], cfg: InterventionsConfig, dataset: str) -> dict:

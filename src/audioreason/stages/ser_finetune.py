@@ -27,7 +27,7 @@ from audioreason.config import InterventionsConfig, SerFinetuneConfig
 from audioreason.models.factory import load_model
 from audioreason.stages.common import OUTPUTS, sections
 from audioreason.stages.finetune import train_and_save
-from audioreason.stages.interventions import condition_tokens, questions, token_rows
+from audioreason.features.ser_prompts import condition_tokens, questions, token_rows
 from audioreason.tracking import NullTracker
 from audioreason.training.sft import AudioSFTCollator, build_lora, build_sft_config
 

@@ -32,8 +32,8 @@ from audioreason.config import SftCotConfig, flatten
 from audioreason.datasets.records import QARecord, read_manifest
 from audioreason.models.factory import load_model
 from audioreason.stages.common import OUTPUTS, read_jsonl, sections
-from audioreason.stages.finetune import (TrackerCallback, evaluate_suite, export_best_checkpoint, finish_row,
-                                         plot_loss, row_stage, validation_accuracy)
+from audioreason.stages.finetune import TrackerCallback, finish_row, plot_loss, row_stage
+from audioreason.stages.row_selection import evaluate_suite, export_best_checkpoint, validation_accuracy
 from audioreason.tracking import NullTracker
 from audioreason.training.prompts import format_prompt
 from audioreason.training.sft import AudioSFTCollator, build_lora, build_sft_config
