@@ -72,6 +72,17 @@ def test_corrupt_zero_is_the_aligned_tokens_and_one_draws_from_the_vocabulary():
         corrupt(t, 1.5, rng)
 
 
+def test_corruptions_with_one_seed_are_nested_across_p():
+    sets = [tokens(ENERGY=level) for level in LEVELS["ENERGY"]] * 40
+    by_p = {p: [corrupt(t, p, r) for t, r in zip(sets, [np.random.default_rng(7)] * len(sets))]
+            for p in (0.25, 0.5, 1.0)}
+    for low, high in ((0.25, 0.5), (0.5, 1.0)):
+        for orig, a, b in zip(sets, by_p[low], by_p[high]):
+            for c in orig:
+                if a[c] != orig[c]:
+                    assert b[c] == a[c]      # replaced at the lower p: replaced the same way at the higher
+
+
 def test_shuffle_permutes_whole_sequences_and_keeps_the_marginals():
     sets = [tokens(ENERGY=level) for level in LEVELS["ENERGY"]] * 4
     out = shuffle(sets, seed=3)
@@ -160,6 +171,8 @@ def test_tokenizer_fits_on_training_rows_only_with_gender_edges():
     assert all(np.array_equal(before[k], tok.binner.edges[k]) for k in before)   # tokenizing never refits
     state = tok.state()
     assert set(state["edges"]) >= {"PITCH/F", "PITCH/M", "FORMANTS/F", "ENERGY/*"} and len(state["edges"]["ENERGY/*"]) == 4
+    _, no_gender = tok.tokens(outlier, None)
+    assert no_gender["PITCH"] == no_gender["FORMANTS"] == "UNDEFINED" and no_gender["ENERGY"] == "VERY_HIGH"
     with pytest.raises(RuntimeError, match="fit"):
         ConceptTokenizer().tokens(train[0])
     with pytest.raises(ValueError, match="no training utterances"):

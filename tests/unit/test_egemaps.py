@@ -70,6 +70,11 @@ def test_silence_and_too_short_clips_give_documented_values():
     assert short["n_frames"] == 0 and all(math.isnan(short[c]) for c in USED_COLUMNS)
     noise = means(np.random.default_rng(0).normal(0, 0.1, SR).astype(np.float32))
     assert math.isnan(noise[F0_COLUMN]) and noise["voiced_fraction"] == 0.0 and noise["silent"] == 0.0
+    # openSMILE writes formant estimates on unvoiced frames too; they are not averaged in.
+    assert all(math.isnan(noise[f"F{i}frequency_sma3nz"]) for i in (1, 2, 3))
+    half = means(np.r_[tone(150, 0.3), np.random.default_rng(1).normal(0, 0.1, SR).astype(np.float32)])
+    voiced_only = means(tone(150, 0.3))
+    assert half["F1frequency_sma3nz"] == pytest.approx(voiced_only["F1frequency_sma3nz"], rel=0.05)
     # Their tokens: nothing crashes, undefined concepts say so, no voicing is UNVOICED.
     tok = ConceptTokenizer(grouped=("PITCH",)).fit([means(tone(f, a, 0.5)) for f in (120, 200) for a in (0.05, 0.3)],
                                                     ["M", "F", "M", "F"])

@@ -70,7 +70,9 @@ def test_render_writes_every_snr_at_the_target(corpora, tmp_path):
     counts = Counter()
     item = [i for i in mix_sseu.plan_items(corpora, counts) if i["scene"] == "metro station"][0]
     rows = mix_sseu.render_item(item, corpora, tmp_path / "out", counts)
-    assert counts["background_looped"] == 1                  # a 1 s recording under 1.2 s of speech, a 3 s window
+    assert all(r["background_looped"] for r in rows)         # a 1 s recording under 1.2 s of speech, a 3 s window
+    # ... and its event repeats with it: "Metro leaving" at 0.2-0.9 s, 1.2-1.9 s and 2.2-2.9 s.
+    assert [(e["onset"], e["offset"]) for e in item["events"]] == [(0.2, 0.9), (1.2, 1.9), (2.2, 2.9)]
     assert [r["snr_key"] for r in rows] == ["snr_inf", "snr_10", "snr_5", "snr_0", "snr_m5", "snr_m10", "snr_minf"]
     for r in rows:
         x, rate = sf.read(r["audio"])

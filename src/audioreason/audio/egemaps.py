@@ -3,9 +3,9 @@
 "For each utterance, eGeMAPSv02 LLDs are extracted with openSMILE and summarised with a
 file-level mean vector." openSMILE's eGeMAPSv02 LLD set has 25 columns at a 10 ms hop. The
 ``_sma3nz`` columns (F0, jitter, shimmer, HNR, harmonic differences, formants) are defined
-on voiced frames only: openSMILE writes 0 on unvoiced frames, so their file-level mean is
-taken over the non-zero frames (what eGeMAPS's own functionals do); the other columns are
-averaged over all frames.
+on voiced frames only, so their file-level mean is taken over the frames with an F0 (what
+eGeMAPS's own functionals do: openSMILE writes 0 on unvoiced frames for most of them but
+still writes formant estimates there); the other columns are averaged over all frames.
 
 Paper 04's Table I names the descriptors of each concept; its markdown copy has lost the
 column names, so the mapping below is the reading of Table I's descriptions against the
@@ -103,16 +103,20 @@ def lld_frames(signal: np.ndarray, sample_rate: int) -> tuple[np.ndarray, list[s
 
 def file_means(frames: np.ndarray, columns: Sequence[str], *,
                silence_loudness: float = SILENCE_LOUDNESS) -> dict[str, float]:
-    """The file-level mean of every used LLD (``_sma3nz``: over non-zero frames), plus
+    """The file-level mean of every used LLD (``_sma3nz``: over the frames with an F0), plus
     ``n_frames``, ``voiced_fraction`` and ``silent``; undefined means are NaN (module docstring)."""
     idx = {c: i for i, c in enumerate(columns)}
     n = len(frames)
     out: dict[str, float] = {"n_frames": float(n)}
     silent = n == 0 or float(np.max(frames[:, idx[LOUDNESS_COLUMN]])) < silence_loudness
+    voiced = frames[:, idx[F0_COLUMN]] > 0 if n else np.zeros(0, bool)
     for c in USED_COLUMNS:
         v = frames[:, idx[c]] if n else np.empty(0)
         if c.endswith("nz"):
-            v = v[v != 0]
+            # openSMILE zeroes F0, jitter, shimmer, HNR and the harmonic differences on unvoiced
+            # frames but still writes formant estimates there: every voiced-only column is averaged
+            # over the frames that have an F0 (and a non-zero value), as eGeMAPS's functionals do.
+            v = v[voiced & (v != 0)]
         out[c] = float(v.mean()) if len(v) and not (silent and c in SPECTRAL_COLUMNS) else float("nan")
     out["voiced_fraction"] = float(np.mean(frames[:, idx[F0_COLUMN]] > 0)) if n else 0.0
     out["silent"] = float(silent)

@@ -1,16 +1,17 @@
 """SSEU-Bench scoring (paper 05 §2.2-3): WER for ASR, embedding-confidence mACC for ASC and mAP for AT.
 
-- **ASR**: corpus WER (total edits / total reference words, %) after :data:`NORMALISE`:
-  lower case, punctuation removed (apostrophes too: "don't" -> "dont" on both sides),
+- **ASR**: corpus WER (total edits / total reference words, %) after :func:`normalise`:
+  lower case, hyphens split, punctuation removed (apostrophes too: "don't" -> "dont" on both sides),
   whitespace collapsed, with jiwer. An empty hypothesis counts every reference word deleted.
 - **ASC** (eq. 1): the predicted scene text S^ and every target scene S_i are embedded by a
   text-embedding model theta; the confidence of scene i is the softmax over i of
   cos(theta(S^), theta(S_i)) (no temperature, as written). mACC: the mean over scenes of the
-  share of that scene's clips whose highest-confidence scene is right (%).
+  share of that scene's clips whose true scene has the strictly highest confidence (%); an
+  empty answer (no scene named) or a tie at the top is wrong.
 - **AT** (eqs. 2-3): for predicted events E^_1..E^_M and target classes E_1..E_N,
   F[m, n] = sigmoid(cos(theta(E^_m), theta(E_n))) and p_n = max_m F[m, n]. An answer naming
   no event gives p_n = 0 for every class (nothing was detected). mAP: the mean over classes
-  with at least one positive clip of the average precision of p_n over clips (%).
+  with at least one positive clip of scikit-learn's average precision of p_n over clips (%).
 
 Ground truth used as the prediction gives WER 0, mACC 100 and mAP 100 exactly whenever
 distinct class names have cosine similarity below 1 (the ``upper_bound`` row checks the path).
@@ -48,7 +49,7 @@ def normalise(text: str) -> str:
     >>> normalise("  Please call Stella, ask HER to bring these things!  ")
     'please call stella ask her to bring these things'
     """
-    text = (text or "").lower()
+    text = (text or "").lower().replace("-", " ")
     text = re.sub(r"[^\w\s]|_", "", text)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -146,7 +147,10 @@ class CachedEmbedding:
 
 
 def scene_confidences(predicted: str, scenes: Sequence[str], embed: Embed) -> np.ndarray:
-    """Eq. 1: softmax over the target scenes of cos(theta(predicted), theta(scene)); ``[N_s]``."""
+    """Eq. 1: softmax over the target scenes of cos(theta(predicted), theta(scene)); ``[N_s]``.
+    An empty answer names no scene: all NaN (scored wrong by :func:`macro_accuracy`)."""
+    if not (predicted or "").strip():
+        return np.full(len(scenes), np.nan)
     e = embed([predicted, *scenes])
     sims = e[1:] @ e[0]
     z = np.exp(sims - sims.max())
@@ -163,30 +167,37 @@ def event_confidences(predicted: Sequence[str], classes: Sequence[str], embed: E
 
 
 def macro_accuracy(golds: Sequence[str], confidences: np.ndarray, scenes: Sequence[str]) -> float:
-    """mACC (%): mean over the scenes present of the share of their clips whose argmax is right.
+    """mACC (%): mean over the scenes present of the share of their clips where the true scene has
+    the strictly highest confidence (a tie at the top, or a row of NaN for no answer, is wrong: a
+    tie must not be credited to whichever scene comes first).
 
     >>> macro_accuracy(["a", "a", "b"], np.array([[.9, .1], [.2, .8], [.3, .7]]), ["a", "b"])
     75.0
+    >>> macro_accuracy(["a", "b"], np.array([[.5, .5], [np.nan, np.nan]]), ["a", "b"])
+    0.0
     """
-    pred = [scenes[i] for i in np.asarray(confidences).argmax(axis=1)]
+    conf = np.asarray(confidences, dtype=float)
+    pred = []
+    for row in conf:
+        top = np.flatnonzero(row == np.max(row)) if not np.isnan(row).any() else []
+        pred.append(scenes[top[0]] if len(top) == 1 else None)
     per = [np.mean([p == s for g, p in zip(golds, pred) if g == s]) for s in scenes if s in golds]
     return 100.0 * float(np.mean(per)) if per else 0.0
 
 
 def average_precision(labels: Sequence[bool], scores: Sequence[float]) -> float:
-    """AP of one class: the mean, over its positives, of the precision at each positive's rank
-    (ties broken against the positives, so a tie never inflates AP).
+    """AP of one class as scikit-learn computes it (the usual AT mAP, e.g. PANNs): precision
+    weighted by the recall gained at each distinct score threshold (tied scores form one step).
 
     >>> average_precision([True, False, True], [0.9, 0.8, 0.1])
     0.8333333333333333
     """
+    from sklearn.metrics import average_precision_score
+
     labels, scores = np.asarray(labels, bool), np.asarray(scores, float)
     if not labels.any():
         raise ValueError("average precision needs at least one positive")
-    order = np.lexsort((labels, -scores))          # by score descending, negatives first within ties
-    hits = np.cumsum(labels[order])
-    ranks = np.arange(1, len(order) + 1)
-    return float(np.mean((hits / ranks)[labels[order]]))
+    return float(average_precision_score(labels, scores))
 
 
 def mean_average_precision(gold_sets: Sequence[set[str]], confidences: np.ndarray, classes: Sequence[str]) -> float:
@@ -202,6 +213,11 @@ def mean_average_precision(gold_sets: Sequence[set[str]], confidences: np.ndarra
 
 _FIELD = re.compile(r"\b(transcript(?:ion)?|asr|acoustic scene|scene|sound events?|events?)\s*\**\s*[:=]\s*\**\s*(.*)$",
                     re.IGNORECASE)
+
+
+def _field_name(label: str) -> str:
+    label = label.lower()
+    return "transcript" if label.startswith(("transcript", "asr")) else "scene" if "scene" in label else "events"
 
 
 def split_events(text: str) -> list[str]:
@@ -220,7 +236,7 @@ class JointAnswer:
     scene: str
     events: tuple[str, ...]
     missing: tuple[str, ...]
-    """Fields that could not be found (``transcript``, ``scene``, ``events``)."""
+    """Fields that could not be found or are empty (``transcript``, ``scene``, ``events``)."""
 
 
 def parse_joint(text: str) -> JointAnswer:
@@ -231,24 +247,26 @@ def parse_joint(text: str) -> JointAnswer:
     ('hello there', 'city center', ('car', 'birds singing'), ())
     """
     fields: dict[str, str] = {}
-    stripped = (text or "").strip()
-    if stripped.startswith("{"):
+    found = re.search(r"\{.*\}", text or "", re.DOTALL)      # a JSON object anywhere (also in a ``` fence)
+    if found:
         try:
-            obj = json.loads(stripped)
-            if isinstance(obj, Mapping):
-                for key, name in (("transcript", "transcript"), ("scene", "scene"), ("events", "events")):
-                    if key in obj:
-                        v = obj[key]
-                        fields[name] = ", ".join(map(str, v)) if isinstance(v, list) else str(v)
+            obj = json.loads(found.group(0))
         except json.JSONDecodeError:
-            pass
-    for line in (text or "").splitlines():
+            obj = None
+        if isinstance(obj, Mapping):
+            for key, v in obj.items():
+                if _FIELD.search(f"{key}:"):
+                    fields[_field_name(str(key))] = ", ".join(map(str, v)) if isinstance(v, list) else str(v)
+    lines = (text or "").splitlines()
+    for i, line in enumerate(lines):
         m = _FIELD.search(line)
         if m:
-            key = m.group(1).lower()
-            name = "transcript" if key.startswith(("transcript", "asr")) else "scene" if "scene" in key else "events"
-            fields[name] = m.group(2).strip()
-    missing = tuple(k for k in ("transcript", "scene", "events") if k not in fields)
+            value = m.group(2).strip(" *")
+            if not value:      # "Scene:" on its own line, the answer on the next one
+                following = next((x for x in lines[i + 1:] if x.strip()), "")
+                value = "" if _FIELD.search(following) else following.strip()
+            fields[_field_name(m.group(1))] = value
+    missing = tuple(k for k in ("transcript", "scene", "events") if not fields.get(k, "").strip())
     return JointAnswer(fields.get("transcript", ""), fields.get("scene", "").strip(" ."),
                        tuple(split_events(fields.get("events", ""))), missing)
 

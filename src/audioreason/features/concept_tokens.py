@@ -134,7 +134,12 @@ def vocabulary(concept: str) -> tuple[str, ...]:
 
 
 def corrupt(tokens: Mapping[str, str], p: float, rng: np.random.Generator) -> dict[str, str]:
-    """Each position kept with probability 1 - p, else a uniform draw from its concept's vocabulary.
+    """Each position kept with probability 1 - p, else a uniform draw from its concept's vocabulary
+    (which may redraw the original, as the paper words it).
+
+    Every position consumes the same two draws whatever ``p`` is, so generators seeded alike give
+    nested corruptions: a position replaced at p is replaced, by the same token, at every p' > p
+    (the corruption curve then varies p alone).
 
     Raises:
         ValueError: ``p`` outside [0, 1].
@@ -144,7 +149,8 @@ def corrupt(tokens: Mapping[str, str], p: float, rng: np.random.Generator) -> di
     out = {}
     for c, v in tokens.items():
         vocab = vocabulary(c)
-        out[c] = vocab[int(rng.integers(len(vocab)))] if rng.random() < p else v
+        u, k = rng.random(), int(rng.integers(len(vocab)))
+        out[c] = vocab[k] if u < p else v
     return out
 
 
@@ -261,11 +267,13 @@ class ConceptTokenizer:
         return self
 
     def tokens(self, row: Mapping[str, float], group: str | None = None) -> tuple[dict[str, float], dict[str, str]]:
-        """The concept scores and the six tokens of one utterance."""
+        """The concept scores and the six tokens of one utterance; a grouped concept of an utterance
+        whose group has no edges (no or an unseen gender) is ``UNDEFINED`` (counted by the stage)."""
         if self.binner is None:
             raise RuntimeError("ConceptTokenizer.fit must run before tokens()")
         scores = concept_scores(row, self.scaler)
-        toks = {c: self.binner.level(c, scores[c], group) for c in CONCEPTS}
+        toks = {c: (UNDEFINED if c in self.grouped and (c, group) not in self.binner.edges
+                    else self.binner.level(c, scores[c], group)) for c in CONCEPTS}
         toks["VOICE_QUALITY"] = self.rule.label(row, self.scaler)
         return scores, toks
 

@@ -83,15 +83,21 @@ def background_pool(cfg: MixSseuConfig, counts: Counter) -> dict[str, list[Sound
 
 
 def window_events(clip: Soundscape, start_s: float, seconds: float, cfg: MixSseuConfig,
-                  counts: Counter) -> list[dict]:
-    """The clip's events that overlap the window by ``min_event_s``, in window seconds, benchmark labels."""
+                  counts: Counter, duration: float | None = None) -> list[dict]:
+    """The clip's events that overlap the window by ``min_event_s``, in window seconds, benchmark labels.
+
+    A recording of ``duration`` shorter than the window is repeated to fill it (``read_window``),
+    and so are its events.
+    """
+    repeats = math.ceil(seconds / duration) if duration and duration < seconds else 1
+    shifted = [(e, k * (duration or 0.0)) for k in range(repeats) for e in clip.events]
     out = []
-    for e in clip.events:
-        onset, offset = max(e.onset, start_s), min(e.offset, start_s + seconds)
+    for e, shift in shifted:
+        onset, offset = max(e.onset + shift, start_s), min(e.offset + shift, start_s + seconds)
         if offset - onset < cfg.min_event_s or e.confidence < cfg.min_event_confidence:
             continue
         if e.label not in cfg.event_classes:
-            counts[f"events_unmapped.{e.label}"] += 1
+            counts[f"events_unmapped.{e.label}"] += shift == 0.0
             continue
         out.append({"label": cfg.event_classes[e.label], "onset": round(onset - start_s, 3),
                     "offset": round(offset - start_s, 3)})
@@ -127,7 +133,7 @@ def plan_items(cfg: MixSseuConfig, counts: Counter) -> list[dict]:
                     "background_id": clip.id, "background_dataset": clip.dataset, "background_audio": clip.audio,
                     "window_start_s": round(start, 3), "seconds": round(seconds, 3),
                     "speech_onset_s": round(onset, 3),
-                    "events": window_events(clip, start, seconds, cfg, counts)}
+                    "events": window_events(clip, start, seconds, cfg, counts, duration)}
             item["plan"] = hashlib.sha256(json.dumps([item, cfg.snrs, MIX_RATE], sort_keys=True).encode()).hexdigest()[:16]
             items.append(item)
     return items
@@ -137,7 +143,6 @@ def render_item(item: dict, cfg: MixSseuConfig, out: Path, counts: Counter) -> l
     """Every SNR of one item as wav files; returns its manifest rows."""
     speech = load_audio(item["speech_audio"], MIX_RATE)
     background, looped = read_window(item["background_audio"], item["window_start_s"], item["seconds"])
-    counts["background_looped"] += looped
     onset = int(round(item["speech_onset_s"] * MIX_RATE))
     onset = min(onset, len(background) - len(speech))
     rows = []
@@ -182,6 +187,7 @@ def run(cfg: MixSseuConfig, tracker: NullTracker) -> dict:
             audio_s += item["seconds"] * len(cfg.snrs)
         rows.extend(item_rows)
     wall = time.perf_counter() - start
+    counts["background_looped"] = sum(r["background_looped"] for r in rows if r["snr_key"] == rows[0]["snr_key"])
     keep = {Path(r["audio"]).name for r in rows}
     for stale in (OUT / "audio").glob("*.wav"):
         if stale.name not in keep:
@@ -205,7 +211,7 @@ def run(cfg: MixSseuConfig, tracker: NullTracker) -> dict:
             "background_weak": counts["background_weak"],
             "events_unmapped": sum(v for k, v in counts.items() if k.startswith("events_unmapped.")),
             "event_classes_present": len(classes), "max_snr_error_db": worst,
-            "real_time_factor": wall / audio_s if audio_s else 0.0}
+            **({"real_time_factor": wall / audio_s} if audio_s else {})}   # none when every item resumed
 
 
 def main() -> None:

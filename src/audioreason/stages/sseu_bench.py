@@ -72,7 +72,7 @@ def score_predictions(rows: Sequence[dict], preds: dict[str, dict], scenes: Sequ
             if task == "asr":
                 v = wer([r["transcript"] for r in at_snr], [preds[r["id"]]["asr"] for r in at_snr])
             elif task == "asc":
-                conf = np.stack([scene_confidences(preds[r["id"]]["asc"] or "none", scenes, embed) for r in at_snr])
+                conf = np.stack([scene_confidences(preds[r["id"]]["asc"], scenes, embed) for r in at_snr])
                 v = macro_accuracy([r["scene"] for r in at_snr], conf, scenes)
             else:
                 conf = np.stack([event_confidences(list(preds[r["id"]]["at"]), classes, embed) for r in at_snr])
@@ -100,6 +100,7 @@ def _generate(model, processor, rows: Sequence[dict], prompt: str, max_new_token
     from audioreason.datasets.records import QARecord
     from audioreason.evaluation.generate import GenerationSettings, generate_answers
 
+    cache.unlink(missing_ok=True)   # mixture ids repeat across re-mixes: nothing cached may carry over
     records = [QARecord(r["id"], "sseu", "test", r["audio"], prompt, (), "") for r in rows]
     settings = GenerationSettings(max_new_tokens, False, 1.0, 50, 1.0, cfg.seed)
     gens = generate_answers(model, processor, records, prompt="{question}", settings=settings,

@@ -34,7 +34,8 @@ def test_wer_by_hand():
     # Corpus WER weights by reference length: (2 + 3) / (6 + 3).
     assert wer(["the cat sat on the mat", "a red dog"], ["the cat sit on mat", ""]) == pytest.approx(100 * 5 / 9)
     assert wer(["Hello, World!"], ["hello world"]) == 0.0
-    assert normalise("Don't STOP-now") == "dont stopnow"
+    assert wer(["a well-known place"], ["a well known place"]) == 0.0
+    assert normalise("Don't STOP-now") == "dont stop now"
     with pytest.raises(ValueError, match="empty after normalisation"):
         wer(["..."], ["x"])
     with pytest.raises(ValueError, match="1 references but 2"):
@@ -69,8 +70,12 @@ def test_macro_accuracy_and_average_precision_by_hand():
     rng = np.random.default_rng(0)
     labels, scores = rng.random(50) < 0.3, rng.random(50)
     assert average_precision(labels, scores) == pytest.approx(average_precision_score(labels, scores))
-    # A tie between a positive and a negative is not credited to the positive.
+    # Ties form one threshold step, as in scikit-learn (the usual AT mAP).
+    tied = rng.integers(0, 3, 50) / 2
+    assert average_precision(labels, tied) == pytest.approx(average_precision_score(labels, tied))
     assert average_precision([True, False], [0.5, 0.5]) == pytest.approx(0.5)
+    # No answer, or a tie at the top, is never credited to the first scene.
+    assert macro_accuracy(["a", "b"], np.array([[np.nan, np.nan], [0.5, 0.5]]), ["a", "b"]) == 0.0
     golds = [{"x"}, {"y"}, {"x", "y"}]
     conf = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0], [0.7, 0.6, 0.0]])
     assert mean_average_precision(golds, conf, ["x", "y", "z"]) == pytest.approx(100.0)    # z has no positive
@@ -89,6 +94,7 @@ def test_ground_truth_as_prediction_reaches_the_upper_bounds():
     assert macro_accuracy(scenes, asc, SCENES) == 100.0
     at = np.stack([event_confidences(sorted(e), EVENTS, emb) for e in events])
     assert mean_average_precision(events, at, EVENTS) == 100.0
+    assert np.isnan(scene_confidences("", SCENES, emb)).all()
     # and a wrong prediction loses: every clip called "home".
     wrong = np.stack([scene_confidences("home", SCENES, emb) for _ in scenes])
     assert macro_accuracy(scenes, wrong, SCENES) == pytest.approx(100 / 6)
@@ -114,6 +120,52 @@ def test_joint_answers_parse_robustly():
                       "4. Event candidates: dog, cat\n5. Correction: drop cat\nFinal answer:\n**Transcript:** hi there\n"
                       "**Scene:** home\n**Events:** dog")
     assert (cot.transcript, cot.scene, cot.events, cot.missing) == ("hi there", "home", ("dog",), ())
+    caps = parse_joint('Sure:\n```json\n{"Transcript": "hi", "Scene": "home", "Events": ["dog"]}\n```')
+    assert (caps.transcript, caps.scene, caps.events, caps.missing) == ("hi", "home", ("dog",), ())
+    nextline = parse_joint("Transcript:\nplease call stella\nScene:\nhome\nEvents:\n")
+    assert (nextline.transcript, nextline.scene, nextline.missing) == ("please call stella", "home", ("events",))
     broken = parse_joint("I think it is a kitchen with a dog.")
     assert broken.missing == ("transcript", "scene", "events") and broken.events == ()
     assert split_events("None") == [] and split_events("car; wind blowing") == ["car", "wind blowing"]
+
+
+def test_openai_compatible_endpoint_is_called_as_documented(monkeypatch):
+    """A real HTTP round trip on loopback: POST {base}/embeddings with model and input, bearer key,
+    rows put back in ``index`` order and L2-normalised."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from audioreason.evaluation.sseu import openai_embedding
+
+    seen = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.update(path=self.path, auth=self.headers["Authorization"], body=body)
+            data = [{"index": i, "embedding": [float(len(t)), 0.0, 3.0]} for i, t in enumerate(body["input"])]
+            payload = json.dumps({"data": data[::-1]}).encode()            # out of order on purpose
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("TEST_EMBED_KEY", "sk-test")
+        embed = openai_embedding(f"http://127.0.0.1:{server.server_port}/v1", "text-embedding-3-large",
+                                 api_key_env="TEST_EMBED_KEY")
+        v = embed(["home", "metro station"])
+    finally:
+        server.shutdown()
+    assert seen["path"] == "/v1/embeddings" and seen["auth"] == "Bearer sk-test"
+    assert seen["body"] == {"model": "text-embedding-3-large", "input": ["home", "metro station"]}
+    np.testing.assert_allclose(v[0], np.array([4.0, 0.0, 3.0]) / 5.0)     # "home": length 4
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), [1.0, 1.0])
