@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
@@ -269,7 +268,3 @@ def parse_joint(text: str) -> JointAnswer:
     missing = tuple(k for k in ("transcript", "scene", "events") if not fields.get(k, "").strip())
     return JointAnswer(fields.get("transcript", ""), fields.get("scene", "").strip(" ."),
                        tuple(split_events(fields.get("events", ""))), missing)
-
-
-def sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))

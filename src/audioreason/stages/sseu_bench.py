@@ -60,8 +60,17 @@ def build_embedding(cfg: SseuBenchConfig):
 
 
 def score_predictions(rows: Sequence[dict], preds: dict[str, dict], scenes: Sequence[str], classes: Sequence[str],
-                      embed: Callable) -> dict[str, float]:
-    """Per-SNR WER / mACC / mAP of ``preds`` (mixture id -> ``transcript`` / ``scene`` / ``events``), and averages."""
+                      embed: Callable | None) -> dict[str, float]:
+    """Per-SNR WER / mACC / mAP of ``preds`` (mixture id -> task -> prediction), and averages.
+
+    ``asr`` is a transcript; ``asc`` / ``at`` are an answer (scene text / event list, embedded by
+    eqs. 1-3) or already a confidence vector over the classes (CLAP).
+    """
+    def confidences(task: str, pred) -> np.ndarray:
+        if isinstance(pred, np.ndarray):
+            return pred
+        return scene_confidences(pred, scenes, embed) if task == "asc" else event_confidences(list(pred), classes, embed)
+
     metrics: dict[str, float] = {}
     for task, (metric, columns) in TASKS.items():
         values = []
@@ -71,12 +80,10 @@ def score_predictions(rows: Sequence[dict], preds: dict[str, dict], scenes: Sequ
                 continue
             if task == "asr":
                 v = wer([r["transcript"] for r in at_snr], [preds[r["id"]]["asr"] for r in at_snr])
-            elif task == "asc":
-                conf = np.stack([scene_confidences(preds[r["id"]]["asc"], scenes, embed) for r in at_snr])
-                v = macro_accuracy([r["scene"] for r in at_snr], conf, scenes)
             else:
-                conf = np.stack([event_confidences(list(preds[r["id"]]["at"]), classes, embed) for r in at_snr])
-                v = mean_average_precision([set(r["event_labels"]) for r in at_snr], conf, classes)
+                conf = np.stack([confidences(task, preds[r["id"]][task]) for r in at_snr])
+                v = (macro_accuracy([r["scene"] for r in at_snr], conf, scenes) if task == "asc"
+                     else mean_average_precision([set(r["event_labels"]) for r in at_snr], conf, classes))
             metrics[f"{task}.{metric}.{key}"] = v
             values.append((key, v))
         if values:
@@ -192,28 +199,8 @@ def clap_predictions(rows: Sequence[dict], scenes: Sequence[str], classes: Seque
             asc = torch.softmax(a @ scene_t.T, dim=-1).numpy()
             at = torch.sigmoid(a @ class_t.T).numpy()
             for r, s, e in zip(batch, asc, at):
-                preds[r["id"]] = {"asc_conf": s, "at_conf": e}
+                preds[r["id"]] = {"asc": s, "at": e}
     return preds
-
-
-def score_confidences(rows: Sequence[dict], preds: dict[str, dict], scenes: Sequence[str],
-                      classes: Sequence[str]) -> dict[str, float]:
-    """mACC / mAP per SNR from confidence vectors (the CLAP rows)."""
-    metrics: dict[str, float] = {}
-    for task, conf_key, metric in (("asc", "asc_conf", "macc"), ("at", "at_conf", "map")):
-        values = []
-        for key in TASKS[task][1]:
-            at_snr = [r for r in rows if r["snr_key"] == key and r["id"] in preds]
-            if not at_snr:
-                continue
-            conf = np.stack([preds[r["id"]][conf_key] for r in at_snr])
-            v = (macro_accuracy([r["scene"] for r in at_snr], conf, scenes) if task == "asc"
-                 else mean_average_precision([set(r["event_labels"]) for r in at_snr], conf, classes))
-            metrics[f"{task}.{metric}.{key}"] = v
-            values.append((key, v))
-        metrics[f"{task}.{metric}.average"] = float(np.mean([v for _, v in values]))
-        metrics[f"{task}.{metric}.average_5snr"] = float(np.mean([v for k, v in values if k in MIXED]))
-    return metrics
 
 
 SNR_X = {"snr_inf": 15.0, "snr_10": 10.0, "snr_5": 5.0, "snr_0": 0.0, "snr_m5": -5.0, "snr_m10": -10.0,
@@ -262,7 +249,8 @@ def main(argv: list[str] | None = None) -> None:
             if row == "upper_bound":
                 metrics = score_predictions(mixtures, ground_truth(mixtures), scenes, classes, embed)
             elif row == "clap":
-                metrics = score_confidences(mixtures, clap_predictions(mixtures, scenes, classes, cfg), scenes, classes)
+                metrics = score_predictions(mixtures, clap_predictions(mixtures, scenes, classes, cfg), scenes, classes,
+                                            embed)
                 tracker.set_tags({"clap_model": cfg.clap.model})
             else:
                 if loaded is None:
