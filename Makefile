@@ -2,12 +2,16 @@
 #   make repro   environment + data + `dvc repro` (tiny scale)
 #   make test    environment (if needed) + the whole test suite
 #   make ui      MLflow UI on 127.0.0.1:5000 over mlflow.db
+#   make gpu-lock / mlflow-lock   re-resolve the GPU image's / tracking server's pins (needs PyPI)
+#   make cluster-dvc              inside a cluster pod: DVC cache and remote from the environment (k8s/)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEPS := $(VENV)/.deps
+DEEPSPEED := 0.19.8
 
 # Caches live inside the clone, so a fresh clone builds them and later runs reuse them.
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
@@ -20,21 +24,30 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: repro test ui env data clean-outputs
+.PHONY: repro test ui env deps data clean-outputs gpu-lock mlflow-lock cluster-dvc
 
 env: $(STAMP)
 
 # Re-installs only when the pins change. torch goes first (CPU wheel), then everything
 # else at exact versions, then DeepSpeed against that torch; nothing may pull CUDA wheels.
-$(STAMP): requirements/lock.txt requirements/build.txt pyproject.toml
+# `deps` is everything but the package itself (docker/cpu.Dockerfile caches it as a layer);
+# TORCH_PIP_ARGS points pip at a CPU wheel index where the CPU build is not on disk
+# (the image: --index-url https://download.pytorch.org/whl/cpu).
+TORCH_PIP_ARGS ?=
+deps: $(DEPS)
+
+$(DEPS): requirements/lock.txt requirements/build.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements/build.txt
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q $(TORCH_PIP_ARGS) torch==2.13.0
 	$(BIN)/pip install -q -r requirements/lock.txt
-	$(BIN)/pip install -q --no-build-isolation deepspeed==0.19.8
-	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/pip install -q --no-build-isolation deepspeed==$(DEEPSPEED)
 	@if $(BIN)/pip list 2>/dev/null | grep -iE '^(nvidia-|torchvision|torchaudio|torchcodec)'; then \
 	  echo "error: CUDA / torchvision packages were installed (see above); the CPU stack must not have them"; exit 1; fi
+	touch $(DEPS)
+
+$(STAMP): $(DEPS) pyproject.toml
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	$(BIN)/pip check
 	touch $(STAMP)
 
@@ -58,3 +71,30 @@ ui: $(STAMP)
 
 clean-outputs:
 	rm -rf outputs metrics plots mlflow.db mlartifacts
+
+# The images' pinned sets, resolved against PyPI for Linux x86_64 / CPython 3.11 (this machine's
+# local wheel folder and pip caps are bypassed: the GPU set needs PyPI's CUDA build of torch).
+PIP_RESOLVE = env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(BIN)/pip install --dry-run --ignore-installed \
+	--prefer-binary --quiet
+gpu-lock: $(STAMP)
+	@mkdir -p .cache
+	$(PIP_RESOLVE) --report .cache/gpu-report.json -r requirements/gpu.in
+	$(BIN)/python requirements/freeze_report.py .cache/gpu-report.json requirements/gpu.in > requirements/gpu.txt
+
+mlflow-lock: $(STAMP)
+	@mkdir -p .cache
+	$(PIP_RESOLVE) --report .cache/mlflow-report.json -r requirements/mlflow-server.in
+	$(BIN)/python requirements/freeze_report.py .cache/mlflow-report.json requirements/mlflow-server.in \
+	  > requirements/mlflow-server.txt
+
+# In a cluster pod (k8s/): the shared DVC cache on its volume and the S3 remote from the environment
+# (DVC_CACHE_DIR, DVC_REMOTE_URL, optional DVC_REMOTE_ENDPOINT_URL for MinIO and other S3-compatible stores).
+# Local to the pod's checkout (.dvc/config.local): nothing here is committed.
+cluster-dvc:
+	@test -n "$${DVC_CACHE_DIR:-}" || { echo "error: DVC_CACHE_DIR is not set (the dvc-cache volume's mount)"; exit 1; }
+	@test -n "$${DVC_REMOTE_URL:-}" || { echo "error: DVC_REMOTE_URL is not set (s3://bucket/prefix)"; exit 1; }
+	$(BIN)/dvc cache dir --local "$$DVC_CACHE_DIR"
+	$(BIN)/dvc config --local cache.shared group
+	$(BIN)/dvc remote add --local --force --default cluster "$$DVC_REMOTE_URL"
+	@if [ -n "$${DVC_REMOTE_ENDPOINT_URL:-}" ]; then \
+	  $(BIN)/dvc remote modify --local cluster endpointurl "$$DVC_REMOTE_ENDPOINT_URL"; fi

@@ -6,6 +6,8 @@
     audioreason score mmau PRED.json            official MMAU scoring of a prediction file
     audioreason score music_avqa PRED.json      MUSIC-AVQA accuracy per type / group (vocabulary mapping)
     audioreason score ser PRED.json             SER UA / WA and the confusion matrix (IEMOCAP, FAU-Aibo)
+    audioreason params --from F --set K=V ...   write params.yaml from a scale's file with checked overrides
+    audioreason serve-teacher NAME              run `vllm serve` for teachers.NAME as params configure it
 """
 
 from __future__ import annotations
@@ -122,6 +124,57 @@ def score_ser_cmd(
     if confusion_png:
         plot_confusion(scores, confusion_png, dataset)
     typer.echo(json.dumps(scores, indent=2, sort_keys=True))
+
+
+@app.command("params")
+def params_cmd(
+    source: Path = typer.Option(Path("params.paper.yaml"), "--from", exists=True, dir_okay=False,
+                                help="The scale's params file to start from."),
+    out: Path = typer.Option(Path("params.yaml"), help="Where to write (what `dvc repro` reads)."),
+    overrides: list[str] = typer.Option([], "--set", help="section.key=value (YAML value); the key must exist."),
+) -> None:
+    """Write OUT from SOURCE with overrides; every key must exist and the result must validate."""
+    from audioreason.config import ConfigError
+    from audioreason.deploy import write_params
+
+    try:
+        write_params(source, out, overrides)
+    except ConfigError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{out}: written from {source}" + (f" with {', '.join(overrides)}" if overrides else ""))
+
+
+@app.command("serve-teacher")
+def serve_teacher(
+    name: str = typer.Argument(..., help="A teachers.<name> entry whose backend is vllm."),
+    params: Path = typer.Option(Path("params.yaml"), exists=True, dir_okay=False, help="Params file."),
+    host: str = typer.Option("0.0.0.0", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port of the OpenAI-compatible API."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the command instead of running it."),
+) -> None:
+    """Serve teachers.NAME with `vllm serve` (tensor parallel size, context, media limits from params)."""
+    import os
+    import shlex
+    import shutil
+
+    from audioreason.config import ConfigError
+    from audioreason.deploy import vllm_serve_argv
+
+    try:
+        argv = vllm_serve_argv(name, params, host=host, port=port)
+    except ConfigError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1)
+    if dry_run:
+        typer.echo(shlex.join(argv))
+        return
+    exe = shutil.which(argv[0])
+    if exe is None:
+        typer.echo("error: `vllm` is not installed here (GPU image: docker/gpu.Dockerfile, or "
+                   "pip install 'audioreason[vllm]')", err=True)
+        raise typer.Exit(1)
+    os.execv(exe, argv)
 
 
 if __name__ == "__main__":

@@ -142,13 +142,24 @@ def experiment_name(base: str, paper: str) -> str:
     return f"{base}-{paper}" if re.fullmatch(r"p\d\d", paper) else base
 
 
+def tracking_uri(configured: str) -> str:
+    """Where runs go: ``MLFLOW_TRACKING_URI`` from the environment when set, else params ``tracking.uri``.
+
+    The server is a property of the machine the pipeline runs on (the cluster's tracking
+    service, a team's compose stack), not of a stage's result, so changing it must not
+    change what ``dvc repro`` considers stale.
+    """
+    return os.environ.get("MLFLOW_TRACKING_URI") or configured
+
+
 @contextmanager
 def start_run(*, uri: str, experiment: str, stage: str, paper: str, table: str, row: str,
               params: Mapping[str, Any], deps: list[str | Path] = (), repo: str | Path = ".",
               resume_run_id: str | None = None, scale: str = "") -> Iterator[NullTracker]:
     """Open one MLflow run for a stage, tagged and with its lineage logged.
 
-    The run goes to the paper's experiment (:func:`experiment_name` of ``experiment``).
+    The run goes to the paper's experiment (:func:`experiment_name` of ``experiment``) in the
+    store :func:`tracking_uri` names (``MLFLOW_TRACKING_URI`` overrides ``uri``).
     Set ``AUDIOREASON_TRACKING=off`` to get a :class:`NullTracker` instead (tests, non-zero ranks).
     ``resume_run_id`` reopens that run (an interrupted training resumed from its checkpoint
     continues the same run) when the store still has it; otherwise a new run starts.
@@ -168,7 +179,7 @@ def start_run(*, uri: str, experiment: str, stage: str, paper: str, table: str, 
     if project_run:
         resume_run_id = project_run
     else:
-        mlflow.set_tracking_uri(uri)
+        mlflow.set_tracking_uri(tracking_uri(uri))
         mlflow.set_experiment(experiment_name(experiment, paper))
     if resume_run_id:
         try:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,12 +14,6 @@ import yaml
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def report_workspace(root: Path, repo_root: Path, uri: str) -> Path:
@@ -34,29 +26,6 @@ def report_workspace(root: Path, repo_root: Path, uri: str) -> Path:
     params["tracking"]["uri"] = uri
     (ws / "params.yaml").write_text(yaml.safe_dump({k: params[k] for k in ("report", "tracking")}, sort_keys=False))
     return ws
-
-
-@pytest.fixture
-def server(tmp_path):
-    port = free_port()
-    proc = subprocess.Popen([str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-                             "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-                             "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if requests.get(f"{url}/health", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("mlflow server did not come up")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
 
 
 def test_a_stage_logs_to_a_tracking_server_and_reads_back_over_rest(server, tmp_path, repo_root):

@@ -5,6 +5,8 @@ on a validation metric named in params (AVQA val accuracy of the chosen checkpoi
 test-set number). The best becomes a new version of the paper's registered model
 (``audioreason-p02`` ...), linked to the row's MLflow run, and the ``champion`` alias moves
 to it only when it beats the version holding the alias (see :mod:`audioreason.registry`).
+A candidate without the metric stops the stage with an error naming its file; nothing is
+registered then. The scheduled retraining (``k8s/cronjob-retrain.yaml``) relies on this gate.
 
 Paper 01 has no validation split in its protocol (Table 1 is test-mini and IEMOCAP session
 5 only), so it registers no champion.
@@ -15,27 +17,38 @@ Paper 01 has no validation split in its protocol (Table 1 is test-mini and IEMOC
 from __future__ import annotations
 
 import json
+import math
 import os
+import sys
 from pathlib import Path
 
+from audioreason.registry import PromotionError
 from audioreason.stages.common import METRICS, OUTPUTS, sections
-from audioreason.tracking import write_metrics
+from audioreason.tracking import tracking_uri, write_metrics
 
 
 def best_candidate(candidates: list[str], metric: str, metrics_dir: Path = METRICS) -> tuple[str, float]:
     """The candidate (``<stage>/<row>``) with the highest ``metric`` (the first listed on a tie).
 
     Raises:
-        ValueError: a candidate's metrics file lacks the metric, or none is given.
+        PromotionError: a candidate's metrics file is missing, lacks the metric or holds a value
+            that is not a finite number, or no candidate is given. One broken candidate stops the
+            gate: a champion picked from the others would be picked from an incomplete field.
     """
     scored = []
     for c in candidates:
-        m = json.loads((metrics_dir / f"{c}.json").read_text())
+        path = metrics_dir / f"{c}.json"
+        if not path.is_file():
+            raise PromotionError(f"register: {path} does not exist (has {c} run?)")
+        m = json.loads(path.read_text())
         if metric not in m:
-            raise ValueError(f"register: {metrics_dir / c}.json has no {metric!r} (is it a trained row?)")
-        scored.append((m[metric], -len(scored), c))
+            raise PromotionError(f"register: {path} has no {metric!r} (is it a trained row?)")
+        v = m[metric]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise PromotionError(f"register: {path} gives {metric!r} = {v!r}, not a finite number")
+        scored.append((v, -len(scored), c))
     if not scored:
-        raise ValueError("register: no candidates")
+        raise PromotionError("register: no candidates")
     value, _, best = max(scored)
     return best, value
 
@@ -50,6 +63,29 @@ def latest_run_id(client, experiment_names: list[str], stage: str, row: str) -> 
     return runs[0].info.run_id if runs else None
 
 
+def model_source(client, uri: str, experiment: str, run_id: str | None, model_dir: Path,
+                 label: str) -> tuple[str, str | None]:
+    """Where the registry version points: ``(source, run_id)``.
+
+    A local store (``sqlite:``, a path) shares this machine's files, so the version points at
+    the model folder itself. A tracking server cannot read a pod's folders (and refuses a
+    local path as a source), so the folder is uploaded as the ``model`` artifact of the row's
+    run (of a new ``register`` run in the paper's experiment when the row has none) and the
+    version points at that artifact.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return str(model_dir.resolve()), run_id
+    if not model_dir.is_dir():
+        raise PromotionError(f"register: {model_dir} does not exist; there is no model to register")
+    if run_id is None:
+        exp = client.get_experiment_by_name(experiment)
+        exp_id = exp.experiment_id if exp else client.create_experiment(experiment)
+        run_id = client.create_run(exp_id, run_name=f"register {label}", tags={"stage": "register"}).info.run_id
+        client.set_terminated(run_id)
+    client.log_artifacts(run_id, str(model_dir), "model")
+    return f"{client.get_run(run_id).info.artifact_uri}/model", run_id
+
+
 def main() -> None:
     cfg, tracking = sections("register", "tracking").values()
     metrics = {}
@@ -62,14 +98,16 @@ def main() -> None:
         from audioreason.registry import promote_champion
         from audioreason.tracking import experiment_name
 
-        mlflow.set_tracking_uri(tracking.uri)
-        mlflow.set_registry_uri(tracking.uri)
+        uri = tracking_uri(tracking.uri)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
         client = MlflowClient()
         for paper, spec in cfg.models.items():
             best, value = best_candidate(spec.candidates, spec.metric)
             stage, row = best.split("/", 1)
-            run_id = latest_run_id(client, [experiment_name(tracking.experiment, paper)], stage, row)
-            source = str((OUTPUTS / best / "model").resolve())
+            experiment = experiment_name(tracking.experiment, paper)
+            source, run_id = model_source(client, uri, experiment, latest_run_id(client, [experiment], stage, row),
+                                          OUTPUTS / best / "model", best)
             result = promote_champion(client, spec.name, source=source, run_id=run_id, metric=spec.metric, value=value)
             metrics.update({f"{paper}.value": value, f"{paper}.version": result["version"],
                             f"{paper}.promoted": int(result["promoted"])})
@@ -80,4 +118,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except PromotionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,145 @@
+"""What the containers and cluster manifests (``docker/``, ``k8s/``) run, as package code.
+
+Two jobs, both pure and both checked before anything reaches a GPU node:
+
+* :func:`write_params` turns a scale's params file (``params.paper.yaml``) plus ``key=value``
+  overrides into the ``params.yaml`` that ``dvc repro`` reads. Every key must already exist
+  (a typo is an error, never a new key that nothing reads), values are YAML, and the result
+  is validated as a whole (:func:`audioreason.config.load_params`, every teacher's backend
+  options included) before it is written.
+* :func:`vllm_serve_argv` turns ``teachers.<name>`` (a ``vllm`` teacher) into the ``vllm serve``
+  command line of the cluster's teacher server, so the Deployment's tensor-parallel size,
+  context length and media limits are the ones the offline engine would use.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from audioreason.config import ConfigError, load_params
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"a.b.c=value"`` -> ``(["a", "b", "c"], value)``, the value parsed as YAML.
+
+    >>> parse_override("distill.launch=torchrun --nproc_per_node=8")
+    (['distill', 'launch'], 'torchrun --nproc_per_node=8')
+    >>> parse_override("teachers.textualizer.options={concurrency: 16}")
+    (['teachers', 'textualizer', 'options'], {'concurrency': 16})
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override {text!r}: expected section.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"override {text!r}: the value is not YAML: {e}") from e
+    return key.split("."), value
+
+
+def apply_overrides(params: Mapping[str, Any], overrides: Sequence[str], *, source: str = "params") -> dict[str, Any]:
+    """A copy of ``params`` with each ``key=value`` set; every key must exist in ``params``.
+
+    Raises:
+        ConfigError: a key that ``params`` does not have (naming the part that is missing and
+            what exists there), or a path through a value that is not a mapping.
+    """
+    out = copy.deepcopy(dict(params))
+    for text in overrides:
+        path, value = parse_override(text)
+        node: Any = out
+        for depth, part in enumerate(path):
+            where = ".".join(path[:depth]) or source
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {text!r}: {where} is a {type(node).__name__}, not a mapping")
+            if part not in node:
+                raise ConfigError(f"override {text!r}: {source} has no key {'.'.join(path[:depth + 1])!r} "
+                                  f"(keys of {where}: {', '.join(map(str, node)) or 'none'})")
+            if depth == len(path) - 1:
+                node[part] = value
+            else:
+                node = node[part]
+    return out
+
+
+def validate_params(path: str | Path) -> None:
+    """Raise :class:`ConfigError` unless ``path`` builds as a whole, teachers' backend options included."""
+    from audioreason.teachers.registry import build_options
+
+    params = load_params(path)
+    for name, spec in params.teachers.items():
+        build_options(spec, f"{path}: teachers.{name}")
+
+
+def write_params(base: str | Path, out: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Write ``base`` with ``overrides`` applied to ``out``, after validating the result.
+
+    ``out`` is replaced atomically and only when the result is valid, so a bad override
+    leaves the previous params file untouched.
+
+    Returns:
+        The written params as a plain mapping.
+    """
+    base, out = Path(base), Path(out)
+    raw = yaml.safe_load(base.read_text())
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{base}: expected a mapping of sections")
+    result = apply_overrides(raw, overrides, source=str(base))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".yaml", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(f"# Written by `audioreason params` from {base}"
+                    + (f" with {len(overrides)} override(s): " + "; ".join(overrides) if overrides else "") + "\n")
+            yaml.safe_dump(result, f, sort_keys=False, allow_unicode=True, width=120)
+        try:
+            validate_params(tmp)
+        except ConfigError as e:
+            raise ConfigError(str(e).replace(tmp, f"{out} (from {base})")) from None
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return result
+
+
+def vllm_serve_argv(name: str, params_path: str | Path = "params.yaml", *, host: str = "0.0.0.0",
+                    port: int = 8000) -> list[str]:
+    """The ``vllm serve`` command line that serves ``teachers.<name>`` over the OpenAI API.
+
+    The flags mirror :func:`audioreason.teachers.vllm_backend.engine_kwargs` (the offline
+    engine of the same teacher); the served model name is the teacher's ``model``, which is
+    what an ``openai``-backend stage sends as ``model``.
+
+    Raises:
+        ConfigError: no such teacher, or its backend is not ``vllm``.
+    """
+    from audioreason.teachers.registry import build_options
+
+    teachers = load_params(params_path, sections=["teachers"])["teachers"]
+    if name not in teachers:
+        raise ConfigError(f"{params_path}: no teacher named {name!r} (have: {', '.join(teachers)})")
+    spec = teachers[name]
+    if spec.backend != "vllm":
+        raise ConfigError(f"{params_path}: teachers.{name} has backend {spec.backend!r}; only a vllm teacher "
+                          "can be served (set its backend to vllm and its options to VllmOptions)")
+    o = build_options(spec, f"teachers.{name}")
+    argv = ["vllm", "serve", spec.model, "--host", host, "--port", str(port),
+            "--served-model-name", spec.model,
+            "--tensor-parallel-size", str(o.tensor_parallel_size),
+            "--gpu-memory-utilization", str(o.gpu_memory_utilization),
+            "--max-model-len", str(o.max_model_len),
+            "--dtype", o.dtype]
+    if o.limit_audio_per_prompt or o.limit_video_per_prompt:
+        argv += ["--limit-mm-per-prompt", json.dumps({"audio": o.limit_audio_per_prompt,
+                                                      "video": o.limit_video_per_prompt})]
+    if o.allowed_local_media_path:
+        argv += ["--allowed-local-media-path", str(Path(o.allowed_local_media_path).resolve())]
+    return argv
