@@ -89,7 +89,12 @@ mlflow-lock: $(STAMP)
 
 # In a cluster pod (k8s/): the shared DVC cache on its volume and the S3 remote from the environment
 # (DVC_CACHE_DIR, DVC_REMOTE_URL, optional DVC_REMOTE_ENDPOINT_URL for MinIO and other S3-compatible stores).
-# Local to the pod's checkout (.dvc/config.local): nothing here is committed.
+# Local to the pod's checkout (.dvc/config.local): nothing here is committed. The pipeline's state
+# lives on the outputs volume beside the outputs it describes: dvc.lock becomes a link to
+# $(CLUSTER_LOCK), so each pod starts where the last one stopped (stages with persistent outputs,
+# which DVC's run-cache never records, included). Workspace files link into the cache volume
+# instead of copying it (symlink; copy where a link cannot be made).
+CLUSTER_LOCK := outputs/.cluster/dvc.lock
 cluster-dvc:
 	@test -n "$${DVC_CACHE_DIR:-}" || { echo "error: DVC_CACHE_DIR is not set (the dvc-cache volume's mount)"; exit 1; }
 	@test -n "$${DVC_REMOTE_URL:-}" || { echo "error: DVC_REMOTE_URL is not set (s3://bucket/prefix)"; exit 1; }
@@ -98,3 +103,8 @@ cluster-dvc:
 	$(BIN)/dvc remote add --local --force --default cluster "$$DVC_REMOTE_URL"
 	@if [ -n "$${DVC_REMOTE_ENDPOINT_URL:-}" ]; then \
 	  $(BIN)/dvc remote modify --local cluster endpointurl "$$DVC_REMOTE_ENDPOINT_URL"; fi
+	$(BIN)/dvc config --local cache.type reflink,symlink,copy
+	@mkdir -p $(dir $(CLUSTER_LOCK))
+	@if [ ! -s $(CLUSTER_LOCK) ]; then printf "schema: '2.0'\nstages: {}\n" > $(CLUSTER_LOCK); \
+	  echo "$(CLUSTER_LOCK): a new pipeline state"; else echo "$(CLUSTER_LOCK): continuing"; fi
+	ln -sfn $(CURDIR)/$(CLUSTER_LOCK) dvc.lock

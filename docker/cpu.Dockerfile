@@ -32,7 +32,8 @@ COPY --chown=audioreason:audioreason Makefile pyproject.toml ./
 COPY --chown=audioreason:audioreason requirements/ requirements/
 RUN make deps PYTHON=python3.11 TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 COPY --chown=audioreason:audioreason . .
-RUN make env PYTHON=python3.11
+RUN make env PYTHON=python3.11 \
+ && mkdir -p outputs
 
 ENV PATH=/app/.venv/bin:$PATH \
     OMP_NUM_THREADS=2 \

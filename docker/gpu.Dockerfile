@@ -48,7 +48,8 @@ RUN python3.11 -m venv /app/.venv \
  && /app/.venv/bin/pip check
 COPY --chown=audioreason:audioreason . .
 RUN /app/.venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation -e . \
- && touch /app/.venv/.deps /app/.venv/.installed
+ && touch /app/.venv/.deps /app/.venv/.installed \
+ && mkdir -p outputs data
 
 ENV PATH=/app/.venv/bin:$PATH \
     HF_HOME=/cache/huggingface \

@@ -6,7 +6,8 @@
     audioreason score mmau PRED.json            official MMAU scoring of a prediction file
     audioreason score music_avqa PRED.json      MUSIC-AVQA accuracy per type / group (vocabulary mapping)
     audioreason score ser PRED.json             SER UA / WA and the confusion matrix (IEMOCAP, FAU-Aibo)
-    audioreason params --from F --set K=V ...   write params.yaml from a scale's file with checked overrides
+    audioreason params --from F [--overrides Y] [--set K=V ...]
+                                                write params.yaml from a scale's file with checked overrides
     audioreason serve-teacher NAME              run `vllm serve` for teachers.NAME as params configure it
 """
 
@@ -131,6 +132,8 @@ def params_cmd(
     source: Path = typer.Option(Path("params.paper.yaml"), "--from", exists=True, dir_okay=False,
                                 help="The scale's params file to start from."),
     out: Path = typer.Option(Path("params.yaml"), help="Where to write (what `dvc repro` reads)."),
+    overrides_files: list[Path] = typer.Option([], "--overrides", exists=True, dir_okay=False,
+                                               help="YAML file of section.key: value, applied before --set."),
     overrides: list[str] = typer.Option([], "--set", help="section.key=value (YAML value); the key must exist."),
 ) -> None:
     """Write OUT from SOURCE with overrides; every key must exist and the result must validate."""
@@ -138,11 +141,12 @@ def params_cmd(
     from audioreason.deploy import write_params
 
     try:
-        write_params(source, out, overrides)
+        write_params(source, out, overrides, overrides_files)
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"{out}: written from {source}" + (f" with {', '.join(overrides)}" if overrides else ""))
+    typer.echo(f"{out}: written from {source}" + "".join(f" + {f}" for f in overrides_files)
+               + (f" with {', '.join(overrides)}" if overrides else ""))
 
 
 @app.command("serve-teacher")

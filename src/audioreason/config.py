@@ -1224,6 +1224,18 @@ def build_section(cls: type, data: Any, where: str):
         raise ConfigError(f"{where}: {e}") from e
 
 
+def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """The YAML mapping in ``path``; :class:`ConfigError` naming the file when it is not YAML or not a mapping of ``what``."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of {what}")
+    return dict(raw)
+
+
 def load_params(path: str | Path = "params.yaml", *, sections: list[str] | None = None) -> Params | dict[str, Any]:
     """Load and validate a params file.
 
@@ -1236,12 +1248,7 @@ def load_params(path: str | Path = "params.yaml", *, sections: list[str] | None 
         ConfigError: unknown or missing section or key, or a value of the wrong type.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from e
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{path}: expected a mapping of sections")
+    raw = read_yaml_mapping(path, "sections")
     hints = typing.get_type_hints(Params)
     if sections is not None:
         out = {}

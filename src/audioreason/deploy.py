@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from audioreason.config import ConfigError, load_params
+from audioreason.config import ConfigError, load_params, read_yaml_mapping
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -42,6 +42,16 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     except yaml.YAMLError as e:
         raise ConfigError(f"override {text!r}: the value is not YAML: {e}") from e
     return key.split("."), value
+
+
+def read_overrides_file(path: str | Path) -> list[str]:
+    """A YAML mapping of ``section.key: value`` as ``key=value`` overrides (in file order).
+
+    The cluster's changes to a scale's params live in one such file (``params.cluster.yaml``)
+    so that every pod writes the same ``params.yaml`` and DVC sees one pipeline, not one per Job.
+    """
+    data = read_yaml_mapping(path, "section.key: value")
+    return [f"{key}={json.dumps(value)}" for key, value in data.items()]
 
 
 def apply_overrides(params: Mapping[str, Any], overrides: Sequence[str], *, source: str = "params") -> dict[str, Any]:
@@ -78,26 +88,28 @@ def validate_params(path: str | Path) -> None:
         build_options(spec, f"{path}: teachers.{name}")
 
 
-def write_params(base: str | Path, out: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Write ``base`` with ``overrides`` applied to ``out``, after validating the result.
+def write_params(base: str | Path, out: str | Path, overrides: Sequence[str] = (),
+                 overrides_files: Sequence[str | Path] = ()) -> dict[str, Any]:
+    """Write ``base`` with the overrides of ``overrides_files``, then ``overrides``, applied to ``out``.
 
-    ``out`` is replaced atomically and only when the result is valid, so a bad override
-    leaves the previous params file untouched.
+    The result is validated first; ``out`` is replaced atomically and only when the result is
+    valid, so a bad override leaves the previous params file untouched.
 
     Returns:
         The written params as a plain mapping.
     """
     base, out = Path(base), Path(out)
-    raw = yaml.safe_load(base.read_text())
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{base}: expected a mapping of sections")
+    sets = list(overrides)
+    overrides = [o for f in overrides_files for o in read_overrides_file(f)] + sets
+    raw = read_yaml_mapping(base, "sections")
     result = apply_overrides(raw, overrides, source=str(base))
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".yaml", dir=out.parent)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(f"# Written by `audioreason params` from {base}"
-                    + (f" with {len(overrides)} override(s): " + "; ".join(overrides) if overrides else "") + "\n")
+                    + "".join(f" + {f}" for f in overrides_files)
+                    + (" with --set " + "; ".join(sets) if sets else "") + "\n")
             yaml.safe_dump(result, f, sort_keys=False, allow_unicode=True, width=120)
         try:
             validate_params(tmp)

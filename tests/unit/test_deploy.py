@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from audioreason.cli import app
 from audioreason.config import ConfigError
-from audioreason.deploy import apply_overrides, parse_override, vllm_serve_argv, write_params
+from audioreason.deploy import apply_overrides, parse_override, read_overrides_file, vllm_serve_argv, write_params
 from audioreason.tracking import tracking_uri
 
 
@@ -95,3 +95,28 @@ def test_the_tracking_server_comes_from_the_environment(monkeypatch):
     assert tracking_uri("sqlite:///mlflow.db") == "sqlite:///mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.audioreason.svc.cluster.local:5000")
     assert tracking_uri("sqlite:///mlflow.db") == "http://mlflow.audioreason.svc.cluster.local:5000"
+
+
+def test_an_overrides_file_applies_before_set(repo_root, tmp_path):
+    f = tmp_path / "cluster.yaml"
+    f.write_text("distill.launch: torchrun --nproc_per_node=8\nteachers.textualizer.batch_size: 32\n")
+    assert read_overrides_file(f) == ['distill.launch="torchrun --nproc_per_node=8"', "teachers.textualizer.batch_size=32"]
+    out = write_params(repo_root / "params.paper.yaml", tmp_path / "p.yaml", ["distill.launch=torchrun --nproc_per_node=4"],
+                       [f])
+    assert out["distill"]["launch"] == "torchrun --nproc_per_node=4"     # --set wins
+    assert out["teachers"]["textualizer"]["batch_size"] == 32
+    assert (tmp_path / "p.yaml").read_text().splitlines()[0].endswith(f"+ {f} with --set distill.launch=torchrun "
+                                                                      "--nproc_per_node=4")
+    f.write_text("- not a mapping\n")
+    with pytest.raises(ConfigError, match="expected a mapping of section.key: value"):
+        read_overrides_file(f)
+    f.write_text("distill.lunch: x\n")
+    with pytest.raises(ConfigError, match="has no key 'distill.lunch'"):
+        write_params(repo_root / "params.paper.yaml", tmp_path / "q.yaml", (), [f])
+
+
+def test_the_cluster_overrides_apply_to_the_paper_params(repo_root, tmp_path):
+    out = write_params(repo_root / "params.paper.yaml", tmp_path / "p.yaml", (), [repo_root / "params.cluster.yaml"])
+    assert out["teachers"]["textualizer"]["backend"] == "openai"
+    for recipe in out["grpo"]["recipes"].values():
+        assert (repo_root / recipe["trainer"]["deepspeed"]).is_file()

@@ -22,7 +22,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from audioreason.deploy import parse_override, vllm_serve_argv, write_params
+from audioreason.deploy import parse_override, read_overrides_file, vllm_serve_argv, write_params
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
@@ -217,8 +217,10 @@ def check_command(argv: list[str], tmp_path: Path) -> dict:
         if name == "params":
             source = argv[argv.index("--from") + 1]
             sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
+            files = [REPO / argv[i + 1] for i, a in enumerate(argv) if a == "--overrides"]
             out = tmp_path / "params.yaml"
-            return {"params": write_params(REPO / source, out, sets), "params_path": out, "sets": sets}
+            return {"params": write_params(REPO / source, out, sets, files), "params_path": out,
+                    "sets": [o for f in files for o in read_overrides_file(f)] + sets}
         return {"serve": name, "argv": argv}
     if tool == "torchrun":
         from torch.distributed.run import get_args_parser
@@ -244,9 +246,9 @@ def test_every_command_is_real_and_every_params_key_exists(item, tmp_path, monke
                 key, value = parse_override(text)
                 if key[-1] == "deepspeed":
                     assert (REPO / value).is_file(), f"{path.name}: {value} does not exist"
-                if key[-1] == "launch":
+                gpus = container["resources"]["limits"].get("nvidia.com/gpu")
+                if key[-1] == "launch" and gpus:
                     nproc = re.search(r"--nproc_per_node[= ](\d+)", value)
-                    gpus = container["resources"]["limits"]["nvidia.com/gpu"]
                     assert nproc and int(nproc.group(1)) == gpus, f"{path.name}: {value!r} vs {gpus} GPUs"
             if told.get("serve"):
                 assert params is not None, f"{path.name}: serve-teacher without params written first"
@@ -300,7 +302,7 @@ def test_pods_run_unprivileged_and_read_secrets_only_by_reference():
                         assert ref["key"] in secret_keys[ref["name"]], f"{path.name}: {ref}"
                     ref = e.get("valueFrom", {}).get("configMapKeyRef")
                     if ref:
-                        assert ref["key"] in config[ref["name"]]
+                        assert ref.get("optional") is True or ref["key"] in config[ref["name"]], ref
                 for src in c.get("envFrom", []):
                     assert src["configMapRef"]["name"] in config
     for d in templates:
@@ -328,3 +330,44 @@ def test_kustomization_lists_existing_files_and_leaves_secret_templates_out():
     images = {i["name"] for i in k["images"]}
     used = {c["image"].split(":")[0] for _, d in PODS for s in pod_specs(d) for c in s["containers"]}
     assert used - {"postgres"} <= images
+
+
+def written_params(doc: dict, tmp_path: Path) -> list[dict]:
+    out = []
+    for pod in pod_specs(doc):
+        for container in pod["containers"]:
+            for argv in commands(container):
+                if argv[:2] == ["audioreason", "params"]:
+                    out.append(check_command(argv, tmp_path)["params"])
+    return out
+
+
+def test_every_pipeline_pod_writes_the_same_params(tmp_path, monkeypatch):
+    """One pipeline state on the outputs volume needs one params.yaml: a key set by one Job only would
+    make the next Job see that Job's stages as stale."""
+    monkeypatch.chdir(REPO)
+    by_file = {}
+    for path, doc in PODS:
+        if doc["metadata"]["name"] == "vllm-textualizer":
+            continue                              # the server reads the teacher's own vllm spec
+        for params in written_params(doc, tmp_path):
+            by_file[path.name] = params
+    assert {"distill.yaml", "grpo.yaml", "textualize-cota.yaml", "cronjob-retrain.yaml",
+            "pytorchjob-distill.yaml"} <= set(by_file)
+    first = next(iter(by_file.values()))
+    assert all(p == first for p in by_file.values()), sorted(by_file)
+    assert first["distill"]["launch"] == first["grpo"]["launch"] == "torchrun --nproc_per_node=8"
+
+
+def test_the_textualizer_client_reaches_the_vllm_server(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    cluster = write_params(REPO / "params.paper.yaml", tmp_path / "c.yaml", (), [REPO / "params.cluster.yaml"])
+    client = cluster["teachers"]["textualizer"]
+    (deploy, service) = documents(K8S / "vllm-textualizer.yaml")
+    (server_params,) = written_params(deploy, tmp_path)
+    port = service["spec"]["ports"][0]["port"]
+    host = f"http://{service['metadata']['name']}.{service['metadata']['namespace']}.svc.cluster.local:{port}/v1"
+    assert client["backend"] == "openai" and client["options"]["base_url"] == host
+    served = vllm_serve_argv("textualizer", tmp_path / "params.yaml")
+    assert served[served.index("--served-model-name") + 1] == client["model"]
+    assert served[served.index("--port") + 1] == str(port)
