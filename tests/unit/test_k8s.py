@@ -371,3 +371,38 @@ def test_the_textualizer_client_reaches_the_vllm_server(tmp_path, monkeypatch):
     served = vllm_serve_argv("textualizer", tmp_path / "params.yaml")
     assert served[served.index("--served-model-name") + 1] == client["model"]
     assert served[served.index("--port") + 1] == str(port)
+
+
+def upstream_stages(targets: list[str]) -> set[str]:
+    """The ``dvc.yaml`` stages ``dvc repro TARGETS`` may run (all of them without targets)."""
+    import networkx as nx
+    from dvc.repo import Repo
+
+    with Repo(str(REPO)) as repo:
+        graph = repo.index.graph
+        chosen = [s for s in graph.nodes if not targets or s.addressing.split("@")[0] in targets]
+        return {s.addressing.split("@")[0] for s in chosen} | {
+            d.addressing.split("@")[0] for s in chosen for d in nx.descendants(graph, s)}
+
+
+def test_pods_carry_the_api_keys_of_the_teachers_their_stages_call(tmp_path, monkeypatch):
+    """A stage upstream of a Job's target that calls a hosted teacher needs its key in that pod, or the
+    Job fails after hours of upstream work; the key must be required (pod start fails at once)."""
+    monkeypatch.chdir(REPO)
+    for path, doc in PODS:
+        for pod in pod_specs(doc):
+            for container in pod["containers"]:
+                runs = [c for c in commands(container) if c[:2] == ["dvc", "repro"]]
+                if not runs:
+                    continue
+                (params,) = written_params({"kind": "Job", "spec": {"template": {"spec": {"containers": [container]}}}},
+                                           tmp_path)
+                targets = [a for a in runs[0][2:] if not a.startswith("-")]
+                keys = {params["teachers"][params[stage]["teacher"]]["options"].get("api_key_env")
+                        for stage in upstream_stages(targets)
+                        if isinstance(params.get(stage), dict)
+                        and params[stage].get("teacher") in params["teachers"]} - {None, ""}
+                env = {e["name"]: e for e in container.get("env", [])}
+                for key in keys:
+                    assert key in env, f"{path.name}: {targets or 'all stages'} reach a teacher that needs {key}"
+                    assert not env[key]["valueFrom"]["secretKeyRef"].get("optional"), f"{path.name}: {key} optional"
