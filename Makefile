@@ -2,7 +2,7 @@
 #   make repro   environment + data + `dvc repro` (tiny scale)
 #   make test    environment (if needed) + the whole test suite
 #   make ui      MLflow UI on 127.0.0.1:5000 over mlflow.db
-#   make gpu-lock / mlflow-lock   re-resolve the GPU image's / tracking server's pins (needs PyPI)
+#   make gpu-lock / mlflow-server-lock   re-resolve the GPU image's / tracking server's pins (needs PyPI)
 #   make cluster-dvc              inside a cluster pod: DVC cache and remote from the environment (k8s/)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -24,7 +24,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: repro test ui env deps data clean-outputs gpu-lock mlflow-lock cluster-dvc
+.PHONY: repro test ui env deps data clean-outputs cluster-dvc
 
 env: $(STAMP)
 
@@ -72,20 +72,15 @@ ui: $(STAMP)
 clean-outputs:
 	rm -rf outputs metrics plots mlflow.db mlartifacts
 
-# The images' pinned sets, resolved against PyPI for Linux x86_64 / CPython 3.11 (this machine's
-# local wheel folder and pip caps are bypassed: the GPU set needs PyPI's CUDA build of torch).
-PIP_RESOLVE = env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(BIN)/pip install --dry-run --ignore-installed \
-	--prefer-binary --quiet
-gpu-lock: $(STAMP)
+# The images' pinned sets: `make gpu-lock` resolves requirements/gpu.in into requirements/gpu.txt,
+# `make mlflow-server-lock` requirements/mlflow-server.in into requirements/mlflow-server.txt; both against
+# PyPI for Linux x86_64 / CPython 3.11 (this machine's local wheel folder and pip caps are bypassed:
+# the GPU set needs PyPI's CUDA build of torch).
+%-lock: requirements/%.in $(STAMP)
 	@mkdir -p .cache
-	$(PIP_RESOLVE) --report .cache/gpu-report.json -r requirements/gpu.in
-	$(BIN)/python requirements/freeze_report.py .cache/gpu-report.json requirements/gpu.in > requirements/gpu.txt
-
-mlflow-lock: $(STAMP)
-	@mkdir -p .cache
-	$(PIP_RESOLVE) --report .cache/mlflow-report.json -r requirements/mlflow-server.in
-	$(BIN)/python requirements/freeze_report.py .cache/mlflow-report.json requirements/mlflow-server.in \
-	  > requirements/mlflow-server.txt
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(BIN)/pip install --dry-run --ignore-installed --prefer-binary \
+	  --quiet --report .cache/$*-report.json -r $<
+	$(BIN)/python requirements/freeze_report.py .cache/$*-report.json $< > requirements/$*.txt
 
 # In a cluster pod (k8s/): the shared DVC cache on its volume and the S3 remote from the environment
 # (DVC_CACHE_DIR, DVC_REMOTE_URL, optional DVC_REMOTE_ENDPOINT_URL for MinIO and other S3-compatible stores).

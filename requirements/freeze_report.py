@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 
 def pins(report: dict) -> list[str]:
@@ -21,7 +22,7 @@ def pins(report: dict) -> list[str]:
 def main(report_path: str, source: str) -> None:
     report = json.loads(open(report_path).read())
     env = report.get("environment", {})
-    print(f"# Resolved from {source} by `make gpu-lock` (pip {report.get('pip_version', '?')}) for "
+    print(f"# Resolved from {source} by `make {Path(source).stem}-lock` (pip {report.get('pip_version', '?')}) for "
           f"{env.get('sys_platform', '?')} {env.get('platform_machine', '?')}, "
           f"Python {env.get('python_full_version', '?')}. Do not edit: change {source} and rerun.")
     print("\n".join(pins(report)))

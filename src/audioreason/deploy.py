@@ -126,32 +126,28 @@ def vllm_serve_argv(name: str, params_path: str | Path = "params.yaml", *, host:
                     port: int = 8000) -> list[str]:
     """The ``vllm serve`` command line that serves ``teachers.<name>`` over the OpenAI API.
 
-    The flags mirror :func:`audioreason.teachers.vllm_backend.engine_kwargs` (the offline
-    engine of the same teacher); the served model name is the teacher's ``model``, which is
-    what an ``openai``-backend stage sends as ``model``.
+    The engine arguments are those of the offline engine of the same teacher
+    (:func:`audioreason.teachers.vllm_backend.engine_kwargs`), written as vLLM's command-line
+    flags (``tensor_parallel_size`` -> ``--tensor-parallel-size``, mappings as JSON); the served
+    model name is the teacher's ``model``, which is what an ``openai``-backend stage sends.
 
     Raises:
         ConfigError: no such teacher, or its backend is not ``vllm``.
     """
-    from audioreason.teachers.registry import build_options
+    from audioreason.teachers.registry import build_options, load_teacher
+    from audioreason.teachers.vllm_backend import engine_kwargs
 
-    teachers = load_params(params_path, sections=["teachers"])["teachers"]
-    if name not in teachers:
-        raise ConfigError(f"{params_path}: no teacher named {name!r} (have: {', '.join(teachers)})")
-    spec = teachers[name]
+    spec = load_teacher(params_path, name)
     if spec.backend != "vllm":
         raise ConfigError(f"{params_path}: teachers.{name} has backend {spec.backend!r}; only a vllm teacher "
                           "can be served (set its backend to vllm and its options to VllmOptions)")
-    o = build_options(spec, f"teachers.{name}")
-    argv = ["vllm", "serve", spec.model, "--host", host, "--port", str(port),
-            "--served-model-name", spec.model,
-            "--tensor-parallel-size", str(o.tensor_parallel_size),
-            "--gpu-memory-utilization", str(o.gpu_memory_utilization),
-            "--max-model-len", str(o.max_model_len),
-            "--dtype", o.dtype]
-    if o.limit_audio_per_prompt or o.limit_video_per_prompt:
-        argv += ["--limit-mm-per-prompt", json.dumps({"audio": o.limit_audio_per_prompt,
-                                                      "video": o.limit_video_per_prompt})]
-    if o.allowed_local_media_path:
-        argv += ["--allowed-local-media-path", str(Path(o.allowed_local_media_path).resolve())]
+    engine = engine_kwargs(spec.model, build_options(spec, f"teachers.{name}"))
+    model = engine.pop("model")
+    argv = ["vllm", "serve", model, "--host", host, "--port", str(port), "--served-model-name", model]
+    for key, value in engine.items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            argv += [flag] if value else []
+        else:
+            argv += [flag, json.dumps(value) if isinstance(value, dict) else str(value)]
     return argv

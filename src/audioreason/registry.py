@@ -22,6 +22,11 @@ class PromotionError(ValueError):
     """The gate cannot compare challenger and champion; nothing was registered or moved."""
 
 
+def comparable(value: Any) -> bool:
+    """Whether ``value`` can take part in the comparison: a finite number (``True`` is not one)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
 def promote_champion(client, name: str, *, source: str, run_id: str | None, metric: str, value: float,
                      higher_is_better: bool = True, alias: str = CHAMPION) -> dict[str, Any]:
     """Register ``source`` as a version of ``name``; move ``alias`` to it when it beats the current holder.
@@ -41,7 +46,7 @@ def promote_champion(client, name: str, *, source: str, run_id: str | None, metr
     """
     from mlflow.exceptions import MlflowException
 
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not comparable(value):
         raise PromotionError(f"{name}: the challenger's {metric!r} is {value!r}, not a finite number; "
                              "nothing registered")
     try:

@@ -21,14 +21,9 @@ def sections(*names: str):
 
 def teacher(name: str):
     """The backend of ``teachers.<name>`` and its spec (a stage reads only its own teacher's entry)."""
-    from audioreason.teachers.registry import build_backend
+    from audioreason.teachers.registry import build_backend, load_teacher
 
-    teachers = load_params(PARAMS_FILE, sections=["teachers"])["teachers"]
-    if name not in teachers:
-        from audioreason.config import ConfigError
-
-        raise ConfigError(f"teachers: no teacher named {name!r} (have: {', '.join(teachers)})")
-    spec = teachers[name]
+    spec = load_teacher(PARAMS_FILE, name)
     return build_backend(spec, f"teachers.{name}"), spec
 
 

@@ -17,12 +17,11 @@ Paper 01 has no validation split in its protocol (Table 1 is test-mini and IEMOC
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from pathlib import Path
 
-from audioreason.registry import PromotionError
+from audioreason.registry import PromotionError, comparable, promote_champion
 from audioreason.stages.common import METRICS, OUTPUTS, sections
 from audioreason.tracking import tracking_uri, write_metrics
 
@@ -44,7 +43,7 @@ def best_candidate(candidates: list[str], metric: str, metrics_dir: Path = METRI
         if metric not in m:
             raise PromotionError(f"register: {path} has no {metric!r} (is it a trained row?)")
         v = m[metric]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if not comparable(v):
             raise PromotionError(f"register: {path} gives {metric!r} = {v!r}, not a finite number")
         scored.append((v, -len(scored), c))
     if not scored:
@@ -95,7 +94,6 @@ def main() -> None:
         import mlflow
         from mlflow import MlflowClient
 
-        from audioreason.registry import promote_champion
         from audioreason.tracking import experiment_name
 
         uri = tracking_uri(tracking.uri)

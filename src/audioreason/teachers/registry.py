@@ -29,6 +29,20 @@ def backend_parts(backend: str):
     return getattr(mod, options_cls), getattr(mod, backend_cls)
 
 
+def load_teacher(params_path, name: str) -> TeacherSpec:
+    """``teachers.<name>`` of the params file, alone (a stage reads only its own teacher's entry).
+
+    Raises:
+        ConfigError: the file has no such teacher (naming the ones it has).
+    """
+    from audioreason.config import load_params
+
+    teachers = load_params(params_path, sections=["teachers"])["teachers"]
+    if name not in teachers:
+        raise ConfigError(f"{params_path}: no teacher named {name!r} (have: {', '.join(teachers)})")
+    return teachers[name]
+
+
 def build_options(spec: TeacherSpec, where: str):
     """The backend's typed options; errors name ``<where>.options.<key>``."""
     options_cls, _ = backend_parts(spec.backend)
