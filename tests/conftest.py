@@ -71,7 +71,7 @@ def server(tmp_path):
         try:
             if requests.get(f"{url}/health", timeout=1).ok:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):   # not listening yet, or still starting up
             time.sleep(0.5)
     else:
         proc.kill()
