@@ -19,9 +19,9 @@ from pathlib import Path
 import soundfile as sf
 
 from audioreason.config import load_params
-from audioreason.datasets.registry import read_dataset
-from audioreason.world.generator import write_world
+from audioreason.datasets.formats import read_dataset
 from audioreason.world.metadata import WORLD_DATASETS
+from audioreason.world.write import write_world
 
 
 def _audio_seconds(root: Path, top: str) -> tuple[int, float]:

@@ -35,7 +35,7 @@ def world(
     import dataclasses
 
     from audioreason.config import load_params
-    from audioreason.world.generator import write_world
+    from audioreason.world.write import write_world
 
     cfg = load_params(params, sections=["world"])["world"]
     if seed is not None:
@@ -65,7 +65,7 @@ def check_data(
 
 @data_app.command("inspect")
 def data_inspect(
-    path: Path = typer.Argument(..., help="What the format's importer reads (file or folder; see datasets/registry.py)."),
+    path: Path = typer.Argument(..., help="What the format's importer reads (file or folder; see datasets/formats.py)."),
     fmt: str = typer.Option(..., "--format", help="Dataset format: avqa, mmau, music_avqa, iemocap, fau_aibo, vctk, "
                             "desed, maestro, vggsound, audiosetcaps, cota."),
     check_audio: bool = typer.Option(True, help="Count records whose audio file is missing as quarantined."),

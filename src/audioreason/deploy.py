@@ -5,8 +5,8 @@ Two jobs, both pure and both checked before anything reaches a GPU node:
 * :func:`write_params` turns a scale's params file (``params.paper.yaml``) plus ``key=value``
   overrides into the ``params.yaml`` that ``dvc repro`` reads. Every key must already exist
   (a typo is an error, never a new key that nothing reads), values are YAML, and the result
-  is validated as a whole (:func:`audioreason.config.load_params`, every teacher's backend
-  options included) before it is written.
+  is validated as a whole (:func:`validate_params`: :func:`audioreason.config.load_params`,
+  every teacher's backend options and the ``validate`` policy) before it is written.
 * :func:`vllm_serve_argv` turns ``teachers.<name>`` (a ``vllm`` teacher) into the ``vllm serve``
   command line of the cluster's teacher server, so the Deployment's tensor-parallel size,
   context length and media limits are the ones the offline engine would use.
@@ -80,12 +80,17 @@ def apply_overrides(params: Mapping[str, Any], overrides: Sequence[str], *, sour
 
 
 def validate_params(path: str | Path) -> None:
-    """Raise :class:`ConfigError` unless ``path`` builds as a whole, teachers' backend options included."""
-    from audioreason.teachers.registry import build_options
+    """Raise :class:`ConfigError` unless ``path`` builds as a whole, teachers' backend options and
+    the ``validate`` policy included (the checks the config package leaves to their packages)."""
+    from audioreason.quality.checks import Policy
+    from audioreason.teachers.backends import check_teachers
 
     params = load_params(path)
-    for name, spec in params.teachers.items():
-        build_options(spec, f"{path}: teachers.{name}")
+    check_teachers(params.teachers, f"{path}: params.teachers")
+    try:
+        Policy(params.validate.policy)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: params.validate: {e}") from e
 
 
 def write_params(base: str | Path, out: str | Path, overrides: Sequence[str] = (),
@@ -134,7 +139,7 @@ def vllm_serve_argv(name: str, params_path: str | Path = "params.yaml", *, host:
     Raises:
         ConfigError: no such teacher, or its backend is not ``vllm``.
     """
-    from audioreason.teachers.registry import build_options, load_teacher
+    from audioreason.teachers.backends import build_options, load_teacher
     from audioreason.teachers.vllm_backend import engine_kwargs
 
     spec = load_teacher(params_path, name)

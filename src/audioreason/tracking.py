@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -167,7 +168,7 @@ def start_run(*, uri: str, experiment: str, stage: str, paper: str, table: str, 
     store and experiment ``mlflow run`` chose.
     """
     identity = {"paper": paper, "table": table, "row": row, "stage": stage, "scale": scale}
-    if os.environ.get("AUDIOREASON_TRACKING", "on") == "off" or int(os.environ.get("RANK", "0")) != 0:
+    if os.environ.get("AUDIOREASON_TRACKING", "on") == "off" or not is_main_process():
         t = NullTracker()
         t.set_tags(identity)
         t.log_params(params)
@@ -196,6 +197,78 @@ def start_run(*, uri: str, experiment: str, stage: str, paper: str, table: str, 
                     "data_md5": dvc_tracked_hash(Path(repo) / "data.dvc"), **lineage})
         t.log_params(params)
         yield t
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a ``torchrun`` / ``accelerate`` launch (or a single process): the one that logs and writes."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+@dataclass
+class StageRun:
+    """What a stage's ``main()`` holds inside :func:`stage_run`: the tracker to pass to ``run`` and its result."""
+
+    tracker: NullTracker
+    metrics: dict[str, Any] = field(default_factory=dict)
+    """Set to what ``run`` returns; logged and written when the context closes."""
+
+
+def _numeric(metrics: Mapping[str, Any]) -> dict[str, float]:
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+
+
+_DEFAULT = object()
+
+
+@contextmanager
+def stage_run(stage: str, tracking=None, *, cfg: Any = None, paper: str = "common", table: str = "data",
+              row: str | None = None, deps: list[str | Path] = (), params: Mapping[str, Any] | None = None,
+              metrics_path: str | Path | None = _DEFAULT, resume_run_id: str | None = None) -> Iterator[StageRun]:
+    """The one context every stage's ``main()`` opens around ``run``.
+
+    Opens the stage's MLflow run (:func:`start_run`: ``<paper>.<table>.<row>.<stage>``, tags,
+    git commit, DVC hashes of ``deps``) or, with ``tracking=None`` or off rank 0, a
+    :class:`NullTracker`. When the block ends without an error, the numeric values of
+    ``StageRun.metrics`` are logged to the run and rank 0 writes them all to ``metrics_path``.
+
+    Args:
+        stage: The DVC stage (``dvc.yaml`` key, module ``audioreason.stages.<stage>``).
+        tracking: The ``tracking`` params section; ``None`` for a stage that logs no run
+            (data preparation, the registry gate).
+        cfg: The stage's params section, logged flattened under ``<stage>.`` unless ``params`` is given.
+        row: The run's row; defaults to ``stage``.
+        deps: Inputs whose DVC hashes the run records.
+        metrics_path: Where the metrics go; default ``metrics/<stage>.json``; ``None`` writes none.
+        resume_run_id: Reopen this run (an interrupted training resumed from its checkpoint).
+
+    Example::
+
+        with stage_run("report", tracking, cfg=cfg, paper="all", table="report") as run_:
+            run_.metrics = run(cfg, run_.tracker)
+    """
+    from audioreason.config import flatten
+    from audioreason.pipeline import METRICS
+
+    if params is None:
+        params = flatten(cfg, stage) if cfg is not None else {}
+    row = row or stage
+    if tracking is None:
+        tracker = NullTracker()
+        tracker.set_tags({"paper": paper, "table": table, "row": row, "stage": stage})
+        tracker.log_params(params)
+        result = StageRun(tracker)
+        yield result
+        tracker.log_metrics(_numeric(result.metrics))
+    else:
+        with start_run(uri=tracking.uri, experiment=tracking.experiment, scale=tracking.scale, stage=stage, paper=paper,
+                       table=table, row=row, params=params, deps=list(deps), resume_run_id=resume_run_id) as tracker:
+            result = StageRun(tracker)
+            yield result
+            tracker.log_metrics(_numeric(result.metrics))
+    if metrics_path is _DEFAULT:
+        metrics_path = METRICS / f"{stage}.json"
+    if metrics_path is not None and is_main_process():
+        write_metrics(result.metrics, metrics_path)
 
 
 def write_metrics(metrics: Mapping[str, Any], path: str | Path) -> None:

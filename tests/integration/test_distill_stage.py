@@ -51,7 +51,8 @@ def workspace(tmp_path_factory, repo_root) -> Path:
     d = params["distill"]
     d.update(student="outputs/models/qwen2_5_omni_thinker", teacher="outputs/models/qwen3")
     d["trainer"].update(max_steps=4, save_steps=2, logging_steps=1, per_device_train_batch_size=2)
-    d["eval"].update(batch_size=8, max_new_tokens=8)
+    d["eval"]["batch_size"] = 8
+    d["eval"]["generation"]["max_new_tokens"] = 8
     params["tracking"]["uri"] = f"sqlite:///{ws / 'mlflow.db'}"
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (ws / "docker").symlink_to(repo_root / "docker")

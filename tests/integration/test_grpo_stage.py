@@ -37,7 +37,8 @@ def workspace(tmp_path_factory, repo_root) -> Path:
             row["init"] = "outputs/models/qwen2_audio"
         else:
             row["init"] = "outputs/models/qwen2_5_omni_thinker"
-    g["eval"].update(batch_size=8, max_new_tokens=8)
+    g["eval"]["batch_size"] = 8
+    g["eval"]["generation"]["max_new_tokens"] = 8
     params["tracking"]["uri"] = f"sqlite:///{ws / 'mlflow.db'}"
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (ws / "docker").symlink_to(repo_root / "docker")

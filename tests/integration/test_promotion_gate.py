@@ -17,7 +17,7 @@ import pytest
 import requests
 import yaml
 
-from audioreason.registry import CHAMPION, PromotionError, promote_champion
+from audioreason.promotion import CHAMPION, PromotionError, promote_champion
 
 pytestmark = pytest.mark.slow
 METRIC = "selection.avqa_val.accuracy"

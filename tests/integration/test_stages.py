@@ -41,8 +41,10 @@ def workspace(tmp_path_factory, repo_root) -> Path:
     shrink_world(params["world"])
     params["instruct_base"]["trainer"].update(max_steps=4, logging_steps=2, per_device_train_batch_size=4)
     params["sft_cot"]["trainer"].update(max_steps=6, logging_steps=2, save_steps=3, per_device_train_batch_size=4)
-    params["sft_cot"]["eval"].update(batch_size=8, max_new_tokens=8)
-    params["evaluate"].update(batch_size=4, max_new_tokens=8)
+    params["sft_cot"]["eval"]["batch_size"] = 8
+    params["sft_cot"]["eval"]["generation"]["max_new_tokens"] = 8
+    params["evaluate"]["batch_size"] = 4
+    params["evaluate"]["generation"]["max_new_tokens"] = 8
     params["tracking"]["uri"] = f"sqlite:///{ws / 'mlflow.db'}"
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = subprocess.run([sys.executable, "-m", "audioreason.cli", "world", "--out", "data"], cwd=ws,
@@ -219,7 +221,9 @@ def test_ser_finetune_trains_on_training_splits_only(workspace):
 def test_mix_sseu_then_every_sseu_bench_row(workspace):
     params = yaml.safe_load((workspace / "params.yaml").read_text())
     params["mix_sseu"]["items_per_scene"] = 1
-    params["sseu_bench"].update(batch_size=8, max_new_tokens={"asr": 6, "asc": 4, "at": 6, "joint": 12, "joint_cot": 12})
+    params["sseu_bench"]["batch_size"] = 8
+    for prompt, limit in {"asr": 6, "asc": 4, "at": 6, "joint": 12, "joint_cot": 12}.items():
+        params["sseu_bench"]["generation"][prompt]["max_new_tokens"] = limit
     (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run_stage(workspace, "mix_sseu", AUDIOREASON_TRACKING="on")
     rows = [json.loads(line) for line in (workspace / "outputs/mix_sseu/manifest.jsonl").open()]

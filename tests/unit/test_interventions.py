@@ -10,10 +10,11 @@ import yaml
 
 from audioreason.config import load_params
 from audioreason.datasets.records import Utterance
+from audioreason.evaluation.paper_tables import paper_numbers
 from audioreason.features.concept_tokens import conflict, serialise
 from audioreason.stages.concept_tokens import assign_splits
 from audioreason.features.ser_prompts import condition_tokens, questions
-from audioreason.stages.interventions import metric_prefix, paired_tests, paper_numbers, score
+from audioreason.stages.interventions import metric_prefix, paired_tests, score
 
 REPO = Path(__file__).resolve().parents[2]
 CFG = load_params(REPO / "params.yaml").interventions
@@ -87,9 +88,9 @@ def test_paired_tests_form_one_holm_family():
 
 def test_metric_keys_and_paper_numbers_follow_paper_tables():
     assert metric_prefix(CFG, "iemocap", "test") == "iemocap" and metric_prefix(CFG, "aibo5", "dev") == "aibo5.dev"
-    assert paper_numbers("qw2_audio") == {"no_tokens": {"paper.aibo5.dev.uar": 0.209, "paper.aibo5.test.uar": 0.206},
-                                          "tokens": {"paper.aibo5.dev.uar": 0.240, "paper.aibo5.test.uar": 0.234}}
-    assert paper_numbers("qw_omni")["tokens"]["paper.iemocap.uar"] == 0.582
+    assert paper_numbers("p04", "qw2_audio_no_tokens") == {"paper.aibo5.dev.uar": 0.209, "paper.aibo5.test.uar": 0.206}
+    assert paper_numbers("p04", "qw2_audio_tokens") == {"paper.aibo5.dev.uar": 0.240, "paper.aibo5.test.uar": 0.234}
+    assert paper_numbers("p04", "qw_omni_tokens")["paper.iemocap.uar"] == 0.582
 
 
 def test_dvc_matrix_matches_the_params():

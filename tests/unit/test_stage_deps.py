@@ -47,7 +47,7 @@ def closure(module: str) -> set[Path]:
 def test_closure_follows_function_level_imports():
     files = {p.relative_to(SRC).as_posix() for p in closure("audioreason.stages.interventions")}
     assert "audioreason/models/factory.py" in files            # imported inside run_model
-    assert "audioreason/evaluation/report.py" in files         # imported inside paper_numbers
+    assert "audioreason/evaluation/paper_tables.py" in files         # paper 04's numbers beside the run's
 
 
 def test_stages_depend_on_the_evaluation_modules_they_use():
@@ -59,5 +59,5 @@ def test_stages_depend_on_the_evaluation_modules_they_use():
                 if p.parent.name == "evaluation" and p.name != "__init__.py"}
         missing = sorted(u for u in used if u not in deps and "src/audioreason/evaluation" not in deps)
         assert not missing, f"stage {name} imports {missing} but does not list them in dvc.yaml"
-        if "src/audioreason/evaluation/report.py" in used:
+        if "src/audioreason/evaluation/paper_tables.py" in used:
             assert "src/audioreason/evaluation/paper_tables.yaml" in deps | {"src/audioreason/evaluation"}, name

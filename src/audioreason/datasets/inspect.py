@@ -19,7 +19,7 @@ from audioreason.datasets.records import (
     Soundscape,
     Utterance,
 )
-from audioreason.datasets.registry import read_dataset
+from audioreason.datasets.formats import read_dataset
 
 MAX_ERRORS = 5
 

@@ -295,7 +295,7 @@ class ImportResult(Generic[R]):
     """What an importer read.
 
     Attributes:
-        format: The format name (:data:`audioreason.datasets.registry.FORMATS`).
+        format: The format name (:data:`audioreason.datasets.formats.FORMATS`).
         records: The usable records, in file order.
         quarantined: One :class:`RecordError` per malformed raw record set aside.
         filtered: ``{reason: count}`` of records the dataset's standard protocol leaves

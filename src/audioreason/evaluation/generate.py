@@ -4,39 +4,27 @@ Left padding, the same chat layout and prompt template as training
 (:mod:`audioreason.training.prompts`), and per-item caching: finished items are appended
 to a JSON Lines file as they complete, so an interrupted evaluation resumes where it
 stopped.
+
+The decoding settings are the params' ``generation`` sections as they are:
+:class:`GenerationSettings` is :class:`audioreason.config.Generation`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
 from audioreason.audio.io import load_audio
+from audioreason.config import Generation
 from audioreason.datasets.records import QARecord
 from audioreason.training.prompts import audio_messages, format_prompt
 
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """Decoding settings; paper 01 §4.3 samples with T=0.6, top-k 5, top-p 0.5."""
-
-    max_new_tokens: int
-    do_sample: bool
-    temperature: float
-    top_k: int
-    top_p: float
-    seed: int
-
-    def generate_kwargs(self) -> dict[str, Any]:
-        kw: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "do_sample": self.do_sample}
-        if self.do_sample:
-            kw.update(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
-        return kw
+GenerationSettings = Generation
+"""Decoding settings of :func:`generate_answers`: a ``generation`` params section (one type for every stage)."""
 
 
 def _batches(items: Sequence[QARecord], size: int) -> Iterator[Sequence[QARecord]]:

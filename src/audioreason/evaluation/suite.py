@@ -120,3 +120,89 @@ def select_checkpoint(checkpoints: Sequence[Path], score: Callable[[Path], float
     scores = {checkpoint_step(c): score(c) for c in ordered}
     best = max(ordered, key=lambda c: (scores[checkpoint_step(c)], checkpoint_step(c)))
     return best, scores
+
+
+def eval_request(cfg, prompt: str, with_audio: bool = True) -> EvalRequest:
+    """An :class:`EvalRequest` from an ``eval`` params section (:class:`audioreason.config.EvalSuiteConfig`)."""
+    return EvalRequest(prompt, cfg.generation, cfg.batch_size, with_audio)
+
+
+def validation_accuracy(cfg, prompt: str) -> Callable:
+    """``(model, processor) -> AVQA val accuracy``: the checkpoint-selection score."""
+    from audioreason.datasets.records import read_manifest
+
+    records = read_manifest(cfg.avqa_val)
+    req = eval_request(cfg, prompt)
+    return lambda model, processor: mc_accuracy(model, processor, records, req, "avqa_val")["avqa_val.accuracy"]
+
+
+def export_best_checkpoint(ckpt_dir: Path, out_dir: Path, validate: Callable, tracker,
+                           base: str | None = None, metric: str = "avqa_val.accuracy") -> dict:
+    """Score every checkpoint under ``ckpt_dir`` with ``validate(model, processor) -> float`` (the
+    validation split, paper 02 §4.1: "Best checkpoints are selected by validation accuracy"), save the
+    best as ``out_dir/model`` (adapters merged into ``base``) and delete the checkpoints.
+
+    Each checkpoint's score is logged as ``selection.candidate.<metric>`` at its step; returns
+    the selection metrics.
+    """
+    import shutil
+
+    from audioreason.models.factory import load_checkpoint
+
+    def score(ckpt: Path) -> float:
+        model, processor = load_checkpoint(ckpt, base)
+        value = validate(model.eval(), processor)
+        tracker.log_metrics({f"selection.candidate.{metric}": value}, step=checkpoint_step(ckpt))
+        return value
+
+    best, scores = select_checkpoint(list(ckpt_dir.glob("checkpoint-*")), score)
+    model, processor = load_checkpoint(best, base)
+    model.save_pretrained(out_dir / "model")
+    processor.save_pretrained(out_dir / "model")
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    return {"selection.step": checkpoint_step(best), "selection.candidates": len(scores),
+            f"selection.{metric}": scores[checkpoint_step(best)]}
+
+
+def evaluate_suite(model, processor, cfg, prompt: str, out_dir: Path, tracker, *, music_avqa: bool,
+                   no_audio: bool) -> dict:
+    """AVQA val, MMAU test-mini (official scorer; also without audio when ``no_audio``) and MUSIC-AVQA test.
+
+    The scorers' and the extractor's versions and the MMAU test set's sha256 are tagged on the run.
+    """
+    from audioreason.datasets.records import read_manifest
+    from audioreason.evaluation import mmau as mmau_rule
+    from audioreason.evaluation import music_avqa as music_rule
+
+    tracker.set_tags({"scorer": mmau_rule.SCORER_NAME, "extractor": mmau_rule.EXTRACTOR_NAME,
+                      "test_set_sha256": mmau_rule.mmau_test_set_sha256(json.loads(Path(cfg.mmau_json).read_text())),
+                      "music_avqa_scorer": music_rule.SCORER_NAME})
+    model.eval()
+    gens = out_dir / "generations"
+    metrics = mc_accuracy(model, processor, read_manifest(cfg.avqa_val), eval_request(cfg, prompt), "avqa_val",
+                          gens / "avqa_val.jsonl")
+    mmau = read_manifest(cfg.mmau_manifest)
+    metrics.update(mmau_scores(model, processor, mmau, cfg.mmau_json, eval_request(cfg, prompt), "mmau",
+                               gens / "mmau.jsonl", out_dir / "mmau_predictions.json"))
+    if no_audio:
+        metrics.update(mmau_scores(model, processor, mmau, cfg.mmau_json, eval_request(cfg, prompt, False),
+                                   "mmau_no_audio", gens / "mmau_no_audio.jsonl"))
+    if music_avqa and cfg.music_avqa_test:
+        metrics.update(music_avqa_scores(model, processor, read_manifest(cfg.music_avqa_test, OpenQARecord),
+                                         eval_request(cfg, cfg.music_avqa_prompt), "music_avqa",
+                                         gens / "music_avqa.jsonl"))
+    return metrics
+
+
+def finish_row(metrics: dict, paper_numbers: dict, shown: Sequence[str], title: str, out_dir: Path, tracker) -> dict:
+    """End a table row: add the paper's numbers (``paper.<metric>``), plot the ``shown`` metrics present
+    (``out_dir/scores.png``, logged) and write ``out_dir/scores.json``."""
+    from audioreason.plots import bar_plot
+
+    metrics.update(paper_numbers)
+    png = bar_plot({k: metrics[k] for k in shown if k in metrics}, out_dir / "scores.png", title=title, ylabel="%",
+                   ylim=(0, 100))
+    tracker.log_artifact(png, "plots")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "scores.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return metrics

@@ -188,3 +188,20 @@ def load_model(path_or_id: str, *, dtype: torch.dtype = torch.float32):
     if arch == "Qwen3ForCausalLM":
         return model, AutoTokenizer.from_pretrained(path_or_id)
     return model, AutoProcessor.from_pretrained(path_or_id)
+
+
+def load_checkpoint(checkpoint: Path, base: str | None = None):
+    """A saved training checkpoint as ``(model, processor)``; a LoRA adapter is merged into ``base``.
+
+    Raises:
+        ValueError: ``checkpoint`` holds an adapter and no ``base`` is given.
+    """
+    checkpoint = Path(checkpoint)
+    if (checkpoint / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        if base is None:
+            raise ValueError(f"{checkpoint} holds a LoRA adapter: its base model must be given")
+        model, processor = load_model(base)
+        return PeftModel.from_pretrained(model, str(checkpoint)).merge_and_unload(), processor
+    return load_model(str(checkpoint))

@@ -11,13 +11,16 @@ in params maps keys to an action:
   the validated manifest.
 
 Checks that are about a whole manifest rather than rows (:data:`TABLE_CHECKS`) always fail:
-there is no row to set aside. This module imports nothing heavy; the config imports it to
-reject unknown keys when params are loaded.
+there is no row to set aside. This module imports nothing heavy: :class:`Policy` checks
+``validate.policy`` when the ``validate`` stage starts and when ``audioreason params``
+writes a params file (the config package does not know the check keys).
 """
 
 from __future__ import annotations
 
 from typing import Mapping
+
+from audioreason.config import ConfigError
 
 __all__ = [
     "ACTIONS",
@@ -94,14 +97,14 @@ class Policy:
         mapping: ``{check key: "fail" | "quarantine"}`` plus a required ``default`` key.
 
     Raises:
-        ValueError: a missing ``default``, an unknown key or action, or ``quarantine``
-            for a check in :data:`TABLE_CHECKS`.
+        ConfigError: a missing ``default``, an unknown key or action, or ``quarantine``
+            for a check in :data:`TABLE_CHECKS` (a ``ValueError``; the message starts ``policy:``).
     """
 
     def __init__(self, mapping: Mapping[str, str]):
         problems = validate_policy(mapping)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ConfigError("policy: " + "; ".join(problems))
         self.default = mapping["default"]
         self.actions = {k: v for k, v in mapping.items() if k != "default"}
 

@@ -19,7 +19,7 @@ from audioreason.quality.audio_checks import AudioJob, AudioLimits, run_audio_jo
 from audioreason.quality.checks import CHECKS, TABLE_CHECKS, Policy
 from audioreason.quality.expectations import ManifestRules, validate_manifest
 from audioreason.quality.overlap import OverlapPair, Side, find_overlaps, parse_side
-from audioreason.quality.report import Finding, ManifestSummary, QualityReport, audio_sources, record_source
+from audioreason.quality.findings import Finding, ManifestSummary, QualityReport, audio_sources, record_source
 
 __all__ = ["GateResult", "ManifestSpec", "run_quality_gate"]
 

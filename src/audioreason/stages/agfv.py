@@ -26,14 +26,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from audioreason.config import AgfvConfig
-from audioreason.stages.common import (GENERATIONS, OUTPUTS, bar_plot, generation_stage, read_jsonl, sampling_params,
-                                       write_jsonl)
-from audioreason.teachers.base import ChatRequest, user_turn
+from audioreason.config import AgfvConfig, flatten
+from audioreason.pipeline import GENERATIONS, OUTPUTS, PARAMS_FILE, read_jsonl, stage_params, write_jsonl
+from audioreason.plots import bar_plot
+from audioreason.teachers.backends import load_backend
+from audioreason.teachers.base import ChatRequest, SamplingParams, user_turn
 from audioreason.teachers.cache import generate_cached
 from audioreason.teachers.oracle import AGFV
 from audioreason.teachers.parsing import parse_yes_no
-from audioreason.tracking import NullTracker
+from audioreason.tracking import NullTracker, stage_run
 
 OUT = OUTPUTS / "agfv"
 TRACES = OUTPUTS / "teacher_cot" / "traces.jsonl"
@@ -90,7 +91,7 @@ def run(cfg: AgfvConfig, backend, batch_size: int, tracker: NullTracker, traces_
         out_dir: Path = OUT, cache: Path = GENERATIONS / "agfv.jsonl") -> dict:
     everything = read_jsonl(traces_file)
     checked = traces_to_check(everything)
-    gens, stats = generate_cached(backend, build_requests(checked, cfg.prompt), sampling_params(cfg.sampling),
+    gens, stats = generate_cached(backend, build_requests(checked, cfg.prompt), SamplingParams.from_section(cfg.sampling),
                                   cache=cache, batch_size=batch_size, desc="agfv")
     truth = clip_truth(cfg.truth) if cfg.truth else {}
     rows, accepted, unreadable = [], [], 0
@@ -133,15 +134,18 @@ def run(cfg: AgfvConfig, backend, batch_size: int, tracker: NullTracker, traces_
                                                 "hallucination_rate.after")},
                        out_dir / "agfv.png", title="AGFV on the world's ground truth", ylabel="rate", ylim=(0, 1.05))
         tracker.log_artifact(png, "plots")
-    tracker.log_metrics(metrics)
     return metrics
 
 
 def main() -> None:
-    metrics = generation_stage("agfv", PAPER, run, lambda cfg: [TRACES])
-    extra = (f"; precision {metrics['precision']:.3f}, recall {metrics['recall']:.3f}" if "precision" in metrics else "")
-    print(f"agfv: accepted {metrics['accepted']}/{metrics['traces']} traces "
-          f"(rate {metrics['acceptance_rate']:.3f}){extra}")
+    cfg, tracking = stage_params("agfv", "tracking")
+    backend, spec = load_backend(PARAMS_FILE, cfg.teacher)
+    params = {**flatten(cfg, "agfv"), **flatten(spec, f"teachers.{cfg.teacher}")}
+    with stage_run("agfv", tracking, paper=PAPER, table="data", params=params, deps=[TRACES]) as stage:
+        stage.metrics = run(cfg, backend, spec.batch_size, stage.tracker)
+    m = stage.metrics
+    extra = f"; precision {m['precision']:.3f}, recall {m['recall']:.3f}" if "precision" in m else ""
+    print(f"agfv: accepted {m['accepted']}/{m['traces']} traces (rate {m['acceptance_rate']:.3f}){extra}")
 
 
 if __name__ == "__main__":

@@ -35,10 +35,12 @@ from audioreason.datasets.records import Utterance, read_manifest
 from audioreason.features.concept_tokens import (CONCEPTS, UNDEFINED, VOICE_QUALITIES, ConceptTokenizer,
                                                  VoiceQualityRule, normalised_mutual_information, serialise,
                                                  vocabulary)
-from audioreason.stages.common import OUTPUTS, PLOTS, figure, save_figure, training_stage, write_jsonl
-from audioreason.tracking import NullTracker
+from audioreason.pipeline import OUTPUTS, PLOTS, stage_params, write_jsonl
+from audioreason.plots import figure, save_figure
+from audioreason.tracking import NullTracker, stage_run
 
 OUT = OUTPUTS / "concept_tokens"
+PAPER, TABLE = "p04", "table1"
 TOKEN_NAMES = (*CONCEPTS, "VOICE_QUALITY")
 
 
@@ -135,8 +137,11 @@ def run(cfg: ConceptTokensConfig, tracker: NullTracker) -> dict:
 
 
 def main() -> None:
-    training_stage("concept_tokens", "p04", "table1", "concept_tokens", run,
-                   lambda cfg: [spec.manifest for spec in cfg.datasets.values()])
+    cfg, tracking = stage_params("concept_tokens", "tracking")
+    with stage_run("concept_tokens", tracking, cfg=cfg, paper=PAPER, table=TABLE,
+                   deps=[spec.manifest for spec in cfg.datasets.values()]) as stage:
+        stage.metrics = run(cfg, stage.tracker)
+    print(f"concept_tokens: {stage.metrics}")
 
 
 if __name__ == "__main__":

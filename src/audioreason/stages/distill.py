@@ -22,34 +22,29 @@ One MLflow run per row, ``p01.table1.<row>.distill``, tagged ``paper=p01``, ``ta
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
 from audioreason.config import DistillConfig, flatten
 from audioreason.datasets.records import QARecord, Utterance, read_manifest
-from audioreason.evaluation.cota import (EXTRACTOR_NAME, extract_cota_answer, extract_letter_answer,
-                                         unweighted_accuracy)
-from audioreason.evaluation.generate import GenerationSettings, generate_answers
-from audioreason.evaluation.ser import UNPARSED, plot_confusion, score_ser
+from audioreason.evaluation.cota import EXTRACTOR_NAME, extract_cota_answer, extract_letter_answer
+from audioreason.evaluation.generate import generate_answers
 from audioreason.evaluation.mmau import SCORER_NAME, score_mmau_file, with_predictions
+from audioreason.evaluation.paper_tables import paper_numbers
+from audioreason.evaluation.ser import UNPARSED, plot_confusion, score_ser
+from audioreason.evaluation.suite import finish_row
 from audioreason.models.factory import load_model
-from audioreason.stages.common import METRICS, OUTPUTS, bar_plot, read_jsonl, sections
-from audioreason.stages.pretrain_student import EMOTION_WORDS
-from audioreason.tracking import NullTracker, start_run, write_metrics
-from audioreason.training.distill import COTA_SYSTEM, cota_question
+from audioreason.pipeline import METRICS, OUTPUTS, matrix_row, read_jsonl, stage_params
+from audioreason.tracking import NullTracker, is_main_process, stage_run
+from audioreason.training.captions import EMOTION_WORDS
+from audioreason.training.prompts import COTA_SYSTEM, cota_question
 
 OUT = OUTPUTS / "distill"
 PAPER, TABLE = "p01", "table1"
-#: paper 01 Table 1 (real MMAU test-mini v05.15.25, IEMOCAP session 5), for the report next to ours.
-PAPER_TABLE1 = {
-    "baseline": (74.47, 66.47, 70.27, 70.40, 58.89), "sft_only": (69.37, 68.56, 71.47, 69.80, 51.93),
-    "top_kd": (70.57, 66.47, 73.87, 70.30, 54.13), "skip_kd": (70.87, 68.86, 72.37, 70.70, 53.37),
-    "layer_kd": (70.87, 70.96, 75.68, 72.50, 49.65), "layer_ac_kd": (75.38, 70.36, 74.17, 73.30, 56.03),
-}
+#: Table 1's columns.
+TABLE1_KEYS = ("mmau.sound", "mmau.music", "mmau.speech", "mmau.average", "ser.ua")
 
 
 def cota_records(records: list[QARecord]) -> list[QARecord]:
@@ -68,7 +63,7 @@ def ser_records(manifest: str, question: str) -> list[QARecord]:
 def evaluate_row(model, processor, cfg: DistillConfig, out_dir: Path, tracker: NullTracker) -> dict:
     """Table 1's two evaluations of one model."""
     ev = cfg.eval
-    settings = GenerationSettings(ev.max_new_tokens, ev.do_sample, ev.temperature, ev.top_k, ev.top_p, ev.seed)
+    settings = ev.generation
     mmau = read_manifest(ev.mmau_manifest)
     gens = generate_answers(model, processor, cota_records(mmau), prompt="{question}", settings=settings,
                             batch_size=ev.batch_size, system=COTA_SYSTEM)
@@ -90,9 +85,9 @@ def evaluate_row(model, processor, cfg: DistillConfig, out_dir: Path, tracker: N
                                 batch_size=ev.batch_size, system=COTA_SYSTEM)
     picks = [extract_cota_answer(g["completion"], r.choices) for g, r in zip(ser_gens, ser)]
     classes = [EMOTION_WORDS[k] for k in sorted(EMOTION_WORDS)]
-    ua = unweighted_accuracy([r.answer for r in ser], picks, classes)
-    ua_letter = unweighted_accuracy([r.answer for r in ser], [extract_letter_answer(g["completion"], r.choices) or ""
-                                                             for g, r in zip(ser_gens, ser)], classes)
+    ua = score_ser([r.answer for r in ser], picks, classes)
+    ua_letter = score_ser([r.answer for r in ser], [extract_letter_answer(g["completion"], r.choices) or ""
+                                                   for g, r in zip(ser_gens, ser)], classes)
     ser_scores = score_ser([r.answer for r in ser], [p if p in classes else UNPARSED for p in picks], classes)
     tracker.log_artifact(plot_confusion(ser_scores, out_dir / "ser_confusion.png", "IEMOCAP session 5"), "plots")
     (out_dir / "ser_predictions.json").write_text(json.dumps(
@@ -116,7 +111,8 @@ def train_row(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTra
 
     from audioreason.config import ConfigError
     from audioreason.losses.layer_map import LayerProjections, layer_map
-    from audioreason.stages.finetune import TrackerCallback, plot_loss
+    from audioreason.plots import plot_loss
+    from audioreason.training.callbacks import TrackerCallback
     from audioreason.training.distill import (DistillationModule, DistillCollator, KDSettings, KDTrainer,
                                               LossWeights)
 
@@ -166,17 +162,11 @@ def run(cfg: DistillConfig, row_name: str, tracker: NullTracker, out_dir: Path) 
         model, processor, metrics = train_row(cfg, row_name, out_dir, tracker)
     else:
         (model, processor), metrics = load_model(cfg.student), {"steps": 0}
-    if int(os.environ.get("RANK", "0")) != 0:
+    if not is_main_process():
         return metrics  # under torchrun every rank trains; rank 0 alone evaluates and writes
     metrics.update(evaluate_row(model, processor, cfg, out_dir, tracker))
-    if row_name in PAPER_TABLE1:
-        paper = dict(zip(("mmau.sound", "mmau.music", "mmau.speech", "mmau.average", "ser.ua"), PAPER_TABLE1[row_name]))
-        metrics.update({f"paper.{k}": v for k, v in paper.items()})
-    png = bar_plot({k: metrics[k] for k in ("mmau.sound", "mmau.music", "mmau.speech", "mmau.average", "ser.ua")},
-                   out_dir / "scores.png", title=f"p01 Table 1, {row_name} (tiny)", ylabel="%", ylim=(0, 100))
-    tracker.log_artifact(png, "plots")
-    (out_dir / "scores.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    return metrics
+    return finish_row(metrics, paper_numbers(PAPER, row_name, measured=metrics), TABLE1_KEYS,
+                      f"p01 Table 1, {row_name} (tiny)", out_dir, tracker)
 
 
 RESUME_FILE = "resume.json"
@@ -201,31 +191,32 @@ def resumable_run(ckpt_dir: Path, params: dict) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--row", required=True)
-    row_name = parser.parse_args(argv).row
-    cfg, tracking = sections("distill", "tracking").values()
-    if row_name not in cfg.rows:
-        raise SystemExit(f"distill: no row {row_name!r} in distill.rows ({', '.join(cfg.rows)})")
-    out_dir = OUT / row_name
+def row_params(cfg: DistillConfig, row_name: str) -> dict:
+    """What a row's run logs: the shared keys and its row (``distill.row.*``)."""
     params = {k: v for k, v in flatten(cfg, "distill").items() if not k.startswith("distill.rows.")}
-    params.update(flatten(cfg.rows[row_name], "distill.row"))
-    run_id = resumable_run(out_dir / "checkpoints", params)
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, scale=tracking.scale, stage="distill", paper=PAPER, table=TABLE,
-                   row=row_name, params=params, deps=[cfg.student, cfg.teacher, cfg.train],
-                   resume_run_id=run_id) as tracker:
-        if cfg.rows[row_name].train and int(os.environ.get("RANK", "0")) == 0:
-            (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-            (out_dir / "checkpoints" / RESUME_FILE).write_text(
-                json.dumps({"run_id": tracker.run_id, "params": params_fingerprint(params)}) + "\n")
-        metrics = run(cfg, row_name, tracker, out_dir)
-        tracker.log_metrics(metrics)
-    if int(os.environ.get("RANK", "0")) != 0:
-        return
-    write_metrics(metrics, METRICS / "distill" / f"{row_name}.json")
-    print(f"distill[{row_name}]: MMAU {metrics['mmau.sound']:.1f} / {metrics['mmau.music']:.1f} / "
-          f"{metrics['mmau.speech']:.1f} avg {metrics['mmau.average']:.1f}; SER UA {metrics['ser.ua']:.1f}")
+    return {**params, **flatten(cfg.rows[row_name], "distill.row")}
+
+
+def remember_run(ckpt_dir: Path, run_id: str, params: dict) -> None:
+    """Write :data:`RESUME_FILE`: the run and params fingerprint a resumed training continues."""
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    (ckpt_dir / RESUME_FILE).write_text(json.dumps({"run_id": run_id, "params": params_fingerprint(params)}) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg, tracking = stage_params("distill", "tracking")
+    row = matrix_row("distill", cfg.rows, argv, description=__doc__.splitlines()[0])
+    out_dir, params = OUT / row, row_params(cfg, row)
+    with stage_run("distill", tracking, paper=PAPER, table=TABLE, row=row, params=params,
+                   deps=[cfg.student, cfg.teacher, cfg.train], metrics_path=METRICS / "distill" / f"{row}.json",
+                   resume_run_id=resumable_run(out_dir / "checkpoints", params)) as stage:
+        if cfg.rows[row].train and is_main_process():
+            remember_run(out_dir / "checkpoints", stage.tracker.run_id, params)
+        stage.metrics = run(cfg, row, stage.tracker, out_dir)
+    if is_main_process():
+        m = stage.metrics
+        print(f"distill[{row}]: MMAU {m['mmau.sound']:.1f} / {m['mmau.music']:.1f} / {m['mmau.speech']:.1f} "
+              f"avg {m['mmau.average']:.1f}; SER UA {m['ser.ua']:.1f}")
 
 
 if __name__ == "__main__":

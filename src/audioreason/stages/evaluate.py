@@ -16,14 +16,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from audioreason.config import EvaluateConfig, flatten
+from audioreason.config import EvaluateConfig
 from audioreason.datasets.records import read_manifest
-from audioreason.evaluation.generate import GenerationSettings, generate_answers
+from audioreason.evaluation.generate import generate_answers
 from audioreason.evaluation.mmau import EXTRACTOR_NAME, SCORER_NAME, extract_answer, score_mmau_file, with_predictions
 from audioreason.evaluation.suite import other_readings
 from audioreason.models.factory import load_model
-from audioreason.stages.common import METRICS, OUTPUTS, PLOTS, sections
-from audioreason.tracking import NullTracker, start_run, write_metrics
+from audioreason.pipeline import OUTPUTS, PLOTS, stage_params
+from audioreason.plots import figure, save_figure
+from audioreason.tracking import NullTracker, stage_run
 
 OUT = OUTPUTS / "evaluate"
 PAPER, TABLE, ROW = "p02", "table2", "sft_gt_label"
@@ -38,23 +39,17 @@ def flat_scores(scores: dict) -> dict[str, float]:
     return out
 
 
-def plot_scores(scores: dict, png: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_scores(scores: dict, png: Path) -> Path:
+    """Accuracy overall, per task and per difficulty, one bar each."""
     groups = [("overall", {"overall": scores["overall"]}), ("task", scores["task"]), ("difficulty", scores["difficulty"])]
     labels = [k for _, d in groups for k in d]
     values = [v for _, d in groups for v in d.values()]
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = figure().subplots(figsize=(6, 3))
     ax.bar(labels, values, color=["#444"] + ["#1f77b4"] * len(scores["task"]) + ["#ff7f0e"] * len(scores["difficulty"]))
     ax.set(ylabel="MMAU accuracy (%)", ylim=(0, 100), title="MMAU test-mini (official rule)")
     for i, v in enumerate(values):
         ax.text(i, v + 1, f"{v:.1f}", ha="center", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
+    return save_figure(fig, png)
 
 
 def run(cfg: EvaluateConfig, tracker: NullTracker, test_json: Path, out_dir: Path = OUT) -> dict:
@@ -62,7 +57,7 @@ def run(cfg: EvaluateConfig, tracker: NullTracker, test_json: Path, out_dir: Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     records = read_manifest(cfg.test_manifest)
     model, processor = load_model(cfg.model)
-    settings = GenerationSettings(cfg.max_new_tokens, cfg.do_sample, cfg.temperature, cfg.top_k, cfg.top_p, cfg.seed)
+    settings = cfg.generation
     cache = out_dir / "generations.jsonl"
     cache.unlink(missing_ok=True)  # DVC reruns this stage only when an input changed
     generations = generate_answers(model, processor, records, prompt=cfg.prompt, settings=settings,
@@ -78,22 +73,25 @@ def run(cfg: EvaluateConfig, tracker: NullTracker, test_json: Path, out_dir: Pat
     (out_dir / "scores.json").write_text(json.dumps(scores, indent=2, sort_keys=True) + "\n")
     plot_scores(scores, out_dir / "accuracy.png")
     tracker.set_tags({"scorer": SCORER_NAME, "extractor": EXTRACTOR_NAME, "test_set_sha256": scores["test_set_sha256"]})
-    tracker.log_metrics(flat_scores(scores))
     tracker.log_artifact(out_dir / "accuracy.png", "plots")
     tracker.log_artifact(predictions, "predictions")
     return scores
 
 
+def write_accuracy_plot(scores: dict, path: Path = PLOTS / "evaluate" / "accuracy.json") -> None:
+    """Accuracy per task and difficulty as a ``dvc plots`` file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([{"group": f"{g}.{k}", "accuracy": v} for g in ("task", "difficulty")
+                                for k, v in scores[g].items()], indent=2) + "\n")
+
+
 def main() -> None:
-    cfg, tracking = sections("evaluate", "tracking").values()
-    test_json = Path(cfg.test_json)
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, scale=tracking.scale, stage="evaluate", paper=PAPER, table=TABLE,
-                   row=ROW, params=flatten(cfg, "evaluate"), deps=[cfg.model, cfg.test_manifest]) as tracker:
-        scores = run(cfg, tracker, test_json)
-    write_metrics(flat_scores(scores), METRICS / "evaluate.json")
-    PLOTS.joinpath("evaluate").mkdir(parents=True, exist_ok=True)
-    (PLOTS / "evaluate" / "accuracy.json").write_text(json.dumps(
-        [{"group": f"{g}.{k}", "accuracy": v} for g in ("task", "difficulty") for k, v in scores[g].items()], indent=2) + "\n")
+    cfg, tracking = stage_params("evaluate", "tracking")
+    with stage_run("evaluate", tracking, cfg=cfg, paper=PAPER, table=TABLE, row=ROW,
+                   deps=[cfg.model, cfg.test_manifest]) as stage:
+        scores = run(cfg, stage.tracker, Path(cfg.test_json))
+        stage.metrics = flat_scores(scores)
+    write_accuracy_plot(scores)
     print(f"evaluate: overall {scores['overall']:.1f}% on {scores['n']} items; task {scores['task']}")
 
 

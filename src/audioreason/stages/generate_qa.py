@@ -29,15 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
-from audioreason.config import GenerateQaConfig
+from audioreason.config import GenerateQaConfig, flatten
 from audioreason.datasets.records import Caption, QARecord, read_manifest, write_manifest
-from audioreason.stages.common import (GENERATIONS, OUTPUTS, bar_plot, generation_stage, read_jsonl, sampling_params,
-                                       write_jsonl)
-from audioreason.teachers.base import ChatRequest, user_turn
+from audioreason.pipeline import GENERATIONS, OUTPUTS, PARAMS_FILE, read_jsonl, stage_params, write_jsonl
+from audioreason.plots import bar_plot
+from audioreason.teachers.backends import load_backend
+from audioreason.teachers.base import ChatRequest, SamplingParams, user_turn
 from audioreason.teachers.cache import generate_cached
 from audioreason.teachers.oracle import GENERATE_QA
 from audioreason.teachers.parsing import parse_question_json
-from audioreason.tracking import NullTracker
+from audioreason.tracking import NullTracker, stage_run
 
 OUT = OUTPUTS / "generate_qa"
 PAPER = "p03"
@@ -137,7 +138,7 @@ def run(cfg: GenerateQaConfig, backend, batch_size: int, tracker: NullTracker, o
             text = cfg.prompt.format(captions="\n".join(f"- {c}" for c in captions[clip]))
             requests.append(ChatRequest(item_id=f"{name}:{clip}", messages=user_turn(text), template=GENERATE_QA,
                                         meta={"audio": audio, "clip": clip}))
-    sampling = sampling_params(cfg.sampling)
+    sampling = SamplingParams.from_section(cfg.sampling)
     gens, stats = generate_cached(backend, requests, sampling, cache=cache, batch_size=batch_size, desc="generate_qa")
     metrics: dict[str, float] = {}
     offset = 0
@@ -164,17 +165,20 @@ def run(cfg: GenerateQaConfig, backend, batch_size: int, tracker: NullTracker, o
     metrics.update(stats.metrics())
     png = bar_plot(shares_all, out_dir / "positions.png", title="correct-answer position", ylabel="share",
                    ylim=(0, 0.5), reference=0.25)
-    tracker.log_metrics(metrics)
     tracker.log_artifact(png, "plots")
     tracker.log_artifact(out_dir / "rejected.jsonl", "quality")
     return metrics
 
 
 def main() -> None:
-    metrics = generation_stage("generate_qa", PAPER, run,
-                               lambda cfg: [cfg.captions, *sorted({s.manifest for s in cfg.sources.values()})])
+    cfg, tracking = stage_params("generate_qa", "tracking")
+    backend, spec = load_backend(PARAMS_FILE, cfg.teacher)
+    params = {**flatten(cfg, "generate_qa"), **flatten(spec, f"teachers.{cfg.teacher}")}
+    deps = [cfg.captions, *sorted({s.manifest for s in cfg.sources.values()})]
+    with stage_run("generate_qa", tracking, paper=PAPER, table="data", params=params, deps=deps) as stage:
+        stage.metrics = run(cfg, backend, spec.batch_size, stage.tracker)
     print("generate_qa: " + ", ".join(f"{k.split('.')[0]} {int(v)} questions"
-                                      for k, v in metrics.items() if k.endswith(".kept")))
+                                      for k, v in stage.metrics.items() if k.endswith(".kept")))
 
 
 if __name__ == "__main__":

@@ -27,37 +27,19 @@ scores end the run, next to the paper's numbers. One MLflow run per row,
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from audioreason.config import GrpoConfig, flatten
 from audioreason.datasets.records import read_manifest
+from audioreason.evaluation.paper_tables import paper_numbers
+from audioreason.evaluation.suite import evaluate_suite, export_best_checkpoint, finish_row, validation_accuracy
 from audioreason.models.factory import load_model
-from audioreason.stages.common import OUTPUTS, read_jsonl, sections
-from audioreason.stages.finetune import TrackerCallback, finish_row, is_main_process, plot_loss, row_stage
-from audioreason.stages.row_selection import evaluate_suite, export_best_checkpoint, validation_accuracy
-from audioreason.stages.sft_cot import PAPER_TABLE2, TABLE2_KEYS
-from audioreason.tracking import NullTracker
+from audioreason.pipeline import METRICS, OUTPUTS, matrix_row, read_jsonl, stage_params
+from audioreason.plots import plot_loss, plot_rewards
+from audioreason.tracking import NullTracker, is_main_process, stage_run
+from audioreason.training.callbacks import TrackerCallback
 
 OUT = OUTPUTS / "grpo"
-
-# Paper 03 Table I (MMAU test-mini sound / music / speech / avg) and Table II (avg with / without audio).
-PAPER_OMNI = {
-    "base": {"mmau.sound": 69.4, "mmau.music": 66.8, "mmau.speech": 61.6, "mmau.average": 65.9,
-             "mmau_no_audio.average": 49.3},
-    "grpo_avqa": {"mmau.sound": 70.9, "mmau.music": 70.1, "mmau.speech": 64.9, "mmau.average": 68.6,
-                  "mmau_no_audio.average": 51.7},
-    "grpo_avqa_gpt": {"mmau.sound": 72.4, "mmau.music": 73.1, "mmau.speech": 64.3, "mmau.average": 69.9},
-    "grpo_vggs_gpt": {"mmau.sound": 73.6, "mmau.music": 74.3, "mmau.speech": 66.1, "mmau.average": 71.3},
-    "grpo_avqa_text_only": {"mmau.average": 65.6, "mmau_no_audio.average": 49.2},
-}
-
-
-def paper_numbers(row: str) -> dict[str, float]:
-    if row in PAPER_TABLE2:
-        return {f"paper.{k}": v for k, v in zip(TABLE2_KEYS, PAPER_TABLE2[row])}
-    return {f"paper.{k}": v for k, v in PAPER_OMNI.get(row, {}).items()}
-
 
 def training_records(cfg: GrpoConfig, data: str):
     """The questions a row trains on, and the per-question label its reward compares against."""
@@ -105,27 +87,6 @@ def train_row(cfg: GrpoConfig, row: str, out_dir: Path, tracker: NullTracker) ->
     return metrics
 
 
-def plot_rewards(history: list[dict], names: list[str], png: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3))
-    for name in names:
-        points = [(h["step"], h[f"rewards/{name}/mean"]) for h in history if f"rewards/{name}/mean" in h]
-        if points:
-            ax.plot(*zip(*points), marker="o", label=name)
-    kl = [(h["step"], h["kl"]) for h in history if "kl" in h]
-    if kl:
-        ax.plot(*zip(*kl), ls="--", color="#888", label="kl")
-    ax.set(xlabel="step", ylabel="mean reward", title="GRPO rewards")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
-
-
 def run(cfg: GrpoConfig, row: str, tracker: NullTracker, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = cfg.rows[row]
@@ -136,30 +97,34 @@ def run(cfg: GrpoConfig, row: str, tracker: NullTracker, out_dir: Path) -> dict:
     model, processor = load_model(str(out_dir / "model") if spec.train else spec.init)
     metrics.update(evaluate_suite(model, processor, cfg.eval, recipe.prompt, out_dir, tracker,
                                   music_avqa=recipe.eval_music_avqa, no_audio=recipe.eval_no_audio))
-    return finish_row(metrics, paper_numbers(row), ("avqa_val.accuracy", "mmau.sound", "mmau.music", "mmau.speech",
+    return finish_row(metrics, paper_numbers(spec.paper, row, measured=metrics), ("avqa_val.accuracy", "mmau.sound", "mmau.music", "mmau.speech",
                                                     "mmau.average", "mmau_no_audio.average", "music_avqa.average"),
                       f"{spec.paper} {row} (tiny)", out_dir, tracker)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--row", required=True)
-    row = parser.parse_args(argv).row
-    cfg, tracking = sections("grpo", "tracking").values()
-    if row not in cfg.rows:
-        raise SystemExit(f"grpo: no row {row!r} in grpo.rows ({', '.join(cfg.rows)})")
+def row_params(cfg: GrpoConfig, row: str) -> dict:
+    """What a row's run logs: the shared keys, its row (``grpo.row.*``) and its paper's recipe (``grpo.recipe.*``)."""
     spec = cfg.rows[row]
-    recipe = cfg.recipes[spec.paper]
-    params = {k: v for k, v in flatten(cfg, "grpo").items()
-              if not k.startswith(("grpo.rows.", "grpo.recipes."))}
-    params.update(flatten(spec, "grpo.row"))
-    params.update(flatten(recipe, "grpo.recipe"))
+    params = {k: v for k, v in flatten(cfg, "grpo").items() if not k.startswith(("grpo.rows.", "grpo.recipes."))}
+    return {**params, **flatten(spec, "grpo.row"), **flatten(cfg.recipes[spec.paper], "grpo.recipe")}
+
+
+def summary(m: dict) -> str:
+    return (f"MMAU avg {m['mmau.average']:.1f}"
+            + (f" (no audio {m['mmau_no_audio.average']:.1f})" if "mmau_no_audio.average" in m else "")
+            + (f"; AVQA val {m['avqa_val.accuracy']:.1f}" if "avqa_val.accuracy" in m else ""))
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg, tracking = stage_params("grpo", "tracking")
+    row = matrix_row("grpo", cfg.rows, argv, description=__doc__.splitlines()[0])
+    spec = cfg.rows[row]
     deps = [spec.init] + ([cfg.manifests[spec.data]] if spec.data in cfg.manifests else [cfg.teacher_labels])
-    row_stage("grpo", row, spec.paper, spec.table, params, deps, tracking,
-              lambda tracker: run(cfg, row, tracker, OUT / row),
-              lambda m: (f"MMAU avg {m['mmau.average']:.1f}"
-                         + (f" (no audio {m['mmau_no_audio.average']:.1f})" if "mmau_no_audio.average" in m else "")
-                         + (f"; AVQA val {m['avqa_val.accuracy']:.1f}" if "avqa_val.accuracy" in m else "")))
+    with stage_run("grpo", tracking, paper=spec.paper, table=spec.table, row=row, params=row_params(cfg, row),
+                   deps=deps, metrics_path=METRICS / "grpo" / f"{row}.json") as stage:
+        stage.metrics = run(cfg, row, stage.tracker, OUT / row)
+    if is_main_process():
+        print(f"grpo[{row}]: {summary(stage.metrics)}")
 
 
 if __name__ == "__main__":

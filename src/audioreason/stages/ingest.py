@@ -28,10 +28,10 @@ from pathlib import Path
 
 from audioreason.config import IngestConfig
 from audioreason.datasets.mmau import file_sha256
-from audioreason.datasets.registry import FORMATS, read_dataset
+from audioreason.datasets.formats import FORMATS, read_dataset
 from audioreason.datasets.records import RecordError, write_manifest
-from audioreason.stages.common import METRICS, OUTPUTS, sections
-from audioreason.tracking import write_metrics
+from audioreason.pipeline import OUTPUTS, stage_params
+from audioreason.tracking import stage_run
 
 OUT = OUTPUTS / "ingest"
 
@@ -66,14 +66,14 @@ def run(cfg: IngestConfig, out_dir: Path = OUT) -> dict:
 
 
 def main() -> None:
-    cfg = sections("ingest")
+    cfg = stage_params("ingest")
     try:
-        metrics = run(cfg)
+        with stage_run("ingest", cfg=cfg) as stage:   # data preparation: no MLflow run
+            stage.metrics = run(cfg)
     except (RecordError, FileNotFoundError) as e:
         sys.exit(f"ingest failed: {e}")
-    write_metrics(metrics, METRICS / "ingest.json")
-    if metrics["quarantined"]:
-        print(f"ingest: {metrics['quarantined']} malformed record(s) quarantined: see {OUT / 'quarantine.jsonl'}")
+    if stage.metrics["quarantined"]:
+        print(f"ingest: {stage.metrics['quarantined']} malformed record(s) quarantined: see {OUT / 'quarantine.jsonl'}")
 
 
 if __name__ == "__main__":

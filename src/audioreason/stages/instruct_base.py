@@ -21,7 +21,6 @@ One MLflow run per model, ``p02.base.<model>.instruct_base``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from pathlib import Path
@@ -31,12 +30,11 @@ from datasets import Dataset
 from audioreason.config import InstructBaseConfig, flatten
 from audioreason.datasets.records import LabelledClip, OpenQARecord, QARecord, Utterance, read_manifest
 from audioreason.models.factory import load_model
-from audioreason.stages.common import OUTPUTS, sections
-from audioreason.stages.finetune import row_stage, train_and_save
-from audioreason.stages.pretrain_student import EMOTION_WORDS, clip_caption_rows
-from audioreason.tracking import NullTracker
+from audioreason.pipeline import METRICS, OUTPUTS, PLOTS, matrix_row, stage_params
+from audioreason.tracking import NullTracker, stage_run
+from audioreason.training.captions import EMOTION_WORDS, clip_caption_rows
 from audioreason.training.prompts import format_prompt
-from audioreason.training.sft import AudioSFTCollator, build_sft_config
+from audioreason.training.sft import AudioSFTCollator, build_sft_config, train_and_save
 
 OUT = OUTPUTS / "instruct_base"
 PAPER, TABLE = "p02", "base"
@@ -87,23 +85,22 @@ def run(cfg: InstructBaseConfig, name: str, tracker: NullTracker, out_dir: Path)
     model, processor = load_model(start)
     args = build_sft_config(cfg.trainer, str(out_dir / "checkpoints"), where="instruct_base.trainer")
     metrics = train_and_save(model, processor, Dataset.from_list(rows), AudioSFTCollator(processor), args, tracker,
-                             out_dir, plot_name=f"instruct_base/{name}")
+                             out_dir, plot_csv=PLOTS / "instruct_base" / name / "loss.csv")
     (out_dir / "manifest.json").write_text(json.dumps({"model": str(out_dir / "model"), **counts}) + "\n")
     return {**metrics, **counts}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
-    name = parser.parse_args(argv).model
-    cfg, tracking = sections("instruct_base", "tracking").values()
-    if name not in cfg.models:
-        raise SystemExit(f"instruct_base: no model {name!r} in instruct_base.models ({', '.join(cfg.models)})")
+    cfg, tracking = stage_params("instruct_base", "tracking")
+    name = matrix_row("instruct_base", cfg.models, argv, flag="--model", description=__doc__.splitlines()[0])
     params = {k: v for k, v in flatten(cfg, "instruct_base").items() if not k.startswith("instruct_base.models.")}
     params["instruct_base.model"] = cfg.models[name]
-    row_stage("instruct_base", name, PAPER, TABLE, params, [cfg.models[name], cfg.clips, cfg.emotions, cfg.sounds],
-              tracking, lambda tracker: run(cfg, name, tracker, OUT / name),
-              lambda m: f"{m.get('steps')} steps, final loss {m.get('final_logged_loss', float('nan')):.3f}")
+    with stage_run("instruct_base", tracking, paper=PAPER, table=TABLE, row=name, params=params,
+                   deps=[cfg.models[name], cfg.clips, cfg.emotions, cfg.sounds],
+                   metrics_path=METRICS / "instruct_base" / f"{name}.json") as stage:
+        stage.metrics = run(cfg, name, stage.tracker, OUT / name)
+    m = stage.metrics
+    print(f"instruct_base[{name}]: {m.get('steps')} steps, final loss {m.get('final_logged_loss', float('nan')):.3f}")
 
 
 if __name__ == "__main__":

@@ -39,21 +39,22 @@ method, ``concept_tokens``) and ``plots/interventions/<model>/corruption.json``.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from audioreason.config import InterventionsConfig, flatten
-from audioreason.evaluation.generate import GenerationSettings, generate_answers
+from audioreason.config import InterventionsConfig, TrackingConfig, flatten
+from audioreason.evaluation.generate import generate_answers
+from audioreason.evaluation.paper_tables import paper_numbers
 from audioreason.evaluation.ser import SCORER_NAME, plot_confusion, predicted_class, score_ser
 from audioreason.evaluation.stats import holm, mcnemar_exact, speaker_bootstrap_ci, spearman
 from audioreason.features.concept_tokens import serialise
 from audioreason.features.ser_prompts import CONDITIONS, condition_tokens, questions, token_rows
-from audioreason.stages.common import METRICS, OUTPUTS, PLOTS, figure, save_figure, sections, write_jsonl
-from audioreason.tracking import start_run, write_metrics
+from audioreason.pipeline import METRICS, OUTPUTS, PLOTS, matrix_row, stage_params, write_jsonl
+from audioreason.plots import figure, save_figure
+from audioreason.tracking import stage_run, start_run, write_metrics
 
 OUT = OUTPUTS / "interventions"
 PAPER = "p04"
@@ -85,7 +86,7 @@ def evaluate_condition(model, processor, cfg: InterventionsConfig, rows: Sequenc
     """Generate and score one condition on one split; predictions go to ``out_dir/<tag>.jsonl``."""
     token_sets = condition_tokens(rows, condition, seed=seed, p=p)
     records = questions(rows, token_sets, cfg, dataset)
-    settings = GenerationSettings(cfg.max_new_tokens, False, 1.0, 50, 1.0, cfg.seed)
+    settings = cfg.generation
     gens = generate_answers(model, processor, records, prompt="{question}", settings=settings,
                             batch_size=cfg.batch_size)
     result = score(rows, [g["completion"] for g in gens], cfg, dataset)
@@ -196,50 +197,42 @@ def run_model(name: str, cfg: InterventionsConfig) -> tuple[dict[str, dict], dic
     return metrics, plots
 
 
-def paper_numbers(paper_row: str) -> dict[str, dict[str, float]]:
-    """Paper 04's numbers of ``<paper_row>_no_tokens`` / ``_tokens`` (``paper.<key>``), where its tables have them."""
-    from audioreason.evaluation.report import load_paper_tables
+def run(cfg: InterventionsConfig, model: str, tracking: TrackingConfig) -> dict:
+    """Every condition for ``model``, one MLflow run per condition, and the paper-table rows.
 
-    found: dict[str, dict[str, float]] = {}
-    for table in load_paper_tables()["p04"]["tables"]:
-        for row in table["rows"]:
-            for suffix in ("no_tokens", "tokens"):
-                if row["row"] == f"{paper_row}_{suffix}":
-                    found.setdefault(suffix, {}).update(
-                        {f"paper.{c['key']}": v for c, v in zip(table["columns"], row["values"]) if v is not None})
-    return found
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
-    args = parser.parse_args()
-    cfg, tracking = sections("interventions", "tracking").values()
-    if args.model not in cfg.models:
-        raise SystemExit(f"interventions: no model {args.model!r} (have: {', '.join(cfg.models)})")
-    paper_row = cfg.paper_rows[args.model]
-    params = {**flatten(cfg, "interventions"), "interventions.model": args.model}
-    deps = [cfg.models[args.model], cfg.tokens]
-    metrics, plots = run_model(args.model, cfg)
+    Returns:
+        Every condition's metrics in one mapping (``metrics/interventions/<model>.json``).
+    """
+    paper_row = cfg.paper_rows[model]
+    params = {**flatten(cfg, "interventions"), "interventions.model": model}
+    deps = [cfg.models[model], cfg.tokens]
+    metrics, plots = run_model(model, cfg)
     for cond in CONDITIONS:  # one MLflow run per condition, opened one after the other
         with start_run(uri=tracking.uri, experiment=tracking.experiment, scale=tracking.scale, stage="interventions",
                        paper=PAPER, table=paper_row, row=cond, params=params, deps=deps) as tracker:
-            tracker.set_tags({"model": args.model, "scorer": SCORER_NAME})
+            tracker.set_tags({"model": model, "scorer": SCORER_NAME})
             tracker.log_metrics(metrics[cond])
             for png in plots[cond]:
                 tracker.log_artifact(png, "plots")
-    # audio_only and correct share the per-dataset keys (``aibo5.dev.uar``): the flat file names the condition.
-    flat = {(f"{c}.{k}" if k.split(".")[0] in cfg.splits else k): v for c, m in metrics.items() for k, v in m.items()}
-    write_metrics(flat, METRICS / "interventions" / f"{args.model}.json")
-    paper = paper_numbers(paper_row)
-    write_metrics({**metrics["audio_only"], **paper.get("no_tokens", {})},
+    # The paper tables' stage is the method, ``concept_tokens``: its rows are read from there.
+    write_metrics({**metrics["audio_only"], **paper_numbers(PAPER, f"{paper_row}_no_tokens")},
                   METRICS / "concept_tokens" / f"{paper_row}_no_tokens.json")
-    write_metrics({**metrics["correct"], **paper.get("tokens", {})},
+    write_metrics({**metrics["correct"], **paper_numbers(PAPER, f"{paper_row}_tokens")},
                   METRICS / "concept_tokens" / f"{paper_row}_tokens.json")
-    dataset = cfg.intervention_dataset
-    print(f"interventions[{args.model}]: {dataset} UAR audio-only {metrics['audio_only'].get('audio_only.uar', 0):.3f}, "
-          f"correct {metrics['correct'].get('correct.uar', 0):.3f}, shuffle {metrics['shuffle']['shuffle.uar']:.3f}, "
-          f"conflict {metrics['conflict']['conflict.uar']:.3f}, corrupt(1) {metrics['corrupt']['corrupt_full.uar']:.3f}")
+    # audio_only and correct share the per-dataset keys (``aibo5.dev.uar``): the flat file names the condition.
+    return {(f"{c}.{k}" if k.split(".")[0] in cfg.splits else k): v for c, m in metrics.items() for k, v in m.items()}
+
+
+def main() -> None:
+    cfg, tracking = stage_params("interventions", "tracking")
+    model = matrix_row("interventions", cfg.models, flag="--model", description=__doc__.splitlines()[0])
+    # No run for the stage as a whole: run() opens one per condition.
+    with stage_run("interventions", metrics_path=METRICS / "interventions" / f"{model}.json") as stage:
+        stage.metrics = run(cfg, model, tracking)
+    m = stage.metrics
+    print(f"interventions[{model}]: {cfg.intervention_dataset} UAR audio-only {m.get('audio_only.uar', 0):.3f}, "
+          f"correct {m.get('correct.uar', 0):.3f}, shuffle {m['shuffle.uar']:.3f}, conflict {m['conflict.uar']:.3f}, "
+          f"corrupt(1) {m['corrupt_full.uar']:.3f}")
 
 
 if __name__ == "__main__":

@@ -46,10 +46,11 @@ from audioreason.audio.io import load_audio
 from audioreason.audio.mixing import MIX_RATE, measured_snr, mix_at_snr, read_window, snr_key
 from audioreason.config import MixSseuConfig
 from audioreason.datasets.records import Soundscape, Utterance, read_manifest
-from audioreason.stages.common import OUTPUTS, training_stage, write_jsonl
-from audioreason.tracking import NullTracker
+from audioreason.pipeline import OUTPUTS, stage_params, write_jsonl
+from audioreason.tracking import NullTracker, stage_run
 
 OUT = OUTPUTS / "mix_sseu"
+PAPER = "p05"
 
 
 def speech_pool(cfg: MixSseuConfig, counts: Counter) -> list[Utterance]:
@@ -215,7 +216,10 @@ def run(cfg: MixSseuConfig, tracker: NullTracker) -> dict:
 
 
 def main() -> None:
-    training_stage("mix_sseu", "p05", "data", "mix_sseu", run, lambda cfg: [cfg.speech, *cfg.backgrounds])
+    cfg, tracking = stage_params("mix_sseu", "tracking")
+    with stage_run("mix_sseu", tracking, cfg=cfg, paper=PAPER, table="data", deps=[cfg.speech, *cfg.backgrounds]) as stage:
+        stage.metrics = run(cfg, stage.tracker)
+    print(f"mix_sseu: {stage.metrics}")
 
 
 if __name__ == "__main__":

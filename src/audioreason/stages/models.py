@@ -18,7 +18,8 @@ from typing import Iterable, Iterator
 from audioreason.datasets.records import QARecord, read_manifest
 from audioreason.models.factory import build_tiny_model
 from audioreason.models.tokenizer import train_tokenizer
-from audioreason.stages.common import OUTPUTS, sections
+from audioreason.pipeline import OUTPUTS, stage_params
+from audioreason.tracking import stage_run
 from audioreason.training.prompts import format_prompt
 
 OUT = OUTPUTS / "models"
@@ -43,7 +44,7 @@ def corpus(records: list[QARecord], prompts: list[str], targets: list[str], text
 def reasoning_texts(manifest_dir: Path, extra: list[str]) -> Iterator[str]:
     """CoTA questions and four-stage traces (paper 01's distillation target) and AudioSetCaps captions."""
     from audioreason.datasets.records import Caption, CotaRecord
-    from audioreason.training.distill import cota_question, cota_response
+    from audioreason.training.prompts import cota_question, cota_response
 
     yield from extra
     for r in read_manifest(manifest_dir / "cota.jsonl", CotaRecord):
@@ -71,20 +72,24 @@ def run(models_cfg, prompts: list[str], targets: list[str], extra_texts: list[st
     return manifest
 
 
-def main() -> None:
-    from audioreason.training.distill import COTA_SYSTEM
+def tokenizer_prompts(sft, grpo, base, evaluate, pretrain, text_teacher, distill) -> tuple[list, list, list]:
+    """What the stages that read ``outputs/models`` will prompt with: ``(prompts, targets, texts)`` for :func:`corpus`."""
+    from audioreason.training.prompts import COTA_SYSTEM
 
-    cfg = sections("models", "sft_cot", "grpo", "instruct_base", "evaluate", "pretrain_student", "train_text_teacher",
-                   "distill")
-    base = cfg["instruct_base"]
-    prompts = [cfg["sft_cot"].prompt, cfg["evaluate"].prompt, *base.mc_prompts] + [
-        r.prompt for r in cfg["grpo"].recipes.values()]
-    extra = [COTA_SYSTEM, cfg["pretrain_student"].prompt, cfg["train_text_teacher"].prompt, cfg["distill"].teacher_prompt,
-             cfg["distill"].eval.ser_question, base.caption_prompt, base.open_prompt, cfg["sft_cot"].eval.music_avqa_prompt]
-    extra += [f"{who} speaks in {'an' if e[0] in 'aeiou' else 'a'} {e} voice." for who in ("A woman", "A man")
+    prompts = [sft.prompt, evaluate.prompt, *base.mc_prompts] + [r.prompt for r in grpo.recipes.values()]
+    texts = [COTA_SYSTEM, pretrain.prompt, text_teacher.prompt, distill.teacher_prompt, distill.eval.ser_question,
+             base.caption_prompt, base.open_prompt, sft.eval.music_avqa_prompt]
+    texts += [f"{who} speaks in {'an' if e[0] in 'aeiou' else 'a'} {e} voice." for who in ("A woman", "A man")
               for e in ("angry", "happy", "neutral", "sad")]
-    manifest = run(cfg["models"], prompts, [cfg["sft_cot"].label_target], extra)
-    for m in manifest["built"]:
+    return prompts, [sft.label_target], texts
+
+
+def main() -> None:
+    models, *readers = stage_params("models", "sft_cot", "grpo", "instruct_base", "evaluate", "pretrain_student",
+                                    "train_text_teacher", "distill")
+    with stage_run("models", cfg=models, metrics_path=None) as stage:
+        stage.metrics = run(models, *tokenizer_prompts(*readers))
+    for m in stage.metrics["built"]:
         print(f"models: {m['name']} ({m['architecture']}, {m['parameters']:,} parameters) -> {m['path']}")
 
 

@@ -23,44 +23,15 @@ from pathlib import Path
 from datasets import Dataset
 
 from audioreason.config import PretrainStudentConfig
-from audioreason.datasets.records import Caption, QARecord, Utterance, read_manifest
+from audioreason.datasets.records import Utterance, read_manifest
 from audioreason.models.factory import load_model
-from audioreason.stages.common import OUTPUTS, training_stage
-from audioreason.stages.finetune import train_and_save
-from audioreason.tracking import NullTracker
-from audioreason.training.sft import AudioSFTCollator, build_sft_config
+from audioreason.pipeline import OUTPUTS, PLOTS, stage_params
+from audioreason.tracking import NullTracker, stage_run
+from audioreason.training.captions import clip_caption_rows, emotion_caption
+from audioreason.training.sft import AudioSFTCollator, build_sft_config, train_and_save
 
 OUT = OUTPUTS / "pretrain_student"
 PAPER, TABLE, ROW = "p01", "table1", "pretrain"
-EMOTION_WORDS = {"ang": "angry", "hap": "happy", "neu": "neutral", "sad": "sad"}
-SPEAKERS = {"F": "A woman", "M": "A man"}
-
-
-def emotion_caption(u: Utterance) -> str:
-    """What a caption of an emotional utterance says: who speaks, in which emotion."""
-    return f"{SPEAKERS.get(u.gender, 'Someone')} speaks in {('an ' if EMOTION_WORDS[u.label][0] in 'aeiou' else 'a ')}" \
-           f"{EMOTION_WORDS[u.label]} voice."
-
-
-def clip_caption_rows(captions_manifest: str, clips_manifest: str, prompt: str) -> tuple[list[dict], dict[str, int]]:
-    """Each distinct clip of ``clips_manifest`` with its first AudioSetCaps caption."""
-    captions: dict[str, str] = {}
-    for c in read_manifest(captions_manifest, Caption):
-        if c.clip:
-            captions.setdefault(c.clip, c.caption)
-    rows, counts = [], {"clips": 0, "clips_without_caption": 0}
-    seen = set()
-    for r in read_manifest(clips_manifest, QARecord):
-        clip = r.extra.get("video_name", r.id)
-        if clip in seen:
-            continue
-        seen.add(clip)
-        if clip not in captions:
-            counts["clips_without_caption"] += 1
-            continue
-        rows.append({"id": clip, "audio": r.audio, "prompt": prompt, "completion": captions[clip]})
-        counts["clips"] += 1
-    return rows, counts
 
 
 def caption_rows(cfg: PretrainStudentConfig) -> tuple[list[dict], dict[str, int]]:
@@ -82,13 +53,17 @@ def run(cfg: PretrainStudentConfig, tracker: NullTracker, out_dir: Path = OUT) -
     model, processor = load_model(cfg.model)
     args = build_sft_config(cfg.trainer, str(out_dir / "checkpoints"), where="pretrain_student.trainer")
     metrics = train_and_save(model, processor, Dataset.from_list(rows), AudioSFTCollator(processor), args, tracker,
-                             out_dir, plot_name="pretrain_student")
+                             out_dir, plot_csv=PLOTS / "pretrain_student" / "loss.csv")
     (out_dir / "manifest.json").write_text(json.dumps({"model": str(out_dir / "model"), **counts}) + "\n")
     return {**metrics, **counts}
 
 
 def main() -> None:
-    training_stage("pretrain_student", PAPER, TABLE, ROW, run, lambda cfg: [cfg.model, cfg.clips, cfg.emotions])
+    cfg, tracking = stage_params("pretrain_student", "tracking")
+    with stage_run("pretrain_student", tracking, cfg=cfg, paper=PAPER, table=TABLE, row=ROW,
+                   deps=[cfg.model, cfg.clips, cfg.emotions]) as stage:
+        stage.metrics = run(cfg, stage.tracker)
+    print(f"pretrain_student: {stage.metrics}")
 
 
 if __name__ == "__main__":

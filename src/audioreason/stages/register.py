@@ -4,7 +4,7 @@ For every paper in ``register.models``, the candidate rows (``<stage>/<row>``) a
 on a validation metric named in params (AVQA val accuracy of the chosen checkpoint; never a
 test-set number). The best becomes a new version of the paper's registered model
 (``audioreason-p02`` ...), linked to the row's MLflow run, and the ``champion`` alias moves
-to it only when it beats the version holding the alias (see :mod:`audioreason.registry`).
+to it only when it beats the version holding the alias (see :mod:`audioreason.promotion`).
 A candidate without the metric stops the stage with an error naming its file; nothing is
 registered then. The scheduled retraining (``k8s/cronjob-retrain.yaml``) relies on this gate.
 
@@ -21,9 +21,10 @@ import os
 import sys
 from pathlib import Path
 
-from audioreason.registry import PromotionError, comparable, promote_champion
-from audioreason.stages.common import METRICS, OUTPUTS, sections
-from audioreason.tracking import tracking_uri, write_metrics
+from audioreason.promotion import PromotionError, comparable, promote_champion
+from audioreason.config import RegisterConfig, TrackingConfig
+from audioreason.pipeline import METRICS, OUTPUTS, stage_params
+from audioreason.tracking import stage_run, tracking_uri
 
 
 def best_candidate(candidates: list[str], metric: str, metrics_dir: Path = METRICS) -> tuple[str, float]:
@@ -85,39 +86,57 @@ def model_source(client, uri: str, experiment: str, run_id: str | None, model_di
     return f"{client.get_run(run_id).info.artifact_uri}/model", run_id
 
 
-def main() -> None:
-    cfg, tracking = sections("register", "tracking").values()
+def run(cfg: RegisterConfig, tracking: TrackingConfig) -> dict:
+    """Register each paper's best candidate and move its ``champion`` alias when it wins.
+
+    Args:
+        tracking: The ``tracking`` params section: the store whose Model Registry is written
+            (``MLFLOW_TRACKING_URI`` overrides it); ``AUDIOREASON_TRACKING=off`` registers nothing.
+
+    Returns:
+        Per paper: the best candidate's ``value``, the registered ``version``, ``promoted`` (0 or 1).
+
+    Raises:
+        PromotionError: a candidate cannot be compared, or the model to register is missing.
+    """
     metrics = {}
     if os.environ.get("AUDIOREASON_TRACKING", "on") == "off":
         print("register: tracking is off, nothing registered")
-    else:
-        import mlflow
-        from mlflow import MlflowClient
+        return metrics
+    import mlflow
+    from mlflow import MlflowClient
 
-        from audioreason.tracking import experiment_name
+    from audioreason.tracking import experiment_name
 
-        uri = tracking_uri(tracking.uri)
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        client = MlflowClient()
-        for paper, spec in cfg.models.items():
-            best, value = best_candidate(spec.candidates, spec.metric)
-            stage, row = best.split("/", 1)
-            experiment = experiment_name(tracking.experiment, paper)
-            source, run_id = model_source(client, uri, experiment, latest_run_id(client, [experiment], stage, row),
-                                          OUTPUTS / best / "model", best)
-            result = promote_champion(client, spec.name, source=source, run_id=run_id, metric=spec.metric, value=value)
-            metrics.update({f"{paper}.value": value, f"{paper}.version": result["version"],
-                            f"{paper}.promoted": int(result["promoted"])})
-            print(f"register: {paper} best on {spec.metric} is {best} ({value:.1f}); {spec.name} v{result['version']}"
-                  + (" is the champion" if result["promoted"] else
-                     f" did not beat the champion v{result['previous_version']} ({result['previous_value']:.1f})"))
-    write_metrics(metrics, METRICS / "register.json")
+    uri = tracking_uri(tracking.uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient()
+    for paper, spec in cfg.models.items():
+        best, value = best_candidate(spec.candidates, spec.metric)
+        stage, row = best.split("/", 1)
+        experiment = experiment_name(tracking.experiment, paper)
+        source, run_id = model_source(client, uri, experiment, latest_run_id(client, [experiment], stage, row),
+                                      OUTPUTS / best / "model", best)
+        result = promote_champion(client, spec.name, source=source, run_id=run_id, metric=spec.metric, value=value)
+        metrics.update({f"{paper}.value": value, f"{paper}.version": result["version"],
+                        f"{paper}.promoted": int(result["promoted"])})
+        print(f"register: {paper} best on {spec.metric} is {best} ({value:.1f}); {spec.name} v{result['version']}"
+              + (" is the champion" if result["promoted"] else
+                 f" did not beat the champion v{result['previous_version']} ({result['previous_value']:.1f})"))
+    return metrics
 
 
-if __name__ == "__main__":
+def main() -> None:
+    cfg, tracking = stage_params("register", "tracking")
     try:
-        main()
+        # The registry gate logs no run of its own: the versions link to the rows' runs.
+        with stage_run("register", cfg=cfg) as stage:
+            stage.metrics = run(cfg, tracking)
     except PromotionError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from audioreason.config import ReportConfig, flatten
-from audioreason.evaluation.report import NO_RUN, comparison_points, fill, load_paper_tables, render_html, render_markdown
-from audioreason.stages.common import METRICS, OUTPUTS, PLOTS, figure, save_figure, sections
-from audioreason.tracking import NullTracker, start_run, write_metrics
+from audioreason.config import ReportConfig
+from audioreason.evaluation.paper_tables import NO_RUN, comparison_points, fill, load_paper_tables, render_html, render_markdown
+from audioreason.pipeline import OUTPUTS, PLOTS, stage_params
+from audioreason.plots import figure, save_figure
+from audioreason.tracking import NullTracker, stage_run
 
 OUT = OUTPUTS / "report"
 
@@ -26,7 +27,7 @@ OUT = OUTPUTS / "report"
 def on_percent_axis(points: list[dict], tables) -> list[dict]:
     """Cells of tables reported as fractions (paper 04's UAR, 0-1) scaled to the 0-100 axis of the others.
 
-    >>> from audioreason.evaluation.report import Table
+    >>> from audioreason.evaluation.paper_tables import Table
     >>> t = Table("p04", "", "table2", "", "", "UAR (fraction 0-1)", [])
     >>> on_percent_axis([{"table": "p04.table2", "paper": 0.24, "run": 0.5}], [t])[0]["run"]
     50.0
@@ -64,18 +65,15 @@ def run(cfg: ReportConfig, scale: str, tracker: NullTracker, out_dir: Path = OUT
                "tables": len(tables)}
     for paper in sorted({t.paper for t in tables}):
         metrics[f"{paper}.rows_run"] = sum(r.status == "run" for t in tables if t.paper == paper for r in t.rows)
-    tracker.log_metrics(metrics)
     return metrics
 
 
 def main() -> None:
-    cfg, tracking = sections("report", "tracking").values()
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, scale=tracking.scale, stage="report", paper="all",
-                   table="report", row="report", params=flatten(cfg, "report"), deps=[cfg.metrics_dir]) as tracker:
-        metrics = run(cfg, tracking.scale, tracker)
-    write_metrics(metrics, METRICS / "report.json")
-    print(f"report: {metrics['rows_run']} of {metrics['rows']} rows run, {metrics['cells_compared']} cells compared "
-          f"-> {OUT / 'report.md'}")
+    cfg, tracking = stage_params("report", "tracking")
+    with stage_run("report", tracking, cfg=cfg, paper="all", table="report", deps=[cfg.metrics_dir]) as stage:
+        stage.metrics = run(cfg, tracking.scale, stage.tracker)
+    print(f"report: {stage.metrics['rows_run']} of {stage.metrics['rows']} rows run, "
+          f"{stage.metrics['cells_compared']} cells compared -> {OUT / 'report.md'}")
 
 
 if __name__ == "__main__":

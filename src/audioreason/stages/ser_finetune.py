@@ -24,14 +24,14 @@ import json
 from datasets import Dataset
 
 from audioreason.config import InterventionsConfig, SerFinetuneConfig
-from audioreason.models.factory import load_model
-from audioreason.stages.common import OUTPUTS, sections
-from audioreason.stages.finetune import train_and_save
 from audioreason.features.ser_prompts import condition_tokens, questions, token_rows
-from audioreason.tracking import NullTracker
-from audioreason.training.sft import AudioSFTCollator, build_lora, build_sft_config
+from audioreason.models.factory import load_model
+from audioreason.pipeline import OUTPUTS, PLOTS, stage_params
+from audioreason.tracking import NullTracker, stage_run
+from audioreason.training.sft import AudioSFTCollator, build_lora, build_sft_config, train_and_save
 
 OUT = OUTPUTS / "ser_finetune"
+PAPER, TABLE = "p04", "ft_qw2_audio"
 
 
 def training_rows(cfg: SerFinetuneConfig, prompts: InterventionsConfig) -> tuple[list[dict], dict[str, int]]:
@@ -53,24 +53,17 @@ def run(cfg: SerFinetuneConfig, prompts: InterventionsConfig, tracker: NullTrack
     model, processor = load_model(cfg.base)
     args = build_sft_config(cfg.trainer, str(OUT / "checkpoints"), where="ser_finetune.trainer")
     metrics = train_and_save(model, processor, Dataset.from_list(rows), AudioSFTCollator(processor), args, tracker,
-                             OUT, peft_config=build_lora(cfg.lora), plot_name="ser_finetune")
+                             OUT, peft_config=build_lora(cfg.lora), plot_csv=PLOTS / "ser_finetune" / "loss.csv")
     (OUT / "manifest.json").write_text(json.dumps({"model": str(OUT / "model"), "base": cfg.base, **counts}) + "\n")
     return {**metrics, **counts}
 
 
 def main() -> None:
-    from audioreason.config import flatten
-    from audioreason.tracking import start_run, write_metrics
-
-    cfg, prompts, tracking = sections("ser_finetune", "interventions", "tracking").values()
-    with start_run(uri=tracking.uri, experiment=tracking.experiment, scale=tracking.scale, stage="ser_finetune",
-                   paper="p04", table="ft_qw2_audio", row="ser_finetune", params=flatten(cfg, "ser_finetune"),
-                   deps=[cfg.base, prompts.tokens]) as tracker:
-        metrics = run(cfg, prompts, tracker)
-        tracker.log_metrics(metrics)
-    write_metrics(metrics, OUTPUTS.parent / "metrics" / "ser_finetune.json")
-    print(f"ser_finetune: {metrics['steps']} steps on {metrics['train_examples']} prompts, "
-          f"final loss {metrics['final_logged_loss']:.3f}")
+    cfg, prompts, tracking = stage_params("ser_finetune", "interventions", "tracking")
+    with stage_run("ser_finetune", tracking, cfg=cfg, paper=PAPER, table=TABLE, deps=[cfg.base, prompts.tokens]) as stage:
+        stage.metrics = run(cfg, prompts, stage.tracker)
+    m = stage.metrics
+    print(f"ser_finetune: {m['steps']} steps on {m['train_examples']} prompts, final loss {m['final_logged_loss']:.3f}")
 
 
 if __name__ == "__main__":

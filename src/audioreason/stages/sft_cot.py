@@ -23,46 +23,28 @@ to the paper's number. One MLflow run per row, ``p02.table2.<row>.sft_cot``.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from datasets import Dataset
 
 from audioreason.config import SftCotConfig, flatten
 from audioreason.datasets.records import QARecord, read_manifest
+from audioreason.evaluation.paper_tables import paper_numbers
+from audioreason.evaluation.suite import evaluate_suite, export_best_checkpoint, finish_row, validation_accuracy
 from audioreason.models.factory import load_model
-from audioreason.stages.common import OUTPUTS, read_jsonl, sections
-from audioreason.stages.finetune import TrackerCallback, finish_row, plot_loss, row_stage
-from audioreason.stages.row_selection import evaluate_suite, export_best_checkpoint, validation_accuracy
-from audioreason.tracking import NullTracker
+from audioreason.pipeline import METRICS, OUTPUTS, matrix_row, read_jsonl, stage_params
+from audioreason.plots import plot_loss
+from audioreason.tracking import NullTracker, stage_run
+from audioreason.training.callbacks import TrackerCallback
 from audioreason.training.prompts import format_prompt
 from audioreason.training.sft import AudioSFTCollator, build_lora, build_sft_config
 
 OUT = OUTPUTS / "sft_cot"
 PAPER, TABLE = "p02", "table2"
 
-# Paper 02 Table 2 (MMAU test-mini sound / speech / music / avg; MUSIC-AVQA temporal / comparative / counting /
-# existential / avg) and, where §4.2 states it, AVQA val (Table 1 / text).
-PAPER_TABLE2 = {
-    "direct": (64.3, 52.6, 61.7, 59.5, 57.2, 57.8, 55.7, 55.1, 55.6),
-    "sft_gt_label": (66.7, 50.8, 61.1, 59.5, 60.4, 62.7, 61.1, 60.7, 61.1),
-    "sft_distilled_label": (64.3, 52.3, 60.5, 59.0, 59.5, 61.4, 59.1, 60.2, 58.8),
-    "grpo_distilled_label": (62.5, 49.8, 59.3, 57.2, 59.3, 60.8, 59.1, 60.3, 58.8),
-    "sft_cot": (61.3, 47.1, 48.5, 52.3, 56.7, 57.7, 56.5, 54.3, 55.1),
-    "agfv_sft": (63.1, 47.7, 51.5, 54.1, 58.2, 59.4, 56.9, 56.5, 56.5),
-    "tts_agfv_sft": (61.6, 48.3, 50.6, 53.5, 60.6, 59.0, 59.1, 57.5, 58.2),
-    "sightsound_r1": (66.1, 49.8, 52.7, 56.2, 62.7, 63.3, 60.1, 59.7, 59.5),
-}
+#: Table 2's columns, the metrics its rows are plotted by.
 TABLE2_KEYS = ("mmau.sound", "mmau.speech", "mmau.music", "mmau.average", "music_avqa.temporal",
                "music_avqa.comparative", "music_avqa.counting", "music_avqa.existential", "music_avqa.average")
-PAPER_AVQA_VAL = {"direct": 67.1, "sft_gt_label": 86.5}
-
-
-def paper_numbers(row: str) -> dict[str, float]:
-    out = {f"paper.{k}": v for k, v in zip(TABLE2_KEYS, PAPER_TABLE2.get(row, ()))}
-    if row in PAPER_AVQA_VAL:
-        out["paper.avqa_val.accuracy"] = PAPER_AVQA_VAL[row]
-    return out
 
 
 def _record(item: dict) -> QARecord:
@@ -123,23 +105,21 @@ def run(cfg: SftCotConfig, row: str, tracker: NullTracker, out_dir: Path) -> dic
     metrics = train_row(cfg, spec.data, out_dir, tracker) if spec.train else {"steps": 0}
     model, processor = load_model(str(out_dir / "model") if spec.train else cfg.base)
     metrics.update(evaluate_suite(model, processor, cfg.eval, cfg.prompt, out_dir, tracker, music_avqa=True, no_audio=False))
-    return finish_row(metrics, paper_numbers(row), ("avqa_val.accuracy",) + TABLE2_KEYS,
+    return finish_row(metrics, paper_numbers(PAPER, row, measured=metrics), ("avqa_val.accuracy",) + TABLE2_KEYS,
                       f"p02 Table 2, {row} (tiny)", out_dir, tracker)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--row", required=True)
-    row = parser.parse_args(argv).row
-    cfg, tracking = sections("sft_cot", "tracking").values()
-    if row not in cfg.rows:
-        raise SystemExit(f"sft_cot: no row {row!r} in sft_cot.rows ({', '.join(cfg.rows)})")
+    cfg, tracking = stage_params("sft_cot", "tracking")
+    row = matrix_row("sft_cot", cfg.rows, argv, description=__doc__.splitlines()[0])
     params = {k: v for k, v in flatten(cfg, "sft_cot").items() if not k.startswith("sft_cot.rows.")}
     params.update(flatten(cfg.rows[row], "sft_cot.row"))
-    row_stage("sft_cot", row, PAPER, TABLE, params, [cfg.base, *row_inputs(cfg, cfg.rows[row].data)], tracking,
-              lambda tracker: run(cfg, row, tracker, OUT / row),
-              lambda m: (f"AVQA val {m['avqa_val.accuracy']:.1f}; MMAU avg {m['mmau.average']:.1f}; "
-                         f"MUSIC-AVQA avg {m.get('music_avqa.average', float('nan')):.1f}"))
+    with stage_run("sft_cot", tracking, paper=PAPER, table=TABLE, row=row, params=params,
+                   deps=[cfg.base, *row_inputs(cfg, cfg.rows[row].data)],
+                   metrics_path=METRICS / "sft_cot" / f"{row}.json") as stage:
+        stage.metrics = m = run(cfg, row, stage.tracker, OUT / row)
+    print(f"sft_cot[{row}]: AVQA val {m['avqa_val.accuracy']:.1f}; MMAU avg {m['mmau.average']:.1f}; "
+          f"MUSIC-AVQA avg {m.get('music_avqa.average', float('nan')):.1f}")
 
 
 if __name__ == "__main__":

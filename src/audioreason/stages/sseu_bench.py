@@ -36,12 +36,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from audioreason.config import SseuBenchConfig, flatten
+from audioreason.config import Generation, MixSseuConfig, SseuBenchConfig, TrackingConfig, flatten
 from audioreason.evaluation.sseu import (SCORER_NAME, CachedEmbedding, HashingEmbedding, event_confidences,
                                          macro_accuracy, mean_average_precision, openai_embedding, parse_joint,
                                          scene_confidences, sentence_transformers_embedding, split_events, wer)
-from audioreason.stages.common import METRICS, OUTPUTS, PLOTS, figure, read_jsonl, save_figure, sections, write_jsonl
-from audioreason.tracking import start_run, write_metrics
+from audioreason.pipeline import METRICS, OUTPUTS, PLOTS, read_jsonl, stage_params, write_jsonl
+from audioreason.plots import figure, save_figure
+from audioreason.tracking import stage_run, start_run, write_metrics
 
 OUT = OUTPUTS / "sseu_bench"
 ROWS = ("upper_bound", "clap", "independent", "joint", "joint_cot")
@@ -102,15 +103,14 @@ def _tasks_for(row: dict) -> list[str]:
     return [t for t, (_, cols) in TASKS.items() if row["snr_key"] in cols]
 
 
-def _generate(model, processor, rows: Sequence[dict], prompt: str, max_new_tokens: int, cfg: SseuBenchConfig,
+def _generate(model, processor, rows: Sequence[dict], prompt: str, generation: Generation, cfg: SseuBenchConfig,
               cache: Path) -> dict[str, str]:
     from audioreason.datasets.records import QARecord
-    from audioreason.evaluation.generate import GenerationSettings, generate_answers
+    from audioreason.evaluation.generate import generate_answers
 
     cache.unlink(missing_ok=True)   # mixture ids repeat across re-mixes: nothing cached may carry over
     records = [QARecord(r["id"], "sseu", "test", r["audio"], prompt, (), "") for r in rows]
-    settings = GenerationSettings(max_new_tokens, False, 1.0, 50, 1.0, cfg.seed)
-    gens = generate_answers(model, processor, records, prompt="{question}", settings=settings,
+    gens = generate_answers(model, processor, records, prompt="{question}", settings=generation,
                             batch_size=cfg.batch_size, cache=cache)
     return {g["id"]: g["completion"] for g in gens}
 
@@ -118,21 +118,21 @@ def _generate(model, processor, rows: Sequence[dict], prompt: str, max_new_token
 def model_predictions(row_name: str, rows: Sequence[dict], cfg: SseuBenchConfig, loaded, out: Path) -> tuple[dict, dict]:
     """What the audio LLM answers under ``row_name``; returns ``(predictions, extra metrics)``."""
     model, processor = loaded
-    p, n = cfg.prompts, cfg.max_new_tokens
+    p, g = cfg.prompts, cfg.generation
     preds: dict[str, dict] = {r["id"]: {} for r in rows}
     extra: dict[str, float] = {}
     gens_dir = out / "generations"
     gens_dir.mkdir(parents=True, exist_ok=True)
     if row_name == "independent":
-        for task, prompt, limit in (("asr", p.asr, n.asr), ("asc", p.asc, n.asc), ("at", p.at, n.at)):
+        for task, prompt, generation in (("asr", p.asr, g.asr), ("asc", p.asc, g.asc), ("at", p.at, g.at)):
             todo = [r for r in rows if task in _tasks_for(r)]
-            answers = _generate(model, processor, todo, prompt, limit, cfg, gens_dir / f"{task}.jsonl")
+            answers = _generate(model, processor, todo, prompt, generation, cfg, gens_dir / f"{task}.jsonl")
             for r in todo:
                 a = answers[r["id"]]
                 preds[r["id"]][task] = tuple(split_events(a)) if task == "at" else a.strip()
         return preds, extra
-    prompt, limit = (p.joint, n.joint) if row_name == "joint" else (p.joint_cot, n.joint_cot)
-    answers = _generate(model, processor, rows, prompt, limit, cfg, gens_dir / f"{row_name}.jsonl")
+    prompt, generation = (p.joint, g.joint) if row_name == "joint" else (p.joint_cot, g.joint_cot)
+    answers = _generate(model, processor, rows, prompt, generation, cfg, gens_dir / f"{row_name}.jsonl")
     failures = {"transcript": 0, "scene": 0, "events": 0}
     for r in rows:
         parsed = parse_joint(answers[r["id"]])
@@ -224,12 +224,19 @@ def plot_snr_curves(metrics_by_row: dict[str, dict], png: Path) -> Path:
     return save_figure(fig, png)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", nargs="+", choices=ROWS, help="default: sseu_bench.rows")
-    args = parser.parse_args(argv)
-    cfg, mix, tracking = sections("sseu_bench", "mix_sseu", "tracking").values()
-    rows_to_run = args.rows or cfg.rows
+def run(cfg: SseuBenchConfig, mix: MixSseuConfig, tracking: TrackingConfig, rows_to_run: Sequence[str]) -> dict:
+    """Score every row of ``rows_to_run``, each in its own MLflow run, and write the paper-table rows.
+
+    Args:
+        mix: The ``mix_sseu`` section: its scenes and event classes are what ASC and AT score against.
+        tracking: Where the rows' runs go.
+
+    Returns:
+        ``{row: metrics}``; each row's metrics are also ``metrics/sseu_bench/<row>.json``.
+
+    Raises:
+        SystemExit: the manifest holds no mixture.
+    """
     mixtures = read_jsonl(Path(cfg.manifest))
     if not mixtures:
         raise SystemExit(f"sseu_bench: {cfg.manifest} has no mixtures")
@@ -284,6 +291,18 @@ def main(argv: list[str] | None = None) -> None:
                  if f"{task}.{metric}.{c}" in m and math.isfinite(m[f"{task}.{metric}.{c}"])]
         (PLOTS / "sseu_bench").mkdir(parents=True, exist_ok=True)
         (PLOTS / "sseu_bench" / "snr_curves.json").write_text(json.dumps(curve, indent=1) + "\n")
+    return all_metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", nargs="+", choices=ROWS, help="default: sseu_bench.rows")
+    args = parser.parse_args(argv)
+    cfg, mix, tracking = stage_params("sseu_bench", "mix_sseu", "tracking")
+    # run() opens one MLflow run and writes one metrics file per row: none for the stage as a whole.
+    with stage_run("sseu_bench", metrics_path=None) as stage:
+        stage.metrics = run(cfg, mix, tracking, args.rows or cfg.rows)
+    print(f"sseu_bench: {', '.join(stage.metrics)} -> {METRICS / 'sseu_bench'}")
 
 
 if __name__ == "__main__":

@@ -21,14 +21,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from audioreason.config import TeacherCotConfig
+from audioreason.config import TeacherCotConfig, flatten
 from audioreason.datasets.records import QARecord, read_manifest
-from audioreason.stages.common import GENERATIONS, OUTPUTS, bar_plot, generation_stage, sampling_params, write_jsonl
-from audioreason.teachers.base import ChatRequest, user_turn
+from audioreason.pipeline import GENERATIONS, OUTPUTS, PARAMS_FILE, stage_params, write_jsonl
+from audioreason.plots import bar_plot
+from audioreason.teachers.backends import load_backend
+from audioreason.teachers.base import ChatRequest, SamplingParams, user_turn
 from audioreason.teachers.cache import generate_cached
 from audioreason.teachers.oracle import TEACHER_COT
 from audioreason.teachers.parsing import extract_answer_tag, match_choice
-from audioreason.tracking import NullTracker
+from audioreason.tracking import NullTracker, stage_run
 
 OUT = OUTPUTS / "teacher_cot"
 PAPER = "p02"
@@ -62,7 +64,7 @@ def run(cfg: TeacherCotConfig, backend, batch_size: int, tracker: NullTracker, o
     records = read_manifest(cfg.manifest)
     if cfg.max_items:
         records = records[: cfg.max_items]
-    sampling = sampling_params(cfg.sampling)
+    sampling = SamplingParams.from_section(cfg.sampling)
     gens, stats = generate_cached(backend, build_requests(records, cfg), sampling, cache=cache,
                                   batch_size=batch_size, desc="teacher_cot")
     rows, unreadable = [], Counter()
@@ -99,16 +101,19 @@ def run(cfg: TeacherCotConfig, backend, batch_size: int, tracker: NullTracker, o
     png = bar_plot({qt: sum(u for u, _ in v) / len(v) for qt, v in sorted(per_type.items())},
                    out_dir / "unanimity.png", title=f"unanimous over n={sampling.n} samples, by question type",
                    ylabel="share of questions", ylim=(0, 1.05))
-    tracker.log_metrics(metrics)
     tracker.log_artifact(png, "plots")
     return metrics
 
 
 def main() -> None:
-    metrics = generation_stage("teacher_cot", PAPER, run, lambda cfg: [cfg.manifest])
-    print(f"teacher_cot: {metrics['unanimous']}/{metrics['items']} unanimous "
-          f"(rate {metrics['unanimity_rate']:.3f}); teacher accuracy single {metrics['teacher_accuracy.single_sample']:.3f}, "
-          f"unanimous {metrics['teacher_accuracy.unanimous']:.3f}")
+    cfg, tracking = stage_params("teacher_cot", "tracking")
+    backend, spec = load_backend(PARAMS_FILE, cfg.teacher)
+    params = {**flatten(cfg, "teacher_cot"), **flatten(spec, f"teachers.{cfg.teacher}")}
+    with stage_run("teacher_cot", tracking, paper=PAPER, table="data", params=params, deps=[cfg.manifest]) as stage:
+        stage.metrics = run(cfg, backend, spec.batch_size, stage.tracker)
+    m = stage.metrics
+    print(f"teacher_cot: {m['unanimous']}/{m['items']} unanimous (rate {m['unanimity_rate']:.3f}); teacher accuracy "
+          f"single {m['teacher_accuracy.single_sample']:.3f}, unanimous {m['teacher_accuracy.unanimous']:.3f}")
 
 
 if __name__ == "__main__":

@@ -21,14 +21,16 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from audioreason.config import TextualizeCotaConfig
+from audioreason.config import TextualizeCotaConfig, flatten
 from audioreason.datasets.records import CotaRecord, read_manifest
-from audioreason.stages.common import GENERATIONS, OUTPUTS, bar_plot, generation_stage, sampling_params, write_jsonl
-from audioreason.teachers.base import ChatRequest, user_turn
+from audioreason.pipeline import GENERATIONS, OUTPUTS, PARAMS_FILE, stage_params, write_jsonl
+from audioreason.plots import bar_plot
+from audioreason.teachers.backends import load_backend
+from audioreason.teachers.base import ChatRequest, SamplingParams, user_turn
 from audioreason.teachers.cache import generate_cached
 from audioreason.teachers.oracle import TEXTUALIZE
 from audioreason.teachers.parsing import contradicts_answer
-from audioreason.tracking import NullTracker
+from audioreason.tracking import NullTracker, stage_run
 
 OUT = OUTPUTS / "textualize_cota"
 PAPER = "p01"
@@ -71,7 +73,7 @@ def run(cfg: TextualizeCotaConfig, backend, batch_size: int, tracker: NullTracke
     records = read_manifest(cfg.manifest, CotaRecord)
     if cfg.max_items:
         records = records[: cfg.max_items]
-    sampling = sampling_params(cfg.sampling)
+    sampling = SamplingParams.from_section(cfg.sampling)
     gens, stats = generate_cached(backend, build_requests(records, cfg.prompt), sampling, cache=cache,
                                   batch_size=batch_size, desc="textualize_cota")
     kept, rejected, reasons = [], [], Counter()
@@ -95,16 +97,20 @@ def run(cfg: TextualizeCotaConfig, backend, batch_size: int, tracker: NullTracke
                "description_words_mean": sum(words) / len(words) if words else 0.0, **stats.metrics()}
     png = bar_plot({"kept": len(kept), "empty": reasons["empty"], "contradicts": reasons["contradicts_answer"]},
                    out_dir / "quality.png", title="textualized CoTA descriptions", ylabel="items")
-    tracker.log_metrics(metrics)
     tracker.log_artifact(png, "plots")
     tracker.log_artifact(out_dir / "rejected.jsonl", "quality")
     return metrics
 
 
 def main() -> None:
-    metrics = generation_stage("textualize_cota", PAPER, run, lambda cfg: [cfg.manifest])
-    print(f"textualize_cota: kept {metrics['kept']}/{metrics['items']} "
-          f"(empty {metrics['rejected.empty']}, contradicting {metrics['rejected.contradicts_answer']})")
+    cfg, tracking = stage_params("textualize_cota", "tracking")
+    backend, spec = load_backend(PARAMS_FILE, cfg.teacher)
+    params = {**flatten(cfg, "textualize_cota"), **flatten(spec, f"teachers.{cfg.teacher}")}
+    with stage_run("textualize_cota", tracking, paper=PAPER, table="data", params=params, deps=[cfg.manifest]) as stage:
+        stage.metrics = run(cfg, backend, spec.batch_size, stage.tracker)
+    m = stage.metrics
+    print(f"textualize_cota: kept {m['kept']}/{m['items']} "
+          f"(empty {m['rejected.empty']}, contradicting {m['rejected.contradicts_answer']})")
 
 
 if __name__ == "__main__":

@@ -25,13 +25,12 @@ from datasets import Dataset
 from audioreason.config import TeacherSpec, TrainTextTeacherConfig
 from audioreason.evaluation.cota import extract_cota_answer
 from audioreason.models.factory import load_model
-from audioreason.stages.common import OUTPUTS, read_jsonl, training_stage
-from audioreason.stages.finetune import train_and_save
+from audioreason.pipeline import OUTPUTS, PLOTS, read_jsonl, stage_params
 from audioreason.teachers.base import ChatRequest, SamplingParams
-from audioreason.teachers.registry import build_backend
-from audioreason.tracking import NullTracker
-from audioreason.training.distill import COTA_SYSTEM, cota_question, cota_response
-from audioreason.training.sft import build_sft_config
+from audioreason.teachers.backends import build_backend
+from audioreason.tracking import NullTracker, stage_run
+from audioreason.training.prompts import COTA_SYSTEM, cota_question, cota_response
+from audioreason.training.sft import build_sft_config, train_and_save
 
 OUT = OUTPUTS / "train_text_teacher"
 PAPER, TABLE, ROW = "p01", "table1", "teacher"
@@ -79,14 +78,18 @@ def run(cfg: TrainTextTeacherConfig, tracker: NullTracker, out_dir: Path = OUT) 
     model, tokenizer = load_model(cfg.model)
     args = build_sft_config(cfg.trainer, str(out_dir / "checkpoints"), where="train_text_teacher.trainer",
                             prepare_dataset=True)
-    metrics = train_and_save(model, tokenizer, dataset, None, args, tracker, out_dir, plot_name="train_text_teacher")
+    metrics = train_and_save(model, tokenizer, dataset, None, args, tracker, out_dir, plot_csv=PLOTS / "train_text_teacher" / "loss.csv")
     metrics.update(answer_accuracy(out_dir / "model", held_out, cfg.prompt, cfg.max_new_tokens))
     (out_dir / "manifest.json").write_text(json.dumps({"model": str(out_dir / "model")}) + "\n")
     return metrics
 
 
 def main() -> None:
-    training_stage("train_text_teacher", PAPER, TABLE, ROW, run, lambda cfg: [cfg.model, cfg.train])
+    cfg, tracking = stage_params("train_text_teacher", "tracking")
+    with stage_run("train_text_teacher", tracking, cfg=cfg, paper=PAPER, table=TABLE, row=ROW,
+                   deps=[cfg.model, cfg.train]) as stage:
+        stage.metrics = run(cfg, stage.tracker)
+    print(f"train_text_teacher: {stage.metrics}")
 
 
 if __name__ == "__main__":

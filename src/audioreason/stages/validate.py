@@ -35,9 +35,9 @@ from audioreason.quality.checks import Policy
 from audioreason.quality.expectations import ManifestRules
 from audioreason.quality.gate import GateResult, ManifestSpec, run_quality_gate
 from audioreason.quality.overlap import parse_side
-from audioreason.quality.report import QualityReport
-from audioreason.stages.common import METRICS, OUTPUTS, sections
-from audioreason.tracking import write_metrics
+from audioreason.quality.findings import QualityReport
+from audioreason.pipeline import OUTPUTS, stage_params
+from audioreason.tracking import stage_run
 
 INGEST = OUTPUTS / "ingest"
 OUT = OUTPUTS / "validate"
@@ -151,6 +151,15 @@ def stage_metrics(report: QualityReport) -> dict[str, Any]:
 
 
 def run(cfg: ValidateConfig, ingest_dir: Path = INGEST, out_dir: Path = OUT) -> QualityReport:
+    """Run the gate over ingest's manifests and write ``out_dir``.
+
+    Returns:
+        The report, whose :func:`stage_metrics` are the stage's metrics: ``main`` also needs
+        the report itself, to print it and to name what failed once the metrics are written.
+
+    Raises:
+        ValidateError: the ingest index is broken or the params name what it does not hold.
+    """
     index = read_index(ingest_dir / INDEX)
     specs = manifest_specs(cfg, index, ingest_dir)
     for pair in cfg.overlap:
@@ -171,14 +180,15 @@ def run(cfg: ValidateConfig, ingest_dir: Path = INGEST, out_dir: Path = OUT) -> 
 
 
 def main() -> None:
-    cfg = sections("validate")
+    cfg = stage_params("validate")
     try:
-        report = run(cfg)
+        with stage_run("validate", cfg=cfg) as stage:   # data preparation: no MLflow run
+            report = run(cfg)
+            stage.metrics = stage_metrics(report)
     except ValidateError as e:
         sys.exit(f"validate failed: {e}")
-    write_metrics(stage_metrics(report), METRICS / "validate.json")
     print(report.to_text())
-    if not report.success:
+    if not report.success:   # after the metrics are written: a failed gate is reported, not hidden
         sys.exit(f"validate failed: {report.summary_line()}; see {OUT / 'report.txt'} or {OUT / 'report.html'}")
 
 

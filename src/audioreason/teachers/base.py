@@ -56,6 +56,11 @@ class SamplingParams:
         if self.n > 1 and self.temperature == 0:
             raise ValueError("n > 1 samples need temperature > 0 (greedy decoding repeats one answer)")
 
+    @classmethod
+    def from_section(cls, section: Any) -> "SamplingParams":
+        """A stage's ``sampling`` params section (a dataclass with these fields) as backend settings."""
+        return cls(**dataclasses.asdict(section))
+
     @property
     def greedy(self) -> bool:
         return self.temperature == 0

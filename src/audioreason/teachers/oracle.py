@@ -152,7 +152,7 @@ class OracleBackend:
         return f"{caption_for(truth)} {about} {answer}. {tone}"
 
     def _generate_qa(self, req: ChatRequest, rng: np.random.Generator) -> str:
-        from audioreason.world.generator import EVENT_LABELS, NUMBER_WORDS, TEMPI
+        from audioreason.world.scenes import COUNT_OPTIONS as NUMBER_WORDS, EVENT_LABELS, TEMPI
         from audioreason.world.sounds import INSTRUMENTS, VOICES
 
         truth = self.world.truth(req)

@@ -31,7 +31,6 @@ projections, so the Trainer (and DeepSpeed ZeRO) optimises, checkpoints and resu
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,25 +42,9 @@ from transformers import Trainer
 from audioreason.losses.divergences import aligned_kd_loss, hidden_kd_loss
 from audioreason.losses.layer_map import LayerProjections
 from audioreason.teachers.media import load_clip
+from audioreason.training.prompts import COTA_SYSTEM, cota_question, cota_response
 
 IGNORE_INDEX = -100
-#: CoTA's system prompt (FORMATS.md, "CoTA").
-COTA_SYSTEM = ("You are an audio deep-thinking model. Upon receiving a question, please respond in two parts: <THINK> "
-               "and <RESPONSE>. The <THINK> section should be further divided into four parts: <PLANNING>, <CAPTION>, "
-               "<REASONING>, and <SUMMARY>.")
-
-
-def cota_response(row: dict) -> str:
-    """y = (r, a) as CoTA's assistant turn writes it."""
-    t = row["trace"]
-    return (f"<THINK>\n<PLANNING>{t['planning']}</PLANNING>\n<CAPTION>{t['caption']}</CAPTION>\n"
-            f"<REASONING>{t['reasoning']}</REASONING>\n<SUMMARY>{t['summary']}</SUMMARY>\n</THINK>\n"
-            f"<RESPONSE>{row['response']}</RESPONSE>")
-
-
-def cota_question(question: str, choices) -> str:
-    """q as CoTA's user turn holds it: the question and its options ``(a) … (b) …``."""
-    return " ".join([question, *(f"({chr(ord('a') + i)}) {c}" for i, c in enumerate(choices))]).strip()
 
 
 @dataclass
@@ -313,8 +296,3 @@ class KDTrainer(Trainer):
             self._terms = {}
         super().log(logs, *args, **kwargs)
 
-
-def save_resume_info(out_dir: Path, run_id: str) -> None:
-    """Remember the MLflow run of a training output, so a resumed run continues it."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "mlflow_run.json").write_text(json.dumps({"run_id": run_id}) + "\n")

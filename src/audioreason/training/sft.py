@@ -14,6 +14,7 @@ GPU, 2000 steps) before GRPO; paper 01 §3.4: ``L_SFT`` is this cross-entropy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -110,3 +111,36 @@ class AudioSFTCollator:
             "input_features": enc["input_features"],
             "feature_attention_mask": enc["feature_attention_mask"],
         }
+
+
+def train_and_save(model, processor, dataset, collator, args, tracker, out_dir: Path, peft_config=None,
+                   plot_csv: Path | None = None, trainer_cls=None) -> dict:
+    """TRL ``SFTTrainer`` over ``dataset``; the (merged) model and its processor go to ``out_dir/model``.
+
+    The loss curve goes to ``out_dir/loss.png`` and ``plot_csv`` (a ``dvc plots`` file;
+    default ``out_dir/loss.csv``); checkpoints are deleted once the model is saved.
+
+    Returns:
+        ``train_loss``, ``final_logged_loss``, ``steps``, ``train_examples``, ``train_runtime_s``.
+    """
+    import shutil
+
+    from trl import SFTTrainer
+
+    from audioreason.plots import plot_loss
+    from audioreason.training.callbacks import TrackerCallback
+
+    callback = TrackerCallback(tracker)
+    trainer = (trainer_cls or SFTTrainer)(model=model, args=args, train_dataset=dataset, processing_class=processor,
+                                          data_collator=collator, peft_config=peft_config, callbacks=[callback])
+    result = trainer.train()
+    final = trainer.model.merge_and_unload() if peft_config is not None else trainer.model
+    final.save_pretrained(out_dir / "model")
+    processor.save_pretrained(out_dir / "model")
+    shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+    losses = [h["loss"] for h in callback.history if "loss" in h]
+    plot_loss(callback.history, out_dir / "loss.png", plot_csv or out_dir / "loss.csv")
+    tracker.log_artifact(out_dir / "loss.png", "plots")
+    return {"train_loss": result.training_loss, "final_logged_loss": losses[-1] if losses else float("nan"),
+            "steps": result.global_step, "train_examples": len(dataset),
+            "train_runtime_s": result.metrics.get("train_runtime", float("nan"))}

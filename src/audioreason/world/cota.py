@@ -2,9 +2,10 @@
 
 Paper 01 §3.1 textualizes CoTA: each item is an audio question with options inline and
 an assistant turn in four stages (PLANNING, CAPTION, REASONING, SUMMARY) inside
-``<THINK>``, then ``<RESPONSE>… The answer is X.</RESPONSE>`` (FORMATS.md, "CoTA"). The
-world writes ``cota/data/train-00000-of-00001.parquet`` with the ``audio`` column as the
-``datasets`` library stores its ``Audio`` feature (a struct of WAV ``bytes`` and ``path``),
+``<THINK>``, then ``<RESPONSE>… The answer is X.</RESPONSE>`` (read by
+:mod:`audioreason.datasets.cota`). The world writes
+``cota/data/train-00000-of-00001.parquet`` with the ``audio`` column as the ``datasets``
+library stores its ``Audio`` feature (a struct of WAV ``bytes`` and ``path``),
 upper-case tags in most items and lower-case ones in some (as in copies of the dataset),
 and a configurable fraction of defects like the public copy: the trace of another
 question under this question (a question/answer mismatch the importer must catch).
@@ -21,7 +22,9 @@ import pyarrow.parquet as pq
 import soundfile as sf
 from tqdm.auto import tqdm
 
+from audioreason.config import WorldConfig
 from audioreason.world.captions import caption_for
+from audioreason.world.scenes import KINDS, render, shuffled_options
 
 LETTERS = "abcdefgh"
 FOCUS = {
@@ -32,6 +35,7 @@ FOCUS = {
 
 
 def _trace(question: str, choices: list[str], answer: str, truth: dict, kind: str) -> tuple[str, str, str, str, str]:
+    """The four stages and the response of a faithful trace for one question."""
     k = choices.index(answer)
     letter = LETTERS[k]
     caption = caption_for({**truth, "kind": kind})
@@ -46,6 +50,7 @@ def _trace(question: str, choices: list[str], answer: str, truth: dict, kind: st
 
 
 def _assistant(parts: tuple[str, str, str, str, str], lower: bool) -> str:
+    """The assistant turn in CoTA's tags, upper- or lower-case."""
     planning, caption, reasoning, summary, response = parts
     t = (lambda s: s.lower()) if lower else (lambda s: s)
     return (f"<{t('THINK')}>\n<{t('PLANNING')}>{planning}</{t('PLANNING')}>\n<{t('CAPTION')}>{caption}</{t('CAPTION')}>\n"
@@ -53,10 +58,12 @@ def _assistant(parts: tuple[str, str, str, str, str], lower: bool) -> str:
             f"<{t('RESPONSE')}>{response}</{t('RESPONSE')}>")
 
 
-def write_cota(out: Path, cfg, seed_seq: np.random.SeedSequence, truth: list[dict]) -> dict:
-    """Write the parquet; returns expected importer counts (records kept, defects to be quarantined)."""
-    from audioreason.world.generator import KINDS, _options, render
+def write_cota(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence, truth: list[dict]) -> dict:
+    """Write the parquet; append one ground-truth line per item (``defect`` marks the mismatched ones) to ``truth``.
 
+    Returns:
+        Expected importer counts: ``records`` kept and defects to be ``quarantined``.
+    """
     ccfg = cfg.cota
     rng = np.random.default_rng(seed_seq)
     items = []
@@ -64,7 +71,7 @@ def write_cota(out: Path, cfg, seed_seq: np.random.SeedSequence, truth: list[dic
         crng = np.random.default_rng(seq)
         kind = KINDS[i % len(KINDS)]
         scene = render(kind, crng, ccfg.sample_rate, cfg.clip_seconds)
-        choices = _options(crng, scene, 4)
+        choices = shuffled_options(crng, scene, 4)
         buf = io.BytesIO()
         sf.write(buf, scene.audio, ccfg.sample_rate, subtype="PCM_16", format="WAV")
         items.append({"id": f"cota-{i:06d}", "kind": kind.name, "question": scene.mmau_question, "choices": choices,

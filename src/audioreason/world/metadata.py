@@ -2,13 +2,15 @@
 
 For every dataset the world writes, the summary the importers must report on it
 (``audioreason data inspect`` keys: records, quarantined, labels, gender, types, tasks),
-computed from the generator's own bookkeeping, never by running an importer. A test
+computed from the writers' own bookkeeping, never by running an importer. A test
 compares the two.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from audioreason.config import WorldConfig
 
 #: name -> (format, path under data/): every dataset of the world, as ``ingest`` reads it.
 WORLD_DATASETS: dict[str, tuple[str, str]] = {
@@ -30,8 +32,14 @@ WORLD_DATASETS: dict[str, tuple[str, str]] = {
 }
 
 
-def expected_counts(out: Path, cfg, w: dict) -> dict:
-    """Expected inspect summaries per dataset name (see :data:`WORLD_DATASETS`)."""
+def expected_counts(out: Path, cfg: WorldConfig, w: dict) -> dict:
+    """Expected inspect summaries per dataset name (see :data:`WORLD_DATASETS`).
+
+    Args:
+        out: The world's root folder.
+        cfg: The world's config.
+        w: What each writer returned, by writer name (``mmau``, ``iemocap``, ...).
+    """
     iem = w["iemocap"]
     exp = {
         "avqa_train": {"records": cfg.n_train},

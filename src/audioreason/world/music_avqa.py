@@ -1,11 +1,15 @@
-"""MUSIC-AVQA-format ensembles: instruments on a stage, questions from the official templates.
+"""MUSIC-AVQA-format ensembles of the world: instruments on a stage, questions from the official templates.
+
+Writes ``music_avqa/json_update/avqa-{train,val,test}.json`` (a JSON list of questions
+with ``video_id``, ``question_id``, the JSON-encoded ``type``, ``question_content`` with
+placeholders, ``templ_values``, ``question_deleted`` and the misspelled ``anser`` key, as
+the real files) and ``music_avqa/audio/<video_id>.wav`` (16 kHz).
 
 Each "video" is an ensemble of visible instruments at left / middle / right positions
-(what the video shows); some of them sound, each with its own loudness, rhythm (notes per
-second) and entry time, and some videos carry a voiceover. Questions use the dataset's own
-templates (placeholders + ``templ_values``, the misspelled ``anser`` key, the JSON-encoded
-``type``; FORMATS.md, "MUSIC-AVQA") and are answered from that ground truth, so audio
-questions need the audio, visual ones the picture and audio-visual ones both
+(what the video shows, :func:`visual_record`); some of them sound, each with its own
+loudness, rhythm (notes per second) and entry time, and some videos carry a voiceover.
+Questions use the dataset's own templates and are answered from that ground truth, so
+audio questions need the audio, visual ones the picture and audio-visual ones both
 (paper 02 evaluates on the test split per type).
 """
 
@@ -18,8 +22,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from audioreason.config import WorldConfig
 from audioreason.world import sounds
-from audioreason.world.common import NUMBER_WORDS, at_peak, place, write_audio
+from audioreason.world.audio_out import at_peak, place, write_audio
+from audioreason.world.scenes import NUMBER_WORDS
 
 POSITIONS = ("left", "middle", "right")
 ORDINALS = ("first", "second", "third")
@@ -27,6 +33,8 @@ ORDINALS = ("first", "second", "third")
 
 @dataclass(frozen=True)
 class Player:
+    """One visible instrument: where it stands and, if it sounds, how loud, how fast and when."""
+
     instrument: str
     position: str
     sounding: bool
@@ -37,6 +45,7 @@ class Player:
 
 
 def _ensemble(rng: np.random.Generator, seconds: float) -> tuple[list[Player], bool, bool]:
+    """1-3 players (one may stay silent), whether a voiceover is heard and whether the stage is indoor."""
     n_visible = int(rng.integers(1, 4))
     insts = [sounds.ENSEMBLE_INSTRUMENTS[i] for i in rng.choice(len(sounds.ENSEMBLE_INSTRUMENTS), n_visible, replace=False)]
     positions = [POSITIONS[i] for i in sorted(rng.choice(3, n_visible, replace=False))]
@@ -54,6 +63,7 @@ def _ensemble(rng: np.random.Generator, seconds: float) -> tuple[list[Player], b
 
 
 def _render(rng, sr, seconds, players, voiceover) -> np.ndarray:
+    """The ensemble's audio: a bed, each sounding player's melody from entry to exit, the voiceover."""
     bed = sounds.background(rng, sr, seconds).astype(np.float64)
     for p in players:
         if not p.sounding:
@@ -105,8 +115,12 @@ def _questions(rng, players: list[Player], voiceover: bool, indoor: bool, second
     return q
 
 
-def write_music_avqa(out: Path, cfg, seed_seq: np.random.SeedSequence, truth: list[dict]) -> dict:
-    """Write ``music_avqa/json_update/avqa-{train,val,test}.json`` and ``music_avqa/audio/``."""
+def write_music_avqa(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence, truth: list[dict]) -> dict:
+    """Write ``music_avqa/json_update/avqa-{train,val,test}.json`` and ``music_avqa/audio/``.
+
+    Returns:
+        Questions per split and ``"<group>/<kind>"`` type (what the importer counts as types).
+    """
     mcfg = cfg.music_avqa
     counts: dict = {}
     qid = 0

@@ -226,6 +226,20 @@ def word_syllables(word: str) -> tuple[Syllable, ...]:
     return _LEXICON_SYLLABLES.get(word) or _hashed_syllables(word, 0)
 
 
+def random_sentence(rng: np.random.Generator, lo: int = 3, hi: int = 6) -> list[str]:
+    """``lo`` to ``hi`` words drawn from :data:`LEXICON` (with repeats): what a corpus speaker says."""
+    return [LEXICON[i] for i in rng.integers(len(LEXICON), size=int(rng.integers(lo, hi + 1)))]
+
+
+def transcript(words: list[str]) -> str:
+    """The sentence as a corpus transcript writes it: capitalised, with a full stop.
+
+    >>> transcript(["please", "call", "stella"])
+    'Please call stella.'
+    """
+    return " ".join(words).capitalize() + "."
+
+
 # Function words carry no lexical stress (shorter, quieter, no pitch accent).
 _UNSTRESSED = frozenset({"a", "the", "to", "of", "and", "at", "for", "her", "with", "from", "is", "it", "we",
                          "she", "can", "will", "into", "also"})

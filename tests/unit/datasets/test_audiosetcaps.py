@@ -8,7 +8,7 @@ import pytest
 
 from audioreason.datasets.audiosetcaps import parse_caption_id, read, read_captions
 from audioreason.datasets.records import Caption, RecordError
-from audioreason.datasets.registry import read_dataset
+from audioreason.datasets.formats import read_dataset
 
 # Captions with commas, doubled quotes and a newline inside quotes; a VGGSound ytid with '_' and '-'.
 CSV = (

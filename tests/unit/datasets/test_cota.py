@@ -17,7 +17,7 @@ from audioreason.datasets.cota import (
     SYSTEM_PROMPT, load_cota_audio, parse_assistant_turn, parse_user_turn, read, trace_mismatch,
 )
 from audioreason.datasets.records import CotaRecord, RecordError
-from audioreason.datasets.registry import read_dataset
+from audioreason.datasets.formats import read_dataset
 
 SR = 16000
 

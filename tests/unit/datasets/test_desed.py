@@ -10,7 +10,7 @@ import soundfile as sf
 
 from audioreason.datasets.desed import DESED_CLASSES, audio_folder, parse_strong_row, parse_weak_row, read, tsv_kind
 from audioreason.datasets.records import RecordError, SoundEvent
-from audioreason.datasets.registry import read_dataset
+from audioreason.datasets.formats import read_dataset
 
 STRONG = "filename\tonset\toffset\tevent_label\n"
 WEAK = "filename\tevent_labels\n"

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from audioreason.datasets.iemocap import map_label, parse_summary_line, read, speaker_gender
 from audioreason.datasets.records import RecordError, Utterance
-from audioreason.datasets.registry import read_dataset
+from audioreason.datasets.formats import read_dataset
 
 HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
 # (session, dialog, [(start, end, utterance id, code, vad)])

@@ -11,7 +11,7 @@ import soundfile as sf
 from audioreason.datasets.maestro import (MAESTRO_CLASSES, MAESTRO_SCENES, hard_events, parse_annotation_line,
                                           parse_clip_name, read)
 from audioreason.datasets.records import RecordError, SoundEvent
-from audioreason.datasets.registry import read_dataset
+from audioreason.datasets.formats import read_dataset
 
 
 def _wav(path: Path) -> None:

@@ -16,7 +16,7 @@ from audioreason.datasets.music_avqa import (
     ANSWER_VOCAB, GROUP_TYPES, QUESTION_TYPES, group_type, read, split_of, substitute_question,
 )
 from audioreason.datasets.records import RecordError
-from audioreason.datasets.registry import read_dataset
+from audioreason.datasets.formats import read_dataset
 
 REFERENCE_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "reference"
 REAL_VAL = REFERENCE_DIR / "music-avqa" / "avqa-val.json"

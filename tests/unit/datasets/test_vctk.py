@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from audioreason.datasets.records import RecordError, Utterance
-from audioreason.datasets.registry import read_dataset
+from audioreason.datasets.formats import read_dataset
 from audioreason.datasets.vctk import normalise_speaker_id, parse_speaker_line, read
 
 SPEAKER_INFO = (

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from audioreason.datasets.records import LabelledClip, RecordError
-from audioreason.datasets.registry import read_dataset
+from audioreason.datasets.formats import read_dataset
 from audioreason.datasets.vggsound import clip_name, parse_row, read
 
 # No header; the second label holds a comma and is quoted; ytids start with '-' and hold '_'.

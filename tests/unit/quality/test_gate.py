@@ -14,7 +14,7 @@ from audioreason.quality.audio_checks import AudioLimits
 from audioreason.quality.checks import Policy
 from audioreason.quality.expectations import ManifestRules
 from audioreason.quality.gate import ManifestSpec, run_quality_gate
-from audioreason.quality.report import QualityError
+from audioreason.quality.findings import QualityError
 
 SR = 16_000
 LIMITS = AudioLimits(sample_rates=(SR,), max_channels=1, min_duration_s=0.5, max_duration_s=10.0)

@@ -13,7 +13,7 @@ from audioreason.config import ConfigError, TeacherSpec, load_params
 from audioreason.models.factory import build_tiny_model
 from audioreason.models.tokenizer import train_tokenizer
 from audioreason.teachers.base import BackendError, ChatRequest, SamplingParams, user_turn
-from audioreason.teachers.registry import build_backend
+from audioreason.teachers.backends import build_backend
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CORPUS = ["You are a helpful assistant.", "Describe the audio.", "A dog barks twice.", "<answer>yes</answer>"] * 10
@@ -88,4 +88,4 @@ def test_text_model_refuses_audio_and_mixed_batches(checkpoints, clip):
 
 def test_options_are_validated():
     with pytest.raises(ConfigError, match="dtype"):
-        TeacherSpec("transformers", "m", 4, {"device": "cpu", "dtype": "int8"})
+        build_backend(TeacherSpec("transformers", "m", 4, {"device": "cpu", "dtype": "int8"}))

@@ -19,7 +19,7 @@ import soundfile as sf
 from audioreason.config import ConfigError, TeacherSpec, build_section
 from audioreason.teachers.base import BackendError, ChatRequest, SamplingParams, item_seed, user_turn
 from audioreason.teachers.http_backend import HttpOptions, OpenAIBackend, build_body, parse_response
-from audioreason.teachers.registry import build_backend
+from audioreason.teachers.backends import build_backend
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 

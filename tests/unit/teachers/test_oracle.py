@@ -7,6 +7,7 @@ import json
 import pytest
 
 from audioreason.config import ConfigError, TeacherSpec
+from audioreason.teachers.backends import build_options
 from audioreason.teachers.base import ChatRequest, SamplingParams, user_turn
 from audioreason.teachers.oracle import AGFV, GENERATE_QA, TEACHER_COT, TEXTUALIZE, OracleBackend, OracleOptions
 from audioreason.teachers.parsing import (contradicts_answer, extract_answer_tag, parse_question_json,
@@ -124,8 +125,9 @@ def test_missing_world_is_a_clear_error(tmp_path):
 
 def test_spec_validates_oracle_options():
     with pytest.raises(ConfigError, match="error_rate must be in"):
-        TeacherSpec("oracle", "o", 4, {"world_dir": "w", "seed": 0, "error_rate": 2.0, "malformed_rate": 0.0})
+        build_options(TeacherSpec("oracle", "o", 4, {"world_dir": "w", "seed": 0, "error_rate": 2.0,
+                                                     "malformed_rate": 0.0}), "")
     with pytest.raises(ConfigError, match="missing key"):
-        TeacherSpec("oracle", "o", 4, {"world_dir": "w", "seed": 0})
+        build_options(TeacherSpec("oracle", "o", 4, {"world_dir": "w", "seed": 0}), "")
     with pytest.raises(ConfigError, match="unknown teacher backend"):
-        TeacherSpec("gemini", "o", 4, {})
+        build_options(TeacherSpec("gemini", "o", 4, {}), "")

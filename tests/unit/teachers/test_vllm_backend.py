@@ -232,7 +232,7 @@ def test_backend_without_vllm_raises_clear_import_error(monkeypatch):
 
 
 def test_importing_the_module_does_not_import_vllm():
-    code = ("import sys; import audioreason.teachers.vllm_backend, audioreason.teachers.registry; "
+    code = ("import sys; import audioreason.teachers.vllm_backend, audioreason.teachers.backends; "
             "print('vllm' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

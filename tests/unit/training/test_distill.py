@@ -15,8 +15,8 @@ from audioreason.config import load_params
 from audioreason.losses.layer_map import LayerProjections, layer_map
 from audioreason.models.factory import build_tiny_model, load_model
 from audioreason.models.tokenizer import train_tokenizer
-from audioreason.training.distill import (COTA_SYSTEM, DistillationModule, DistillCollator, KDSettings, KDTrainer,
-                                          LossWeights, cota_question, cota_response)
+from audioreason.training.distill import DistillationModule, DistillCollator, KDSettings, KDTrainer, LossWeights
+from audioreason.training.prompts import COTA_SYSTEM, cota_question, cota_response
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
