@@ -11,7 +11,6 @@ evaluation reports both.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from typing import Sequence
 
 from audioreason.evaluation.mmau import mmau_is_correct
@@ -66,18 +65,3 @@ def extract_letter_answer(text: str, choices: Sequence[str]) -> str | None:
         if k < len(choices):
             return choices[k]
     return None
-
-
-def unweighted_accuracy(golds: Sequence[str], predictions: Sequence[str], classes: Sequence[str]) -> dict:
-    """UA: the mean over ``classes`` of per-class recall (paper 01 Table 1 reports it for IEMOCAP).
-
-    >>> unweighted_accuracy(["a", "a", "b"], ["a", "b", "b"], ["a", "b"])["ua"]
-    75.0
-    """
-    hit, total = defaultdict(int), defaultdict(int)
-    for g, p in zip(golds, predictions):
-        total[g] += 1
-        hit[g] += int(g == p)
-    recall = {c: 100.0 * hit[c] / total[c] for c in classes if total[c]}
-    return {"ua": sum(recall.values()) / len(recall) if recall else 0.0, "per_class": recall,
-            "wa": 100.0 * sum(hit.values()) / max(1, sum(total.values())), "n": sum(total.values())}

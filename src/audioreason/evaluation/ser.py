@@ -70,17 +70,15 @@ def score_ser(golds: Sequence[str], predictions: Sequence[str], classes: Sequenc
 
 def plot_confusion(scores: Mapping[str, Any], png: Path, title: str) -> Path:
     """The confusion matrix (rows: gold, columns: predicted, ``unparsed`` last), counts in the cells."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from audioreason.plots import figure, save_figure
 
     confusion = scores["confusion"]
     rows = list(confusion)
     cols = list(next(iter(confusion.values())))
     counts = np.array([[confusion[r][c] for c in cols] for r in rows])
-    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(cols), 1.0 + 0.6 * len(rows)))
+    fig, ax = figure().subplots(figsize=(1.0 + 0.7 * len(cols), 1.0 + 0.6 * len(rows)))
     ax.imshow(counts, cmap="Blues")
     ax.set_xticks(range(len(cols)), cols, rotation=30)
     ax.set_yticks(range(len(rows)), rows)
@@ -88,8 +86,4 @@ def plot_confusion(scores: Mapping[str, Any], png: Path, title: str) -> Path:
         for j in range(len(cols)):
             ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8)
     ax.set(xlabel="predicted", ylabel="gold", title=f"{title}: UA {scores['ua']:.1f}, WA {scores['wa']:.1f}")
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
-    return png
+    return save_figure(fig, png)

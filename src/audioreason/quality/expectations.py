@@ -513,11 +513,6 @@ def _hashable(value: Any) -> Any:
         return repr(value)
 
 
-def _str_or_none(value: Any) -> str | None:
-    value = _plain(value)
-    return value if isinstance(value, str) else None
-
-
 def _map(df: pd.DataFrame, columns: Sequence[str], fn: Callable[..., Any], dtype: str = "object") -> pd.Series | None:
     if not set(columns) <= set(df.columns):
         return None
