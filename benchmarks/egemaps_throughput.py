@@ -21,25 +21,30 @@ from audioreason.datasets.records import Utterance, read_manifest
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--manifests", nargs="+",
-                        default=["outputs/validate/iemocap.jsonl", "outputs/validate/fau_aibo.jsonl"])
+    parser.add_argument(
+        "--manifests", nargs="+", default=["outputs/validate/iemocap.jsonl", "outputs/validate/fau_aibo.jsonl"]
+    )
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeat", type=int, default=2, help="timed passes per worker count (the best is kept)")
     args = parser.parse_args()
     paths = [u.audio for m in args.manifests for u in read_manifest(m, Utterance)]
-    extract_features(paths[:20], workers=1, progress=False)     # warm-up
+    extract_features(paths[:20], workers=1, progress=False)  # warm-up
     print(f"{len(paths)} files, {os.cpu_count()} CPUs")
     best = {}
     for w in args.workers:
         runs = [extract_features(paths, workers=w, progress=False)[1] for _ in range(args.repeat)]
         best[w] = min(runs, key=lambda s: s.wall_s)
         s = best[w]
-        print(f"workers {w}: {s.files_per_s:7.1f} files/s  real-time factor {s.real_time_factor:.4f}  "
-              f"({s.audio_s:.0f} s of audio in {s.wall_s:.2f} s)")
+        print(
+            f"workers {w}: {s.files_per_s:7.1f} files/s  real-time factor {s.real_time_factor:.4f}  "
+            f"({s.audio_s:.0f} s of audio in {s.wall_s:.2f} s)"
+        )
     base = best[args.workers[0]]
     for w in args.workers[1:]:
-        print(f"speed-up {args.workers[0]} -> {w} processes: x{base.wall_s / best[w].wall_s:.2f} "
-              f"(ideal x{w / args.workers[0]:.0f})")
+        print(
+            f"speed-up {args.workers[0]} -> {w} processes: x{base.wall_s / best[w].wall_s:.2f} "
+            f"(ideal x{w / args.workers[0]:.0f})"
+        )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,9 @@ def build(root: Path):
     return paths, clips
 
 
-def measure(model_path: str, clips: list[str], with_audio: bool, steps: int, warmup: int, length: int,
-            out: Path) -> dict[str, float]:
+def measure(
+    model_path: str, clips: list[str], with_audio: bool, steps: int, warmup: int, length: int, out: Path
+) -> dict[str, float]:
     from audioreason.datasets.records import QARecord
     from audioreason.models.factory import load_model
     from audioreason.training.grpo import AudioGRPOTrainer, build_grpo_config, grpo_dataset
@@ -81,19 +82,41 @@ def measure(model_path: str, clips: list[str], with_audio: bool, steps: int, war
     def reward(completions, **kwargs):
         return [float(len(c) % 3) for c in completions]
 
-    records = [QARecord(str(i), "avqa", "train", clips[i], f"Which sound is heard {i}?", ("dog", "cat", "bell"), "dog")
-               for i in range(len(clips))]
+    records = [
+        QARecord(str(i), "avqa", "train", clips[i], f"Which sound is heard {i}?", ("dog", "cat", "bell"), "dog")
+        for i in range(len(clips))
+    ]
     model, processor = load_model(model_path)
-    args = build_grpo_config(dict(max_steps=warmup + steps, per_device_train_batch_size=8, num_generations=4,
-                                  max_completion_length=length, beta=0.04, learning_rate=1e-4, use_cpu=True,
-                                  bf16=False, report_to="none", save_strategy="no", logging_steps=1000,
-                                  disable_tqdm=True, seed=0), str(out))
-    trainer = Timed(model=model, args=args, reward_funcs=[reward], processing_class=processor,
-                    train_dataset=grpo_dataset(records, "{question} Please choose the answer from the following "
-                                               "options: {choices}", with_audio=with_audio))
+    args = build_grpo_config(
+        dict(
+            max_steps=warmup + steps,
+            per_device_train_batch_size=8,
+            num_generations=4,
+            max_completion_length=length,
+            beta=0.04,
+            learning_rate=1e-4,
+            use_cpu=True,
+            bf16=False,
+            report_to="none",
+            save_strategy="no",
+            logging_steps=1000,
+            disable_tqdm=True,
+            seed=0,
+        ),
+        str(out),
+    )
+    trainer = Timed(
+        model=model,
+        args=args,
+        reward_funcs=[reward],
+        processing_class=processor,
+        train_dataset=grpo_dataset(
+            records, "{question} Please choose the answer from the following options: {choices}", with_audio=with_audio
+        ),
+    )
     from transformers.trainer_callback import PrinterCallback
 
-    trainer.remove_callback(PrinterCallback)   # the table is the output
+    trainer.remove_callback(PrinterCallback)  # the table is the output
     trainer.train()
     rollout = timings["rollout"] / steps
     score = (timings["generate_and_score"] - timings["rollout"]) / steps
@@ -110,20 +133,28 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         paths, clips = build(root)
-        print(f"GRPO step at tiny scale: batch 8 completions (2 prompts x 4), up to {a.completion_length} new tokens, "
-              f"{a.steps} steps after {a.warmup} warm-up")
-        print(f"{'model':<24}{'input':<12}{'rollout s':>10}{'score s':>10}{'train s':>10}{'step s':>9}"
-              f"{'rollout share':>15}")
+        print(
+            f"GRPO step at tiny scale: batch 8 completions (2 prompts x 4), up to {a.completion_length} new tokens, "
+            f"{a.steps} steps after {a.warmup} warm-up"
+        )
+        print(
+            f"{'model':<24}{'input':<12}{'rollout s':>10}{'score s':>10}{'train s':>10}{'step s':>9}"
+            f"{'rollout share':>15}"
+        )
         for name, path in paths.items():
             rows = {}
             for with_audio in (True, False):
                 r = measure(path, clips, with_audio, a.steps, a.warmup, a.completion_length, root / f"out-{name}")
                 rows[with_audio] = r
-                print(f"{name:<24}{'audio' if with_audio else 'text only':<12}{r['rollout_s']:>10.3f}"
-                      f"{r['score_s']:>10.3f}{r['train_s']:>10.3f}{r['step_s']:>9.3f}"
-                      f"{r['rollout_s'] / r['step_s']:>15.2f}")
-            print(f"{name:<24}hearing costs x{rows[True]['step_s'] / rows[False]['step_s']:.2f} per step "
-                  f"(audio / text only)")
+                print(
+                    f"{name:<24}{'audio' if with_audio else 'text only':<12}{r['rollout_s']:>10.3f}"
+                    f"{r['score_s']:>10.3f}{r['train_s']:>10.3f}{r['step_s']:>9.3f}"
+                    f"{r['rollout_s'] / r['step_s']:>15.2f}"
+                )
+            print(
+                f"{name:<24}hearing costs x{rows[True]['step_s'] / rows[False]['step_s']:.2f} per step "
+                f"(audio / text only)"
+            )
 
 
 if __name__ == "__main__":

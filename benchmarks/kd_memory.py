@@ -38,8 +38,13 @@ def measure(variant: str, vocab: int, seq: int, chunk: int) -> dict:
     loss.backward()
     seconds = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"variant": variant, "loss": float(loss), "seconds": seconds, "peak_above_inputs_gb": (peak_kb - base_kb) / 2**20,
-            "grad_norm": float(student.grad.norm())}
+    return {
+        "variant": variant,
+        "loss": float(loss),
+        "seconds": seconds,
+        "peak_above_inputs_gb": (peak_kb - base_kb) / 2**20,
+        "grad_norm": float(student.grad.norm()),
+    }
 
 
 def main() -> None:
@@ -54,17 +59,36 @@ def main() -> None:
         return
     results = {}
     for variant in ("naive", "chunked"):
-        out = subprocess.run([sys.executable, __file__, "--child", variant, "--vocab", str(args.vocab), "--seq",
-                              str(args.seq), "--chunk", str(args.chunk)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                variant,
+                "--vocab",
+                str(args.vocab),
+                "--seq",
+                str(args.seq),
+                "--chunk",
+                str(args.chunk),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         results[variant] = json.loads(out.stdout.strip().splitlines()[-1])
     n, c = results["naive"], results["chunked"]
     logits_gb = args.seq * args.vocab * 4 / 2**30
     print(f"JSD over {args.seq} tokens x {args.vocab} vocabulary, fp32 (one logits tensor = {logits_gb:.2f} GB)")
     for r in (n, c):
-        print(f"  {r['variant']:8s} peak above inputs {r['peak_above_inputs_gb']:6.2f} GB   time {r['seconds']:6.2f} s"
-              f"   loss {r['loss']:.6f}")
-    print(f"  chunked / naive: peak memory {c['peak_above_inputs_gb'] / n['peak_above_inputs_gb']:.3f}, "
-          f"time {c['seconds'] / n['seconds']:.3f}; |loss difference| {abs(c['loss'] - n['loss']):.2e}")
+        print(
+            f"  {r['variant']:8s} peak above inputs {r['peak_above_inputs_gb']:6.2f} GB   time {r['seconds']:6.2f} s"
+            f"   loss {r['loss']:.6f}"
+        )
+    print(
+        f"  chunked / naive: peak memory {c['peak_above_inputs_gb'] / n['peak_above_inputs_gb']:.3f}, "
+        f"time {c['seconds'] / n['seconds']:.3f}; |loss difference| {abs(c['loss'] - n['loss']):.2e}"
+    )
 
 
 if __name__ == "__main__":

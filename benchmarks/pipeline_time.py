@@ -48,8 +48,12 @@ def last_write(paths: list[Path]) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget-min", type=float, default=10.0)
-    parser.add_argument("--gap-min", type=float, default=30.0,
-                        help="a stage that ended this long before the next is counted as not in this run")
+    parser.add_argument(
+        "--gap-min",
+        type=float,
+        default=30.0,
+        help="a stage that ended this long before the next is counted as not in this run",
+    )
     args = parser.parse_args()
     ends = {name: t for name, paths in stage_outputs().items() if (t := last_write(paths)) is not None}
     order = sorted(ends, key=ends.get)
@@ -71,8 +75,10 @@ def main() -> None:
         seconds = ends[name] - t0 if t0 is not None else float("nan")
         total += 0.0 if t0 is None else seconds
         print(f"{name:28s} {seconds:8.1f}" + ("  (its start is not recorded)" if t0 is None else ""))
-    print(f"{'total':28s} {total:8.1f}   = {total / 60:.1f} min, "
-          f"{total / (args.budget_min * 60):.2f} of the {args.budget_min:g}-minute budget")
+    print(
+        f"{'total':28s} {total:8.1f}   = {total / 60:.1f} min, "
+        f"{total / (args.budget_min * 60):.2f} of the {args.budget_min:g}-minute budget"
+    )
 
 
 if __name__ == "__main__":

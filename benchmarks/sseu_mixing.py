@@ -39,7 +39,7 @@ def render(bg: Path, speech: list[np.ndarray], items: int, seconds: float, whole
         offset = float(rng.uniform(0, duration - seconds))
         if whole:
             x, _ = sf.read(str(bg), dtype="float32")
-            window = x[int(offset * MIX_RATE):int(offset * MIX_RATE) + int(seconds * MIX_RATE)]
+            window = x[int(offset * MIX_RATE) : int(offset * MIX_RATE) + int(seconds * MIX_RATE)]
         else:
             window, _ = read_window(bg, offset, seconds)
         s = speech[i % len(speech)]
@@ -61,19 +61,25 @@ def main() -> None:
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         bg = Path(tmp) / "maestro_like.wav"
-        with sf.SoundFile(bg, "w", MIX_RATE, 1, subtype="PCM_16") as f:      # written in blocks, never whole in memory
+        with sf.SoundFile(bg, "w", MIX_RATE, 1, subtype="PCM_16") as f:  # written in blocks, never whole in memory
             for _ in range(int(args.minutes * 60)):
                 f.write((0.1 * rng.normal(size=MIX_RATE)).astype(np.float32))
         t = np.arange(int(3 * MIX_RATE)) / MIX_RATE
-        speech = [0.3 * np.sin(2 * np.pi * (150 + 20 * k) * t) * (0.5 - 0.5 * np.cos(2 * np.pi * 3 * t)) for k in range(4)]
-        print(f"background {args.minutes:.0f} min ({bg.stat().st_size / 2**20:.0f} MiB), {args.items} items x "
-              f"{len(SNR_LEVELS)} SNRs of {args.seconds:.0f} s")
+        speech = [
+            0.3 * np.sin(2 * np.pi * (150 + 20 * k) * t) * (0.5 - 0.5 * np.cos(2 * np.pi * 3 * t)) for k in range(4)
+        ]
+        print(
+            f"background {args.minutes:.0f} min ({bg.stat().st_size / 2**20:.0f} MiB), {args.items} items x "
+            f"{len(SNR_LEVELS)} SNRs of {args.seconds:.0f} s"
+        )
         results = {}
         for name, whole in (("window", False), ("whole", True)):
             wall, peak, audio_s = render(bg, speech, args.items, args.seconds, whole)
             results[name] = (wall, peak)
-            print(f"{name:6s}: real-time factor {wall / audio_s:.5f} ({audio_s:.0f} s of mixtures in {wall:.2f} s), "
-                  f"peak allocation {peak / 2**20:.1f} MiB")
+            print(
+                f"{name:6s}: real-time factor {wall / audio_s:.5f} ({audio_s:.0f} s of mixtures in {wall:.2f} s), "
+                f"peak allocation {peak / 2**20:.1f} MiB"
+            )
         w, h = results["window"], results["whole"]
         print(f"window reads: x{h[0] / w[0]:.1f} faster, x{h[1] / w[1]:.1f} less peak memory than whole-file reads")
 

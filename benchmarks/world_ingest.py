@@ -44,8 +44,10 @@ def main() -> None:
             n, s = _audio_seconds(out, top)
             n_files += n
             audio_s += s
-        print(f"world: {n_files} audio files, {audio_s:.0f} s of audio in {gen_s:.1f} s wall: "
-              f"{n_files / gen_s:.1f} clips/s, real-time factor {audio_s / gen_s:.1f}x")
+        print(
+            f"world: {n_files} audio files, {audio_s:.0f} s of audio in {gen_s:.1f} s wall: "
+            f"{n_files / gen_s:.1f} clips/s, real-time factor {audio_s / gen_s:.1f}x"
+        )
         rows = []
         t_all = time.perf_counter()
         for name, (fmt, path) in WORLD_DATASETS.items():
@@ -56,10 +58,20 @@ def main() -> None:
         for name, n, s in rows:
             print(f"  ingest {name:<24} {n:>6} records  {n / max(s, 1e-9):>10.0f} records/s")
         total = sum(n for _, n, _ in rows)
-        print(f"ingest: {total} records in {ingest_s:.2f} s: {total / ingest_s:.0f} records/s, "
-              f"{audio_s / ingest_s:.0f}x real time over the world's audio")
-        print(json.dumps({"world_clips_per_s": round(n_files / gen_s, 1), "world_rtf": round(audio_s / gen_s, 1),
-                          "ingest_records_per_s": round(total / ingest_s), "ingest_rtf": round(audio_s / ingest_s)}))
+        print(
+            f"ingest: {total} records in {ingest_s:.2f} s: {total / ingest_s:.0f} records/s, "
+            f"{audio_s / ingest_s:.0f}x real time over the world's audio"
+        )
+        print(
+            json.dumps(
+                {
+                    "world_clips_per_s": round(n_files / gen_s, 1),
+                    "world_rtf": round(audio_s / gen_s, 1),
+                    "ingest_records_per_s": round(total / ingest_s),
+                    "ingest_rtf": round(audio_s / ingest_s),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 """The ``audioreason`` command line.
 
-    audioreason world --out data [--seed N]     write the synthetic audio world
-    audioreason check-data                      data/ matches data.dvc
-    audioreason data inspect --format F PATH    what the importer makes of a dataset on disk (JSON)
-    audioreason score mmau PRED.json            official MMAU scoring of a prediction file
-    audioreason score music_avqa PRED.json      MUSIC-AVQA accuracy per type / group (vocabulary mapping)
-    audioreason score ser PRED.json             SER UA / WA and the confusion matrix (IEMOCAP, FAU-Aibo)
-    audioreason params --from F [--overrides Y] [--set K=V ...]
-                                                write params.yaml from a scale's file with checked overrides
-    audioreason serve-teacher NAME              run `vllm serve` for teachers.NAME as params configure it
+audioreason world --out data [--seed N]     write the synthetic audio world
+audioreason check-data                      data/ matches data.dvc
+audioreason data inspect --format F PATH    what the importer makes of a dataset on disk (JSON)
+audioreason score mmau PRED.json            official MMAU scoring of a prediction file
+audioreason score music_avqa PRED.json      MUSIC-AVQA accuracy per type / group (vocabulary mapping)
+audioreason score ser PRED.json             SER UA / WA and the confusion matrix (IEMOCAP, FAU-Aibo)
+audioreason params --from F [--overrides Y] [--set K=V ...]
+                                            write params.yaml from a scale's file with checked overrides
+audioreason serve-teacher NAME              run `vllm serve` for teachers.NAME as params configure it
 """
 
 from __future__ import annotations
@@ -57,17 +57,26 @@ def check_data(
 
     expected, actual = dvc_tracked_hash(dvc_file), dvc_hash(data)
     if expected != actual:
-        typer.echo(f"error: {data}/ hashes to {actual} but {dvc_file} records {expected}: regenerate it "
-                   f"(rm -rf {data} && audioreason world --out {data}) or accept it (dvc add {data})", err=True)
+        typer.echo(
+            f"error: {data}/ hashes to {actual} but {dvc_file} records {expected}: regenerate it "
+            f"(rm -rf {data} && audioreason world --out {data}) or accept it (dvc add {data})",
+            err=True,
+        )
         raise typer.Exit(1)
     typer.echo(f"{data}/ matches {dvc_file} ({actual})")
 
 
 @data_app.command("inspect")
 def data_inspect(
-    path: Path = typer.Argument(..., help="What the format's importer reads (file or folder; see datasets/formats.py)."),
-    fmt: str = typer.Option(..., "--format", help="Dataset format: avqa, mmau, music_avqa, iemocap, fau_aibo, vctk, "
-                            "desed, maestro, vggsound, audiosetcaps, cota."),
+    path: Path = typer.Argument(
+        ..., help="What the format's importer reads (file or folder; see datasets/formats.py)."
+    ),
+    fmt: str = typer.Option(
+        ...,
+        "--format",
+        help="Dataset format: avqa, mmau, music_avqa, iemocap, fau_aibo, vctk, "
+        "desed, maestro, vggsound, audiosetcaps, cota.",
+    ),
     check_audio: bool = typer.Option(True, help="Count records whose audio file is missing as quarantined."),
 ) -> None:
     """Read PATH as FORMAT and print one JSON object: records, quarantined, errors, labels/gender/types/tasks.
@@ -83,13 +92,18 @@ def data_inspect(
         summary = inspect_dataset(fmt, path, check_audio_exists=check_audio)
     except (ValueError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from e
     typer.echo(json.dumps(summary, indent=2, sort_keys=True))
 
 
 @score_app.command("mmau")
 def score_mmau_cmd(
-    predictions: Path = typer.Argument(..., exists=True, dir_okay=False, help="MMAU evaluation input: the test-mini list with a `model_output` key per item."),
+    predictions: Path = typer.Argument(
+        ...,
+        exists=True,
+        dir_okay=False,
+        help="MMAU evaluation input: the test-mini list with a `model_output` key per item.",
+    ),
 ) -> None:
     """Score PRED.json with the official MMAU rule; print one JSON object (percentages)."""
     from audioreason.evaluation.mmau import score_mmau_file
@@ -99,7 +113,12 @@ def score_mmau_cmd(
 
 @score_app.command("music_avqa")
 def score_music_avqa_cmd(
-    predictions: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON list of items with `answer`, `group`, `type` and `prediction` (a raw completion or the answer)."),
+    predictions: Path = typer.Argument(
+        ...,
+        exists=True,
+        dir_okay=False,
+        help="JSON list of items with `answer`, `group`, `type` and `prediction` (a raw completion or the answer).",
+    ),
 ) -> None:
     """Score MUSIC-AVQA predictions (vocabulary mapping); accuracy per type, per group, overall as JSON."""
     from audioreason.evaluation.music_avqa import score_music_avqa
@@ -109,7 +128,9 @@ def score_music_avqa_cmd(
 
 @score_app.command("ser")
 def score_ser_cmd(
-    predictions: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON list of items with `answer` (class label) and `prediction` (text)."),
+    predictions: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="JSON list of items with `answer` (class label) and `prediction` (text)."
+    ),
     dataset: str = typer.Option("iemocap", help="Class set: iemocap (4-way) or fau_aibo (5-class)."),
     confusion_png: Path = typer.Option(None, help="Also draw the confusion matrix here."),
 ) -> None:
@@ -120,8 +141,9 @@ def score_ser_cmd(
         raise typer.BadParameter(f"unknown dataset {dataset!r} (have: {', '.join(CLASS_WORDS)})")
     words = CLASS_WORDS[dataset]
     items = json.loads(predictions.read_text())
-    scores = score_ser([i["answer"] for i in items], [predicted_class(str(i["prediction"]), words) for i in items],
-                       list(words))
+    scores = score_ser(
+        [i["answer"] for i in items], [predicted_class(str(i["prediction"]), words) for i in items], list(words)
+    )
     if confusion_png:
         plot_confusion(scores, confusion_png, dataset)
     typer.echo(json.dumps(scores, indent=2, sort_keys=True))
@@ -129,11 +151,13 @@ def score_ser_cmd(
 
 @app.command("params")
 def params_cmd(
-    source: Path = typer.Option(Path("params.paper.yaml"), "--from", exists=True, dir_okay=False,
-                                help="The scale's params file to start from."),
+    source: Path = typer.Option(
+        Path("params.paper.yaml"), "--from", exists=True, dir_okay=False, help="The scale's params file to start from."
+    ),
     out: Path = typer.Option(Path("params.yaml"), help="Where to write (what `dvc repro` reads)."),
-    overrides_files: list[Path] = typer.Option([], "--overrides", exists=True, dir_okay=False,
-                                               help="YAML file of section.key: value, applied before --set."),
+    overrides_files: list[Path] = typer.Option(
+        [], "--overrides", exists=True, dir_okay=False, help="YAML file of section.key: value, applied before --set."
+    ),
     overrides: list[str] = typer.Option([], "--set", help="section.key=value (YAML value); the key must exist."),
 ) -> None:
     """Write OUT from SOURCE with overrides; every key must exist and the result must validate."""
@@ -144,9 +168,12 @@ def params_cmd(
         write_params(source, out, overrides, overrides_files)
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"{out}: written from {source}" + "".join(f" + {f}" for f in overrides_files)
-               + (f" with {', '.join(overrides)}" if overrides else ""))
+        raise typer.Exit(1) from e
+    typer.echo(
+        f"{out}: written from {source}"
+        + "".join(f" + {f}" for f in overrides_files)
+        + (f" with {', '.join(overrides)}" if overrides else "")
+    )
 
 
 @app.command("serve-teacher")
@@ -169,14 +196,17 @@ def serve_teacher(
         argv = vllm_serve_argv(name, params, host=host, port=port)
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from e
     if dry_run:
         typer.echo(shlex.join(argv))
         return
     exe = shutil.which(argv[0])
     if exe is None:
-        typer.echo("error: `vllm` is not installed here (GPU image: docker/gpu.Dockerfile, or "
-                   "pip install 'audioreason[vllm]')", err=True)
+        typer.echo(
+            "error: `vllm` is not installed here (GPU image: docker/gpu.Dockerfile, or "
+            "pip install 'audioreason[vllm]')",
+            err=True,
+        )
         raise typer.Exit(1)
     os.execv(exe, argv)
 

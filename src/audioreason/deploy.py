@@ -70,8 +70,10 @@ def apply_overrides(params: Mapping[str, Any], overrides: Sequence[str], *, sour
             if not isinstance(node, dict):
                 raise ConfigError(f"override {text!r}: {where} is a {type(node).__name__}, not a mapping")
             if part not in node:
-                raise ConfigError(f"override {text!r}: {source} has no key {'.'.join(path[:depth + 1])!r} "
-                                  f"(keys of {where}: {', '.join(map(str, node)) or 'none'})")
+                raise ConfigError(
+                    f"override {text!r}: {source} has no key {'.'.join(path[: depth + 1])!r} "
+                    f"(keys of {where}: {', '.join(map(str, node)) or 'none'})"
+                )
             if depth == len(path) - 1:
                 node[part] = value
             else:
@@ -93,8 +95,9 @@ def validate_params(path: str | Path) -> None:
         raise ConfigError(f"{path}: params.validate: {e}") from e
 
 
-def write_params(base: str | Path, out: str | Path, overrides: Sequence[str] = (),
-                 overrides_files: Sequence[str | Path] = ()) -> dict[str, Any]:
+def write_params(
+    base: str | Path, out: str | Path, overrides: Sequence[str] = (), overrides_files: Sequence[str | Path] = ()
+) -> dict[str, Any]:
     """Write ``base`` with the overrides of ``overrides_files``, then ``overrides``, applied to ``out``.
 
     The result is validated first; ``out`` is replaced atomically and only when the result is
@@ -112,9 +115,12 @@ def write_params(base: str | Path, out: str | Path, overrides: Sequence[str] = (
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".yaml", dir=out.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            f.write(f"# Written by `audioreason params` from {base}"
-                    + "".join(f" + {f}" for f in overrides_files)
-                    + (" with --set " + "; ".join(sets) if sets else "") + "\n")
+            f.write(
+                f"# Written by `audioreason params` from {base}"
+                + "".join(f" + {f}" for f in overrides_files)
+                + (" with --set " + "; ".join(sets) if sets else "")
+                + "\n"
+            )
             yaml.safe_dump(result, f, sort_keys=False, allow_unicode=True, width=120)
         try:
             validate_params(tmp)
@@ -127,8 +133,9 @@ def write_params(base: str | Path, out: str | Path, overrides: Sequence[str] = (
     return result
 
 
-def vllm_serve_argv(name: str, params_path: str | Path = "params.yaml", *, host: str = "0.0.0.0",
-                    port: int = 8000) -> list[str]:
+def vllm_serve_argv(
+    name: str, params_path: str | Path = "params.yaml", *, host: str = "0.0.0.0", port: int = 8000
+) -> list[str]:
     """The ``vllm serve`` command line that serves ``teachers.<name>`` over the OpenAI API.
 
     The engine arguments are those of the offline engine of the same teacher
@@ -144,8 +151,10 @@ def vllm_serve_argv(name: str, params_path: str | Path = "params.yaml", *, host:
 
     spec = load_teacher(params_path, name)
     if spec.backend != "vllm":
-        raise ConfigError(f"{params_path}: teachers.{name} has backend {spec.backend!r}; only a vllm teacher "
-                          "can be served (set its backend to vllm and its options to VllmOptions)")
+        raise ConfigError(
+            f"{params_path}: teachers.{name} has backend {spec.backend!r}; only a vllm teacher "
+            "can be served (set its backend to vllm and its options to VllmOptions)"
+        )
     engine = engine_kwargs(spec.model, build_options(spec, f"teachers.{name}"))
     model = engine.pop("model")
     argv = ["vllm", "serve", model, "--host", host, "--port", str(port), "--served-model-name", model]

@@ -32,8 +32,14 @@ def stage_params(*names: str) -> Any:
     return tuple(loaded[n] for n in names) if len(names) > 1 else loaded[names[0]]
 
 
-def matrix_row(stage: str, rows: Mapping[str, Any], argv: Sequence[str] | None = None, *, flag: str = "--row",
-               description: str = "") -> str:
+def matrix_row(
+    stage: str,
+    rows: Mapping[str, Any],
+    argv: Sequence[str] | None = None,
+    *,
+    flag: str = "--row",
+    description: str = "",
+) -> str:
     """The row of a DVC ``matrix`` stage that this process runs (``--row NAME``), checked against ``rows``.
 
     Raises:

@@ -32,8 +32,15 @@ def save_figure(fig, png: Path, dpi: int = 100) -> Path:
     return png
 
 
-def bar_plot(values: dict[str, float], png: Path, *, title: str, ylabel: str, ylim: tuple[float, float] | None = None,
-             reference: float | None = None) -> Path:
+def bar_plot(
+    values: dict[str, float],
+    png: Path,
+    *,
+    title: str,
+    ylabel: str,
+    ylim: tuple[float, float] | None = None,
+    reference: float | None = None,
+) -> Path:
     """One bar per key, the value written above it; ``reference`` draws a dashed line (a target share)."""
     plt = figure()
     fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(values) + 2), 3))

@@ -27,8 +27,17 @@ def comparable(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def promote_champion(client, name: str, *, source: str, run_id: str | None, metric: str, value: float,
-                     higher_is_better: bool = True, alias: str = CHAMPION) -> dict[str, Any]:
+def promote_champion(
+    client,
+    name: str,
+    *,
+    source: str,
+    run_id: str | None,
+    metric: str,
+    value: float,
+    higher_is_better: bool = True,
+    alias: str = CHAMPION,
+) -> dict[str, Any]:
     """Register ``source`` as a version of ``name``; move ``alias`` to it when it beats the current holder.
 
     Args:
@@ -47,8 +56,9 @@ def promote_champion(client, name: str, *, source: str, run_id: str | None, metr
     from mlflow.exceptions import MlflowException
 
     if not comparable(value):
-        raise PromotionError(f"{name}: the challenger's {metric!r} is {value!r}, not a finite number; "
-                             "nothing registered")
+        raise PromotionError(
+            f"{name}: the challenger's {metric!r} is {value!r}, not a finite number; nothing registered"
+        )
     try:
         client.get_registered_model(name)
     except MlflowException:
@@ -61,14 +71,21 @@ def promote_champion(client, name: str, *, source: str, run_id: str | None, metr
     if current is not None:
         held = current.tags.get("selection_metric")
         if held != metric or "selection_value" not in current.tags:
-            raise PromotionError(f"{name}: the {alias!r} alias is on version {current.version}, which was chosen by "
-                                 f"{held!r} (selection_value {current.tags.get('selection_value')!r}), not by "
-                                 f"{metric!r}; compare by hand or move the alias before promoting")
+            raise PromotionError(
+                f"{name}: the {alias!r} alias is on version {current.version}, which was chosen by "
+                f"{held!r} (selection_value {current.tags.get('selection_value')!r}), not by "
+                f"{metric!r}; compare by hand or move the alias before promoting"
+            )
         previous = float(current.tags["selection_value"])
-    version = client.create_model_version(name, source=source, run_id=run_id,
-                                          tags={"selection_metric": metric, "selection_value": repr(float(value))})
+    version = client.create_model_version(
+        name, source=source, run_id=run_id, tags={"selection_metric": metric, "selection_value": repr(float(value))}
+    )
     better = previous is None or (value > previous if higher_is_better else value < previous)
     if better:
         client.set_registered_model_alias(name, alias, version.version)
-    return {"version": int(version.version), "promoted": better,
-            "previous_version": int(current.version) if current is not None else None, "previous_value": previous}
+    return {
+        "version": int(version.version),
+        "promoted": better,
+        "previous_version": int(current.version) if current is not None else None,
+        "previous_value": previous,
+    }

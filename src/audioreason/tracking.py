@@ -26,9 +26,16 @@ MAX_PARAM_CHARS = 6000  # MLflow's param value limit; longer values go in as art
 def git_commit(repo: str | Path = ".") -> str:
     """HEAD commit, with ``-dirty`` when tracked files changed; ``unknown`` outside git."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (subprocess.CalledProcessError, FileNotFoundError):
         return "unknown"
@@ -154,9 +161,20 @@ def tracking_uri(configured: str) -> str:
 
 
 @contextmanager
-def start_run(*, uri: str, experiment: str, stage: str, paper: str, table: str, row: str,
-              params: Mapping[str, Any], deps: list[str | Path] = (), repo: str | Path = ".",
-              resume_run_id: str | None = None, scale: str = "") -> Iterator[NullTracker]:
+def start_run(
+    *,
+    uri: str,
+    experiment: str,
+    stage: str,
+    paper: str,
+    table: str,
+    row: str,
+    params: Mapping[str, Any],
+    deps: list[str | Path] = (),
+    repo: str | Path = ".",
+    resume_run_id: str | None = None,
+    scale: str = "",
+) -> Iterator[NullTracker]:
     """Open one MLflow run for a stage, tagged and with its lineage logged.
 
     The run goes to the paper's experiment (:func:`experiment_name` of ``experiment``) in the
@@ -187,14 +205,23 @@ def start_run(*, uri: str, experiment: str, stage: str, paper: str, table: str, 
             mlflow.get_run(resume_run_id)
         except mlflow.exceptions.MlflowException:
             resume_run_id = None
-    with (mlflow.start_run(run_id=resume_run_id) if resume_run_id
-          else mlflow.start_run(run_name=run_name(paper, table, row, stage))) as run:
+    with (
+        mlflow.start_run(run_id=resume_run_id)
+        if resume_run_id
+        else mlflow.start_run(run_name=run_name(paper, table, row, stage))
+    ) as run:
         t = MlflowTracker(run)
         if project_run:
             t.set_tags({"mlflow.runName": run_name(paper, table, row, stage)})
         lineage = {f"dvc.dep.{d}": dvc_hash(d) for d in deps}
-        t.set_tags({**identity, "git_commit": git_commit(repo),
-                    "data_md5": dvc_tracked_hash(Path(repo) / "data.dvc"), **lineage})
+        t.set_tags(
+            {
+                **identity,
+                "git_commit": git_commit(repo),
+                "data_md5": dvc_tracked_hash(Path(repo) / "data.dvc"),
+                **lineage,
+            }
+        )
         t.log_params(params)
         yield t
 
@@ -221,9 +248,19 @@ _DEFAULT = object()
 
 
 @contextmanager
-def stage_run(stage: str, tracking=None, *, cfg: Any = None, paper: str = "common", table: str = "data",
-              row: str | None = None, deps: list[str | Path] = (), params: Mapping[str, Any] | None = None,
-              metrics_path: str | Path | None = _DEFAULT, resume_run_id: str | None = None) -> Iterator[StageRun]:
+def stage_run(
+    stage: str,
+    tracking=None,
+    *,
+    cfg: Any = None,
+    paper: str = "common",
+    table: str = "data",
+    row: str | None = None,
+    deps: list[str | Path] = (),
+    params: Mapping[str, Any] | None = None,
+    metrics_path: str | Path | None = _DEFAULT,
+    resume_run_id: str | None = None,
+) -> Iterator[StageRun]:
     """The one context every stage's ``main()`` opens around ``run``.
 
     Opens the stage's MLflow run (:func:`start_run`: ``<paper>.<table>.<row>.<stage>``, tags,
@@ -260,8 +297,18 @@ def stage_run(stage: str, tracking=None, *, cfg: Any = None, paper: str = "commo
         yield result
         tracker.log_metrics(_numeric(result.metrics))
     else:
-        with start_run(uri=tracking.uri, experiment=tracking.experiment, scale=tracking.scale, stage=stage, paper=paper,
-                       table=table, row=row, params=params, deps=list(deps), resume_run_id=resume_run_id) as tracker:
+        with start_run(
+            uri=tracking.uri,
+            experiment=tracking.experiment,
+            scale=tracking.scale,
+            stage=stage,
+            paper=paper,
+            table=table,
+            row=row,
+            params=params,
+            deps=list(deps),
+            resume_run_id=resume_run_id,
+        ) as tracker:
             result = StageRun(tracker)
             yield result
             tracker.log_metrics(_numeric(result.metrics))

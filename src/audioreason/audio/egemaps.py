@@ -56,19 +56,35 @@ SAMPLE_RATE = 16000
 CONCEPT_COLUMNS: dict[str, tuple[tuple[str, int], ...]] = {
     "ENERGY": (("Loudness_sma3", 1),),
     "PITCH": (("F0semitoneFrom27.5Hz_sma3nz", 1),),
-    "BRIGHTNESS": (("alphaRatio_sma3", 1), ("hammarbergIndex_sma3", -1), ("slope0-500_sma3", 1),
-                   ("slope500-1500_sma3", 1)),
+    "BRIGHTNESS": (
+        ("alphaRatio_sma3", 1),
+        ("hammarbergIndex_sma3", -1),
+        ("slope0-500_sma3", 1),
+        ("slope500-1500_sma3", 1),
+    ),
     "DYNAMICS": (("spectralFlux_sma3", 1),),
     "FORMANTS": (("F1frequency_sma3nz", 1), ("F2frequency_sma3nz", 1), ("F3frequency_sma3nz", 1)),
 }
 """Table I: concept -> (openSMILE LLD column, sign) averaged after robust standardisation."""
-VOICE_QUALITY_COLUMNS = ("jitterLocal_sma3nz", "shimmerLocaldB_sma3nz", "HNRdBACF_sma3nz",
-                         "logRelF0-H1-H2_sma3nz", "logRelF0-H1-A3_sma3nz")
+VOICE_QUALITY_COLUMNS = (
+    "jitterLocal_sma3nz",
+    "shimmerLocaldB_sma3nz",
+    "HNRdBACF_sma3nz",
+    "logRelF0-H1-H2_sma3nz",
+    "logRelF0-H1-A3_sma3nz",
+)
 F0_COLUMN = "F0semitoneFrom27.5Hz_sma3nz"
 LOUDNESS_COLUMN = "Loudness_sma3"
-SPECTRAL_COLUMNS = ("alphaRatio_sma3", "hammarbergIndex_sma3", "slope0-500_sma3", "slope500-1500_sma3",
-                    "spectralFlux_sma3")
-USED_COLUMNS = tuple(dict.fromkeys([c for cols in CONCEPT_COLUMNS.values() for c, _ in cols] + list(VOICE_QUALITY_COLUMNS)))
+SPECTRAL_COLUMNS = (
+    "alphaRatio_sma3",
+    "hammarbergIndex_sma3",
+    "slope0-500_sma3",
+    "slope500-1500_sma3",
+    "spectralFlux_sma3",
+)
+USED_COLUMNS = tuple(
+    dict.fromkeys([c for cols in CONCEPT_COLUMNS.values() for c, _ in cols] + list(VOICE_QUALITY_COLUMNS))
+)
 """Every LLD column a concept or the voice-quality heuristic reads (15 of the 25)."""
 SILENCE_LOUDNESS = 0.01
 """Default: an utterance whose every frame is below this loudness (sone) is silent (digital silence ~0.001)."""
@@ -82,8 +98,9 @@ def _smile():
     if _SMILE is None:
         import opensmile
 
-        _SMILE = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
-                                 feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
+        _SMILE = opensmile.Smile(
+            feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.LowLevelDescriptors
+        )
     return _SMILE
 
 
@@ -101,8 +118,9 @@ def lld_frames(signal: np.ndarray, sample_rate: int) -> tuple[np.ndarray, list[s
     return frames, list(df.columns)
 
 
-def file_means(frames: np.ndarray, columns: Sequence[str], *,
-               silence_loudness: float = SILENCE_LOUDNESS) -> dict[str, float]:
+def file_means(
+    frames: np.ndarray, columns: Sequence[str], *, silence_loudness: float = SILENCE_LOUDNESS
+) -> dict[str, float]:
     """The file-level mean of every used LLD (``_sma3nz``: over the frames with an F0), plus
     ``n_frames``, ``voiced_fraction`` and ``silent``; undefined means are NaN (module docstring)."""
     idx = {c: i for i, c in enumerate(columns)}
@@ -158,8 +176,9 @@ class Throughput:
         return self.wall_s / self.audio_s if self.audio_s else float("nan")
 
 
-def extract_features(paths: Iterable[str | Path], *, workers: int = 1, silence_loudness: float = SILENCE_LOUDNESS,
-                     progress: bool = True) -> tuple[list[dict[str, float]], Throughput]:
+def extract_features(
+    paths: Iterable[str | Path], *, workers: int = 1, silence_loudness: float = SILENCE_LOUDNESS, progress: bool = True
+) -> tuple[list[dict[str, float]], Throughput]:
     """:func:`utterance_features` of every file, in order, over ``workers`` processes, with a progress bar.
 
     Returns:

@@ -81,8 +81,9 @@ class Mixture:
     speech_s: float
 
 
-def mix_at_snr(speech: np.ndarray, background: np.ndarray, snr_db: float, onset: int, *,
-               sample_rate: int = MIX_RATE) -> Mixture:
+def mix_at_snr(
+    speech: np.ndarray, background: np.ndarray, snr_db: float, onset: int, *, sample_rate: int = MIX_RATE
+) -> Mixture:
     """Place ``speech`` at sample ``onset`` of ``background`` and scale the background to ``snr_db``.
 
     Raises:
@@ -110,11 +111,14 @@ def mix_at_snr(speech: np.ndarray, background: np.ndarray, snr_db: float, onset:
     out[span] += g_s * speech
     peak = float(np.max(np.abs(out))) if len(out) else 0.0
     headroom = PEAK_LIMIT / peak if peak > PEAK_LIMIT else 1.0
-    return Mixture((out * headroom).astype(np.float32), snr_db, g_s, g_b, headroom, onset / sample_rate,
-                   len(speech) / sample_rate)
+    return Mixture(
+        (out * headroom).astype(np.float32), snr_db, g_s, g_b, headroom, onset / sample_rate, len(speech) / sample_rate
+    )
 
 
-def read_window(path: str | Path, start_s: float, seconds: float, sample_rate: int = MIX_RATE) -> tuple[np.ndarray, bool]:
+def read_window(
+    path: str | Path, start_s: float, seconds: float, sample_rate: int = MIX_RATE
+) -> tuple[np.ndarray, bool]:
     """``seconds`` of ``path`` from ``start_s``, channel 0, at ``sample_rate``; reads only those frames.
 
     Returns:

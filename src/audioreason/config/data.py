@@ -8,8 +8,9 @@ from typing import Any, Literal, Mapping
 
 from audioreason.config.schema import ConfigError, build_section
 
-DatasetFormat = Literal["avqa", "mmau", "music_avqa", "iemocap", "fau_aibo", "vctk", "desed", "maestro", "vggsound",
-                        "audiosetcaps", "cota"]
+DatasetFormat = Literal[
+    "avqa", "mmau", "music_avqa", "iemocap", "fau_aibo", "vctk", "desed", "maestro", "vggsound", "audiosetcaps", "cota"
+]
 """The keys of :data:`audioreason.datasets.formats.FORMATS` (a unit test keeps them equal)."""
 
 
@@ -133,5 +134,6 @@ class ValidateConfig:
         overrides = self.manifests.get(name) or {}
         if not isinstance(overrides, Mapping):
             raise ConfigError(f"manifests.{name}: expected a mapping of overrides, got {overrides!r}")
-        return build_section(ManifestQualityConfig, {**dataclasses.asdict(self.defaults), **overrides},
-                             f"manifests.{name}")
+        return build_section(
+            ManifestQualityConfig, {**dataclasses.asdict(self.defaults), **overrides}, f"manifests.{name}"
+        )

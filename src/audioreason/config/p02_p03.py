@@ -191,7 +191,7 @@ class EvaluateConfig:
     model: str
     """Checkpoint directory or hub id to evaluate."""
     test_json: str
-    """The MMAU-format JSON the test manifest came from (predictions are written in its format; its sha256 is logged)."""
+    """The MMAU-format JSON the test manifest came from (predictions are written in its format, its sha256 logged)."""
     test_manifest: str
     """Validated manifest of the test questions (``test_json`` ingested)."""
     prompt: str

@@ -44,7 +44,7 @@ class VoiceQualityConfig:
 
 @dataclass(frozen=True)
 class ConceptTokensConfig:
-    """Paper 04 §III: eGeMAPS (openSMILE) -> six concept tokens per utterance (:mod:`audioreason.stages.concept_tokens`)."""
+    """Paper 04 §III: eGeMAPS (openSMILE) -> six concept tokens per utterance (stage ``concept_tokens``)."""
 
     datasets: dict[str, ConceptDatasetSpec]
     """Output name (``iemocap``, ``aibo5``) -> dataset."""
@@ -128,12 +128,15 @@ class InterventionsConfig:
         if set(self.paper_rows) != set(self.models):
             raise ConfigError(f"paper_rows must name a row for every model ({sorted(self.models)})")
         if self.intervention_dataset not in self.splits:
-            raise ConfigError(f"intervention_dataset {self.intervention_dataset!r} is not among splits "
-                              f"({sorted(self.splits)})")
+            raise ConfigError(
+                f"intervention_dataset {self.intervention_dataset!r} is not among splits ({sorted(self.splits)})"
+            )
         if not self.shuffle_seeds:
             raise ConfigError("shuffle_seeds: at least one seed")
         if any(not 0.0 <= p <= 1.0 for p in self.corrupt_p) or 1.0 not in self.corrupt_p or len(self.corrupt_p) < 3:
-            raise ConfigError(f"corrupt_p must hold at least 3 probabilities in [0, 1], 1.0 among them; got {self.corrupt_p}")
+            raise ConfigError(
+                f"corrupt_p must hold at least 3 probabilities in [0, 1], 1.0 among them; got {self.corrupt_p}"
+            )
         missing = sorted(set(self.splits) - set(self.classes))
         if missing:
             raise ConfigError(f"classes: no class words for {missing}")

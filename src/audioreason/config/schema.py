@@ -119,7 +119,11 @@ def build_section(cls: type, data: Any, where: str):
 
 
 def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
-    """The YAML mapping in ``path``; :class:`ConfigError` naming the file when it is not YAML or not a mapping of ``what``."""
+    """The YAML mapping in ``path``.
+
+    Raises:
+        ConfigError: naming the file, when it is not YAML or not a mapping of ``what``.
+    """
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())

@@ -50,8 +50,9 @@ def parse_caption_id(caption_id: str) -> tuple[str, str, str]:
     m = _VGGSOUND_ID.match(caption_id)
     if m:
         return "vggsound", caption_id, m["ytid"]
-    raise ValueError(f"id {caption_id!r} is neither a VGGSound clip '<ytid>_<start:06d>' "
-                     "nor an AudioSet id 'Y<11-character ytid>'")
+    raise ValueError(
+        f"id {caption_id!r} is neither a VGGSound clip '<ytid>_<start:06d>' nor an AudioSet id 'Y<11-character ytid>'"
+    )
 
 
 def read_caption_file(path: str | Path, problems: Problems, seen: dict[str, str]) -> list[Caption]:
@@ -94,8 +95,17 @@ def read_caption_file(path: str | Path, problems: Problems, seen: dict[str, str]
                 problems.bad(path, where, f"duplicate id (first at {seen[caption_id]})")
                 continue
             seen[caption_id] = f"{path}#{lineno}"
-            out.append(Caption(id=caption_id, dataset=FORMAT, caption=text, corpus=corpus, clip=clip, ytid=ytid,
-                               source=f"{path}#{lineno}"))
+            out.append(
+                Caption(
+                    id=caption_id,
+                    dataset=FORMAT,
+                    caption=text,
+                    corpus=corpus,
+                    clip=clip,
+                    ytid=ytid,
+                    source=f"{path}#{lineno}",
+                )
+            )
     return out
 
 

@@ -36,8 +36,15 @@ def to_audio_question(question: str) -> str:
     return _VIDEO_WORD.sub(lambda m: "Audio" if m.group(0)[0].isupper() else "audio", question)
 
 
-def read_avqa(qa_json: str | Path, audio_dir: str | Path, split: str, *, audio_variant: bool = True,
-              check_audio_exists: bool = True, on_error: str = "raise") -> ImportResult[QARecord]:
+def read_avqa(
+    qa_json: str | Path,
+    audio_dir: str | Path,
+    split: str,
+    *,
+    audio_variant: bool = True,
+    check_audio_exists: bool = True,
+    on_error: str = "raise",
+) -> ImportResult[QARecord]:
     """Read one AVQA split into records.
 
     Null entries of ``multi_choice`` are dropped (the answer index refers to the
@@ -95,21 +102,37 @@ def read_avqa(qa_json: str | Path, audio_dir: str | Path, split: str, *, audio_v
             continue
         seen.add(r["id"])
         question = r["question_text"]
-        out.append(QARecord(
-            id=str(r["id"]), dataset="avqa", split=split, audio=str(audio.resolve()),
-            question=to_audio_question(question) if audio_variant else question,
-            choices=choices, answer=mc[ans],
-            task="", category=str(r.get("question_relation", "")), sub_category=str(r.get("question_type", "")),
-            difficulty="", source=f"{qa_json}#{i}",
-            extra={"video_name": r["video_name"], "ytid": ytid, "start_s": start, "video_id": r.get("video_id")},
-        ))
+        out.append(
+            QARecord(
+                id=str(r["id"]),
+                dataset="avqa",
+                split=split,
+                audio=str(audio.resolve()),
+                question=to_audio_question(question) if audio_variant else question,
+                choices=choices,
+                answer=mc[ans],
+                task="",
+                category=str(r.get("question_relation", "")),
+                sub_category=str(r.get("question_type", "")),
+                difficulty="",
+                source=f"{qa_json}#{i}",
+                extra={"video_name": r["video_name"], "ytid": ytid, "start_s": start, "video_id": r.get("video_id")},
+            )
+        )
     return problems.result("avqa", out)
 
 
-def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool = True,
-         audio_variant: bool = True) -> ImportResult[QARecord]:
+def read(
+    path: str | Path, *, on_error: str = "raise", check_audio_exists: bool = True, audio_variant: bool = True
+) -> ImportResult[QARecord]:
     """Registry entry: ``path`` is ``<split>_qa.json``; audio in ``<its folder>/audio/``."""
     path = Path(path)
     split = path.stem.removesuffix("_qa") or "train"
-    return read_avqa(path, path.parent / "audio", split, audio_variant=audio_variant,
-                     check_audio_exists=check_audio_exists, on_error=on_error)
+    return read_avqa(
+        path,
+        path.parent / "audio",
+        split,
+        audio_variant=audio_variant,
+        check_audio_exists=check_audio_exists,
+        on_error=on_error,
+    )

@@ -102,14 +102,14 @@ def parse_user_turn(text: str) -> tuple[str, tuple[str, ...]]:
     stripped = text.lstrip()
     if not stripped.startswith(AUDIO_TOKEN):
         raise ValueError(f"user turn does not start with {AUDIO_TOKEN}: {text[:40]!r}")
-    body = stripped[len(AUDIO_TOKEN):]
+    body = stripped[len(AUDIO_TOKEN) :]
     run = _option_run(list(_OPTION_MARKER.finditer(body)))
     if len(run) < 2:
         question, choices = body.strip(), ()
     else:
-        question = body[:run[0].start()].strip()
+        question = body[: run[0].start()].strip()
         ends = [m.start() for m in run[1:]] + [len(body)]
-        choices = tuple(body[m.end():end].strip().rstrip(",;").strip() for m, end in zip(run, ends))
+        choices = tuple(body[m.end() : end].strip().rstrip(",;").strip() for m, end in zip(run, ends))
         for m, choice in zip(run, choices):
             if not choice:
                 raise ValueError(f"option ({m.group(1)}) is empty")
@@ -125,7 +125,7 @@ def _option_run(markers: list[re.Match]) -> list[re.Match]:
         if start.group(1) not in "aA":
             continue
         run = [start]
-        for m in markers[s + 1:]:
+        for m in markers[s + 1 :]:
             if m.group(1) == chr(ord(run[-1].group(1)) + 1):
                 run.append(m)
         if len(run) >= len(best):
@@ -173,7 +173,7 @@ def parse_assistant_turn(text: str) -> dict[str, str]:
     response = _one_block("response", text)
     if response.start() < think.end():
         raise ValueError("<RESPONSE> does not follow </THINK>")
-    outside = text[:think.start()] + text[think.end():response.start()] + text[response.end():]
+    outside = text[: think.start()] + text[think.end() : response.start()] + text[response.end() :]
     if outside.strip():
         raise ValueError(f"text outside <THINK> and <RESPONSE>: {_stray(outside)!r}")
     inner = think.group(1)
@@ -192,7 +192,7 @@ def parse_assistant_turn(text: str) -> dict[str, str]:
 def _outside_blocks(text: str, blocks: list[re.Match]) -> str:
     pieces, pos = [], 0
     for b in blocks:
-        pieces.append(text[pos:b.start()])
+        pieces.append(text[pos : b.start()])
         pos = b.end()
     pieces.append(text[pos:])
     return "".join(pieces)
@@ -232,7 +232,7 @@ def named_options(text: str) -> list[tuple[str, str]]:
     markers = list(_OPTION_MARKER.finditer(text))
     out = []
     for m, nxt in zip(markers, markers[1:] + [None]):
-        following = _normalise(text[m.end():nxt.start() if nxt else len(text)])
+        following = _normalise(text[m.end() : nxt.start() if nxt else len(text)])
         if following and following.split()[0] not in _CONNECTORS:
             out.append((m.group(1).upper(), following))
     return out
@@ -387,8 +387,9 @@ def parquet_files(path: str | Path) -> list[Path]:
     return files
 
 
-def read_parquet(file: str | Path, problems: Problems, *, seen_ids: dict[str, str] | None = None,
-                 check_audio_exists: bool = True) -> list[CotaRecord]:
+def read_parquet(
+    file: str | Path, problems: Problems, *, seen_ids: dict[str, str] | None = None, check_audio_exists: bool = True
+) -> list[CotaRecord]:
     """Read one CoTA parquet file into records; problems go to ``problems``.
 
     Args:
@@ -411,8 +412,12 @@ def read_parquet(file: str | Path, problems: Problems, *, seen_ids: dict[str, st
         problems.bad(file, "(file)", f"missing column(s) {', '.join(missing)} (has {', '.join(schema.names)})")
         return []
     if not _audio_fields(schema.field("audio").type):
-        problems.bad(file, "(file)", f"audio column has type {schema.field('audio').type}; expected a struct "
-                                     "{bytes, path} or {array, sampling_rate}")
+        problems.bad(
+            file,
+            "(file)",
+            f"audio column has type {schema.field('audio').type}; expected a struct "
+            "{bytes, path} or {array, sampling_rate}",
+        )
         return []
     columns = [*COLUMNS, "id"] if "id" in schema.names else list(COLUMNS)
     out, start = [], 0
@@ -430,23 +435,35 @@ def read_parquet(file: str | Path, problems: Problems, *, seen_ids: dict[str, st
         ids = table.column("id").to_pylist() if "id" in columns else [f"{file.stem}-{start + i}" for i in range(n)]
         for i in range(table.num_rows):
             row = start + i
-            record = _read_row(file, row, ids[i], users[i], assistants[i], audio, i, problems, seen_ids,
-                               check_audio_exists)
+            record = _read_row(
+                file, row, ids[i], users[i], assistants[i], audio, i, problems, seen_ids, check_audio_exists
+            )
             if record is not None:
                 out.append(record)
         start += n
     return out
 
 
-def _read_row(file: Path, row: int, ident, user, assistant, audio: _AudioColumn, i: int, problems: Problems,
-              seen_ids: dict[str, str], check_audio_exists: bool) -> CotaRecord | None:
+def _read_row(
+    file: Path,
+    row: int,
+    ident,
+    user,
+    assistant,
+    audio: _AudioColumn,
+    i: int,
+    problems: Problems,
+    seen_ids: dict[str, str],
+    check_audio_exists: bool,
+) -> CotaRecord | None:
     where = f"row {row} (id {ident})"
     if ident is None:
         problems.bad(file, where, "id is null")
         return None
     if not isinstance(user, str) or not isinstance(assistant, str):
-        problems.bad(file, where, f"user and assistant must be strings, got {type(user).__name__} "
-                                  f"and {type(assistant).__name__}")
+        problems.bad(
+            file, where, f"user and assistant must be strings, got {type(user).__name__} and {type(assistant).__name__}"
+        )
         return None
     try:
         question, choices = parse_user_turn(user)
@@ -477,10 +494,19 @@ def _read_row(file: Path, row: int, ident, user, assistant, audio: _AudioColumn,
         return None
     seen_ids[ident] = f"{file}#{row}"
     return CotaRecord(
-        id=ident, dataset="cota", split="train", audio=f"{file.resolve()}#{row}", question=question,
-        choices=choices, answer=choices[letters.index(letter)] if choices else trace["response"],
-        answer_letter=letter, planning=trace["planning"], caption=trace["caption"],
-        reasoning=trace["reasoning"], summary=trace["summary"], response=trace["response"],
+        id=ident,
+        dataset="cota",
+        split="train",
+        audio=f"{file.resolve()}#{row}",
+        question=question,
+        choices=choices,
+        answer=choices[letters.index(letter)] if choices else trace["response"],
+        answer_letter=letter,
+        planning=trace["planning"],
+        caption=trace["caption"],
+        reasoning=trace["reasoning"],
+        summary=trace["summary"],
+        response=trace["response"],
         source=f"{file}#{row}",
     )
 

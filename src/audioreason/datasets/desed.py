@@ -45,8 +45,16 @@ FORMAT = "desed"
 
 #: The 10 DESED event classes, exactly as written in the TSVs.
 DESED_CLASSES: tuple[str, ...] = (
-    "Alarm_bell_ringing", "Blender", "Cat", "Dishes", "Dog",
-    "Electric_shaver_toothbrush", "Frying", "Running_water", "Speech", "Vacuum_cleaner",
+    "Alarm_bell_ringing",
+    "Blender",
+    "Cat",
+    "Dishes",
+    "Dog",
+    "Electric_shaver_toothbrush",
+    "Frying",
+    "Running_water",
+    "Speech",
+    "Vacuum_cleaner",
 )
 STRONG_HEADER = ("filename", "onset", "offset", "event_label")
 WEAK_HEADER = ("filename", "event_labels")
@@ -62,8 +70,10 @@ _UNLABELLED_HEADERS = {("filename",): "unlabelled clip list", ("filename", "dura
 def tsv_kind(header_line: str) -> str | None:
     """``"strong"``, ``"weak"`` or ``None`` for a TSV's first line.
 
-    >>> tsv_kind("filename\\tonset\\toffset\\tevent_label\\n"), tsv_kind("filename\\tevent_labels"), tsv_kind("filename")
-    ('strong', 'weak', None)
+    >>> tsv_kind("filename\\tonset\\toffset\\tevent_label\\n"), tsv_kind("filename\\tevent_labels")
+    ('strong', 'weak')
+    >>> tsv_kind("filename") is None
+    True
     """
     cols = tuple(c.strip() for c in header_line.rstrip("\r\n").split("\t"))
     return {STRONG_HEADER: "strong", WEAK_HEADER: "weak"}.get(cols)
@@ -143,7 +153,9 @@ def _data_rows(tsv: Path):
                 yield lineno, line.split("\t")
 
 
-def read_tsv(root: str | Path, tsv: str | Path, problems: Problems, *, check_audio_exists: bool = True) -> list[Soundscape]:
+def read_tsv(
+    root: str | Path, tsv: str | Path, problems: Problems, *, check_audio_exists: bool = True
+) -> list[Soundscape]:
     """Read one DESED metadata TSV (strong or weak by its header) into soundscapes, in first-row order.
 
     Args:
@@ -166,8 +178,9 @@ def read_tsv(root: str | Path, tsv: str | Path, problems: Problems, *, check_aud
         problems.filter(f"TSV without labels ({_UNLABELLED_HEADERS[columns]})")
         return []
     if kind is None:
-        problems.bad(tsv, "line 1", f"header {header.strip()!r} is neither strong "
-                                    f"{_STRONG_TEXT!r} nor weak {_WEAK_TEXT!r}")
+        problems.bad(
+            tsv, "line 1", f"header {header.strip()!r} is neither strong {_STRONG_TEXT!r} nor weak {_WEAK_TEXT!r}"
+        )
         return []
 
     first_line: dict[str, int] = {}
@@ -204,7 +217,9 @@ def read_tsv(root: str | Path, tsv: str | Path, problems: Problems, *, check_aud
     for filename, lineno in empty_row.items():
         if events[filename] and filename not in tainted:
             # An empty-clip row beside real events contradicts itself: say so rather than guess.
-            problems.bad(tsv, f"line {lineno} ({filename})", "row marks the clip as empty but it has events on other lines")
+            problems.bad(
+                tsv, f"line {lineno} ({filename})", "row marks the clip as empty but it has events on other lines"
+            )
             tainted.add(filename)
 
     folder = audio_folder(root, rel)
@@ -220,11 +235,20 @@ def read_tsv(root: str | Path, tsv: str | Path, problems: Problems, *, check_aud
             labels = tuple(sorted({e.label for e in clip_events}))
         else:
             clip_events, labels = (), weak[filename]
-        out.append(Soundscape(
-            id=Path(filename).stem, dataset=FORMAT, split=split, audio=str(audio.resolve()), scene=SCENE,
-            events=clip_events, labels=labels, strong=kind == "strong", source=f"{tsv}#{lineno}",
-            extra={"tsv": rel.as_posix(), "filename": filename},
-        ))
+        out.append(
+            Soundscape(
+                id=Path(filename).stem,
+                dataset=FORMAT,
+                split=split,
+                audio=str(audio.resolve()),
+                scene=SCENE,
+                events=clip_events,
+                labels=labels,
+                strong=kind == "strong",
+                source=f"{tsv}#{lineno}",
+                extra={"tsv": rel.as_posix(), "filename": filename},
+            )
+        )
     return out
 
 

@@ -112,7 +112,9 @@ def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool 
     root = Path(path)
     labels = root / LABELS_FILE
     if not labels.is_file():
-        raise FileNotFoundError(f"{FORMAT}: labels file {labels} does not exist (expected <root>/{LABELS_FILE.as_posix()})")
+        raise FileNotFoundError(
+            f"{FORMAT}: labels file {labels} does not exist (expected <root>/{LABELS_FILE.as_posix()})"
+        )
     problems = Problems(on_error)
     records: list[Utterance] = []
     seen: dict[str, int] = {}
@@ -137,10 +139,20 @@ def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool 
         audio = root / "wav" / f"{parsed.chunk_id}.wav"
         if problems.audio_missing(labels, where, audio, check_audio_exists):
             continue
-        records.append(Utterance(
-            id=parsed.chunk_id, dataset=FORMAT, split=SCHOOL_SPLIT[chunk.school], audio=str(audio.resolve()),
-            speaker=chunk.speaker, gender="", label=parsed.label, raw_label=parsed.label, text=None,
-            session=chunk.school, source=f"{labels}#{lineno}",
-            extra={"confidence": parsed.confidence, "turn": chunk.turn, "chunk": chunk.chunk},
-        ))
+        records.append(
+            Utterance(
+                id=parsed.chunk_id,
+                dataset=FORMAT,
+                split=SCHOOL_SPLIT[chunk.school],
+                audio=str(audio.resolve()),
+                speaker=chunk.speaker,
+                gender="",
+                label=parsed.label,
+                raw_label=parsed.label,
+                text=None,
+                session=chunk.school,
+                source=f"{labels}#{lineno}",
+                extra={"confidence": parsed.confidence, "turn": chunk.turn, "chunk": chunk.chunk},
+            )
+        )
     return problems.result(FORMAT, records)

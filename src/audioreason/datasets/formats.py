@@ -51,8 +51,9 @@ FORMATS: dict[str, tuple[str, str]] = {
 }
 
 
-def read_dataset(fmt: str, path: str | Path, *, on_error: str = "raise", check_audio_exists: bool = True,
-                 **options) -> ImportResult:
+def read_dataset(
+    fmt: str, path: str | Path, *, on_error: str = "raise", check_audio_exists: bool = True, **options
+) -> ImportResult:
     """Read the dataset at ``path`` in format ``fmt`` (``options`` go to the importer, e.g. AVQA's ``audio_variant``).
 
     Raises:

@@ -78,7 +78,9 @@ def parse_summary_line(line: str) -> SummaryLine:
     """
     m = _SUMMARY.match(line.strip())
     if m is None:
-        raise ValueError(f"not a summary line '[start - end]<TAB>utterance<TAB>emotion<TAB>[v, a, d]': {line.strip()!r}")
+        raise ValueError(
+            f"not a summary line '[start - end]<TAB>utterance<TAB>emotion<TAB>[v, a, d]': {line.strip()!r}"
+        )
     start, end = float(m["start"]), float(m["end"])
     if end < start:
         raise ValueError(f"end time {end} is before start time {start}")
@@ -117,8 +119,9 @@ def split_of_session(session: int) -> str:
     return "test" if session in TEST_SESSIONS else "train"
 
 
-def read_emo_evaluation(txt: Path, session: int, problems: Problems, *, check_audio_exists: bool = True,
-                        seen: set[str] | None = None) -> list[Utterance]:
+def read_emo_evaluation(
+    txt: Path, session: int, problems: Problems, *, check_audio_exists: bool = True, seen: set[str] | None = None
+) -> list[Utterance]:
     """Read one dialog's EmoEvaluation file into 4-way utterances.
 
     Args:
@@ -152,7 +155,9 @@ def read_emo_evaluation(txt: Path, session: int, problems: Problems, *, check_au
             continue
         session_tag = _SESSION_TAG.match(utt.split("_", 1)[0])
         if session_tag is None or int(session_tag[1]) != session:
-            problems.bad(txt, where, f"utterance id does not belong to Session{session} (expected prefix Ses{session:02d}F/M)")
+            problems.bad(
+                txt, where, f"utterance id does not belong to Session{session} (expected prefix Ses{session:02d}F/M)"
+            )
             continue
         try:
             gender = speaker_gender(utt)
@@ -170,12 +175,22 @@ def read_emo_evaluation(txt: Path, session: int, problems: Problems, *, check_au
         audio = wav_dir / f"{utt}.wav"
         if problems.audio_missing(txt, where, audio, check_audio_exists):
             continue
-        out.append(Utterance(
-            id=utt, dataset=FORMAT, split=split_of_session(session), audio=str(audio.resolve()),
-            speaker=f"Ses{session:02d}_{gender}", gender=gender, label=label, raw_label=parsed.code,
-            text=None, session=f"Session{session}", source=f"{txt}#{lineno}",
-            extra={"dialog": dialog, "start_s": parsed.start_s, "end_s": parsed.end_s, "vad": list(parsed.vad)},
-        ))
+        out.append(
+            Utterance(
+                id=utt,
+                dataset=FORMAT,
+                split=split_of_session(session),
+                audio=str(audio.resolve()),
+                speaker=f"Ses{session:02d}_{gender}",
+                gender=gender,
+                label=label,
+                raw_label=parsed.code,
+                text=None,
+                session=f"Session{session}",
+                source=f"{txt}#{lineno}",
+                extra={"dialog": dialog, "start_s": parsed.start_s, "end_s": parsed.end_s, "vad": list(parsed.vad)},
+            )
+        )
     return out
 
 

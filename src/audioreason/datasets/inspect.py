@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from audioreason.datasets.formats import read_dataset
 from audioreason.datasets.records import (
     ImportResult,
     LabelledClip,
@@ -19,7 +20,6 @@ from audioreason.datasets.records import (
     Soundscape,
     Utterance,
 )
-from audioreason.datasets.formats import read_dataset
 
 MAX_ERRORS = 5
 

@@ -37,13 +37,30 @@ SPLIT = "development"
 
 #: The five MAESTRO-Real scenes (audio folder names and file-name prefixes).
 MAESTRO_SCENES: tuple[str, ...] = (
-    "cafe_restaurant", "city_center", "grocery_store", "metro_station", "residential_area",
+    "cafe_restaurant",
+    "city_center",
+    "grocery_store",
+    "metro_station",
+    "residential_area",
 )
 #: The 17 MAESTRO-Real event classes, exactly as written in the annotations.
 MAESTRO_CLASSES: tuple[str, ...] = (
-    "announcement", "birds singing", "brakes squeaking", "car", "cash register", "children voices",
-    "coffee machine", "cutlery and dishes", "door opens/closes", "footsteps", "furniture dragging",
-    "large vehicle", "metro approaching", "metro leaving", "people talking", "shopping cart",
+    "announcement",
+    "birds singing",
+    "brakes squeaking",
+    "car",
+    "cash register",
+    "children voices",
+    "coffee machine",
+    "cutlery and dishes",
+    "door opens/closes",
+    "footsteps",
+    "furniture dragging",
+    "large vehicle",
+    "metro approaching",
+    "metro leaving",
+    "people talking",
+    "shopping cart",
     "wind blowing",
 )
 HARD_THRESHOLD = 0.5
@@ -81,8 +98,9 @@ def parse_annotation_line(line: str) -> SoundEvent:
     if len(fields) != 4:
         raise ValueError(f"expected 4 tab-separated fields (onset, offset, event_label, confidence), got {len(fields)}")
     onset_s, offset_s, label, conf_s = (f.strip() for f in fields)
-    onset, offset, confidence = (finite_number(n, t) for n, t in
-                                 (("onset", onset_s), ("offset", offset_s), ("confidence", conf_s)))
+    onset, offset, confidence = (
+        finite_number(n, t) for n, t in (("onset", onset_s), ("offset", offset_s), ("confidence", conf_s))
+    )
     if onset < 0:
         raise ValueError(f"negative onset {onset}")
     if onset >= offset:
@@ -178,11 +196,22 @@ def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool 
         if events is None:
             continue
         tags = sorted({e.label for e in events if e.confidence >= HARD_THRESHOLD})
-        records.append(Soundscape(
-            id=ann.stem, dataset=FORMAT, split=SPLIT, audio=str(audio.resolve()), scene=scene,
-            events=tuple(events), labels=tuple(tags), strong=True,
-            source=str(ann),
-            extra={"annotation": ann.relative_to(root).as_posix(),
-                   "soft_labels": sorted({e.label for e in events}), "label_threshold": HARD_THRESHOLD},
-        ))
+        records.append(
+            Soundscape(
+                id=ann.stem,
+                dataset=FORMAT,
+                split=SPLIT,
+                audio=str(audio.resolve()),
+                scene=scene,
+                events=tuple(events),
+                labels=tuple(tags),
+                strong=True,
+                source=str(ann),
+                extra={
+                    "annotation": ann.relative_to(root).as_posix(),
+                    "soft_labels": sorted({e.label for e in events}),
+                    "label_threshold": HARD_THRESHOLD,
+                },
+            )
+        )
     return problems.result(FORMAT, records)

@@ -21,8 +21,14 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def read_mmau(path: str | Path, audio_root: str | Path, *, split: str = "test-mini",
-              check_audio_exists: bool = True, on_error: str = "raise") -> ImportResult[QARecord]:
+def read_mmau(
+    path: str | Path,
+    audio_root: str | Path,
+    *,
+    split: str = "test-mini",
+    check_audio_exists: bool = True,
+    on_error: str = "raise",
+) -> ImportResult[QARecord]:
     """Read an MMAU JSON list into records.
 
     A missing key, choices that are not a list of at least two distinct strings, an
@@ -64,13 +70,23 @@ def read_mmau(path: str | Path, audio_root: str | Path, *, split: str = "test-mi
         if problems.audio_missing(path, where, audio, check_audio_exists):
             continue
         seen.add(str(ident))
-        out.append(QARecord(
-            id=str(ident), dataset="mmau", split=str(r.get("split", split)), audio=str(audio),
-            question=str(r["question"]), choices=tuple(choices), answer=r["answer"], task=r["task"],
-            category=str(category), sub_category=str(r.get("sub-category", "")),
-            difficulty=str(r.get("difficulty", "")), source=f"{path}#{i}",
-            extra={"audio_id": r["audio_id"], "dataset": r.get("dataset", "")},
-        ))
+        out.append(
+            QARecord(
+                id=str(ident),
+                dataset="mmau",
+                split=str(r.get("split", split)),
+                audio=str(audio),
+                question=str(r["question"]),
+                choices=tuple(choices),
+                answer=r["answer"],
+                task=r["task"],
+                category=str(category),
+                sub_category=str(r.get("sub-category", "")),
+                difficulty=str(r.get("difficulty", "")),
+                source=f"{path}#{i}",
+                extra={"audio_id": r["audio_id"], "dataset": r.get("dataset", "")},
+            )
+        )
     return problems.result("mmau", out)
 
 

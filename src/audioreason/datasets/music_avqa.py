@@ -60,12 +60,48 @@ GROUP_TYPES: tuple[str, ...] = tuple(f"{g}/{t}" for g, types in QUESTION_TYPES.i
 # val file (reference/music-avqa/avqa-val.json, 4568 records); "ten" is the one word of
 # the count scale zero..ten, "more than ten" that val never uses, which completes the 42.
 ANSWER_VOCAB: tuple[str, ...] = (
-    "yes", "no",
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "more than ten",
-    "left", "middle", "right", "indoor", "outdoor", "simultaneously",
-    "accordion", "acoustic_guitar", "bagpipe", "banjo", "bassoon", "cello", "clarinet", "congas", "drum",
-    "electric_bass", "erhu", "flute", "guzheng", "piano", "pipa", "saxophone", "suona", "trumpet", "tuba",
-    "ukulele", "violin", "xylophone",
+    "yes",
+    "no",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "more than ten",
+    "left",
+    "middle",
+    "right",
+    "indoor",
+    "outdoor",
+    "simultaneously",
+    "accordion",
+    "acoustic_guitar",
+    "bagpipe",
+    "banjo",
+    "bassoon",
+    "cello",
+    "clarinet",
+    "congas",
+    "drum",
+    "electric_bass",
+    "erhu",
+    "flute",
+    "guzheng",
+    "piano",
+    "pipa",
+    "saxophone",
+    "suona",
+    "trumpet",
+    "tuba",
+    "ukulele",
+    "violin",
+    "xylophone",
 )
 
 _SPLIT_FILE = re.compile(r"^avqa-(train|val|test)\.json$")
@@ -145,8 +181,14 @@ def _decode_templ_values(r: dict) -> tuple[str, ...]:
     return tuple(v)
 
 
-def read_split(path: str | Path, root: str | Path, problems: Problems, *, seen_ids: dict[str, str] | None = None,
-               check_audio_exists: bool = True) -> list[OpenQARecord]:
+def read_split(
+    path: str | Path,
+    root: str | Path,
+    problems: Problems,
+    *,
+    seen_ids: dict[str, str] | None = None,
+    check_audio_exists: bool = True,
+) -> list[OpenQARecord]:
     """Read one ``avqa-<split>.json`` into records; problems go to ``problems``.
 
     Args:
@@ -201,11 +243,22 @@ def read_split(path: str | Path, root: str | Path, problems: Problems, *, seen_i
         if problems.audio_missing(path, where, audio, check_audio_exists):
             continue
         seen_ids[qid] = f"{path}#{i}"
-        out.append(OpenQARecord(
-            id=qid, dataset="music_avqa", split=split, audio=str(audio.resolve()), video_id=video_id,
-            question=question, answer=answer, group=group, type=qtype,
-            template=r["question_content"], templ_values=values, source=f"{path}#{i}",
-        ))
+        out.append(
+            OpenQARecord(
+                id=qid,
+                dataset="music_avqa",
+                split=split,
+                audio=str(audio.resolve()),
+                video_id=video_id,
+                question=question,
+                answer=answer,
+                group=group,
+                type=qtype,
+                template=r["question_content"],
+                templ_values=values,
+                source=f"{path}#{i}",
+            )
+        )
     return out
 
 

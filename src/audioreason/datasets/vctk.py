@@ -122,7 +122,9 @@ def read_speaker_info(path: Path, problems: Problems) -> dict[str, SpeakerInfo]:
             problems.bad(path, f"line {lineno}", str(e))
             continue
         if info.speaker in speakers:
-            problems.bad(path, f"line {lineno} ({info.speaker})", f"duplicate speaker (first on line {first_line[info.speaker]})")
+            problems.bad(
+                path, f"line {lineno} ({info.speaker})", f"duplicate speaker (first on line {first_line[info.speaker]})"
+            )
             continue
         speakers[info.speaker] = info
         first_line[info.speaker] = lineno
@@ -201,16 +203,30 @@ def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool 
             if not usable:
                 continue
             main = mics.get(1, mics.get(2))
-            records.append(Utterance(
-                id=utt, dataset=FORMAT, split="all", audio=str(main.resolve()), speaker=name,
-                gender=info.gender, label="", raw_label="", text=text, session="", source=str(main),
-                extra={
-                    "mic": "mic1" if 1 in mics else "mic2",
-                    "mic1": str(mics[1].resolve()) if 1 in mics else None,
-                    "mic2": str(mics[2].resolve()) if 2 in mics else None,
-                    "age": info.age, "accent": info.accent, "region": info.region, "comment": info.comment,
-                },
-            ))
+            records.append(
+                Utterance(
+                    id=utt,
+                    dataset=FORMAT,
+                    split="all",
+                    audio=str(main.resolve()),
+                    speaker=name,
+                    gender=info.gender,
+                    label="",
+                    raw_label="",
+                    text=text,
+                    session="",
+                    source=str(main),
+                    extra={
+                        "mic": "mic1" if 1 in mics else "mic2",
+                        "mic1": str(mics[1].resolve()) if 1 in mics else None,
+                        "mic2": str(mics[2].resolve()) if 2 in mics else None,
+                        "age": info.age,
+                        "accent": info.accent,
+                        "region": info.region,
+                        "comment": info.comment,
+                    },
+                )
+            )
         _count_orphan_transcripts(txt_root / name, utterance_ids, problems)
     if txt_root.is_dir():
         # Speakers with text but no audio folder at all; folders of unlisted speakers are already errors.

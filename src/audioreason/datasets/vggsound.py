@@ -103,8 +103,16 @@ def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool 
             audio = audio_dir / f"{clip}.wav"
             if problems.audio_missing(path, where, audio, check_audio_exists):
                 continue
-            records.append(LabelledClip(
-                id=clip, dataset=FORMAT, split=split, audio=str(audio.resolve()), label=label,
-                ytid=ytid, start_s=start_s, source=f"{path}#{lineno}",
-            ))
+            records.append(
+                LabelledClip(
+                    id=clip,
+                    dataset=FORMAT,
+                    split=split,
+                    audio=str(audio.resolve()),
+                    label=label,
+                    ytid=ytid,
+                    start_s=start_s,
+                    source=f"{path}#{lineno}",
+                )
+            )
     return problems.result(FORMAT, records)

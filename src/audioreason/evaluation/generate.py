@@ -44,9 +44,18 @@ def _read_cache(path: Path) -> dict[str, dict]:
 
 
 @torch.no_grad()
-def generate_answers(model, processor, records: Sequence[QARecord], *, prompt: str, settings: GenerationSettings,
-                     batch_size: int, cache: str | Path | None = None, with_audio: bool = True,
-                     system: str | None = None) -> list[dict]:
+def generate_answers(
+    model,
+    processor,
+    records: Sequence[QARecord],
+    *,
+    prompt: str,
+    settings: GenerationSettings,
+    batch_size: int,
+    cache: str | Path | None = None,
+    with_audio: bool = True,
+    system: str | None = None,
+) -> list[dict]:
     """Generate one completion per record; returns ``[{id, prompt, completion}]`` in record order.
 
     Args:
@@ -67,17 +76,26 @@ def generate_answers(model, processor, records: Sequence[QARecord], *, prompt: s
         for batch in tqdm(list(_batches(todo, batch_size)), desc="generate", disable=None):
             prompts = [format_prompt(prompt, r) for r in batch]
             if with_audio:
-                texts = [processor.apply_chat_template(head + audio_messages(p), tokenize=False,
-                                                       add_generation_prompt=True) for p in prompts]
+                texts = [
+                    processor.apply_chat_template(head + audio_messages(p), tokenize=False, add_generation_prompt=True)
+                    for p in prompts
+                ]
                 audios = [load_audio(r.audio, sr) for r in batch]
-                enc = processor(text=texts, audio=audios, sampling_rate=sr, return_tensors="pt", padding=True,
-                                padding_side="left")
+                enc = processor(
+                    text=texts, audio=audios, sampling_rate=sr, return_tensors="pt", padding=True, padding_side="left"
+                )
             else:
-                texts = [processor.apply_chat_template(head + [{"role": "user", "content": [{"type": "text", "text": p}]}],
-                                                       tokenize=False, add_generation_prompt=True) for p in prompts]
+                texts = [
+                    processor.apply_chat_template(
+                        head + [{"role": "user", "content": [{"type": "text", "text": p}]}],
+                        tokenize=False,
+                        add_generation_prompt=True,
+                    )
+                    for p in prompts
+                ]
                 enc = tok(texts, return_tensors="pt", padding=True, padding_side="left")
             out = model.generate(**enc, **settings.generate_kwargs(), pad_token_id=tok.pad_token_id)
-            new = out[:, enc["input_ids"].shape[1]:]
+            new = out[:, enc["input_ids"].shape[1] :]
             for r, p, ids in zip(batch, prompts, new):
                 row = {"id": r.id, "prompt": p, "completion": tok.decode(ids, skip_special_tokens=True)}
                 done[r.id] = row

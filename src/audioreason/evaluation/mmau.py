@@ -132,11 +132,11 @@ def extract_answer(text: str) -> str:
     # The last opening tag rather than the last matched pair, so that a reopened
     # or unclosed final answer wins over an earlier closed one.
     last_open = None
-    for last_open in _OPEN_TAG_RE.finditer(text):
+    for last_open in _OPEN_TAG_RE.finditer(text):  # noqa: B007 (the loop keeps the last match)
         pass
     if last_open is None:
         return text.strip()
-    rest = text[last_open.end():]
+    rest = text[last_open.end() :]
     close = _CLOSE_TAG_RE.search(rest)
     return (rest[: close.start()] if close else rest).strip()
 
@@ -152,8 +152,7 @@ def _prediction_of(item: Mapping[str, Any], index: int) -> str | None:
             prediction = item[key]
             if not isinstance(prediction, str):
                 raise ValueError(
-                    f"{_item_label(item, index)}: prediction {key!r} must be a string, "
-                    f"got {type(prediction).__name__}"
+                    f"{_item_label(item, index)}: prediction {key!r} must be a string, got {type(prediction).__name__}"
                 )
             return prediction
     return None
@@ -165,8 +164,10 @@ def _question_of(item: Mapping[str, Any], index: int) -> tuple[str, list[str]]:
     if not isinstance(answer, str):
         raise ValueError(f"{_item_label(item, index)}: 'answer' must be a string, got {type(answer).__name__}")
     # A bare string would be iterated character by character.
-    if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence) or not all(
-        isinstance(choice, str) for choice in choices
+    if (
+        isinstance(choices, (str, bytes))
+        or not isinstance(choices, Sequence)
+        or not all(isinstance(choice, str) for choice in choices)
     ):
         raise ValueError(f"{_item_label(item, index)}: 'choices' must be a list of strings, got {choices!r}")
     return answer, list(choices)
@@ -230,8 +231,7 @@ def score_mmau(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         correct += hit
     if n == 0:
         raise ValueError(
-            f"no item carries a prediction (keys tried: {', '.join(PREDICTION_KEYS)}; "
-            f"{skipped} items skipped)"
+            f"no item carries a prediction (keys tried: {', '.join(PREDICTION_KEYS)}; {skipped} items skipped)"
         )
     return {
         "n": n,
@@ -266,8 +266,9 @@ def mmau_test_set_sha256(items: Sequence[Mapping[str, Any]]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def with_predictions(items: Sequence[Mapping[str, Any]], outputs: Mapping[str, str],
-                     raw: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+def with_predictions(
+    items: Sequence[Mapping[str, Any]], outputs: Mapping[str, str], raw: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
     """The MMAU list with ``model_output`` (and ``raw_completion``) set for every item whose id
     (``id``, or ``audio_id`` in older versions) is in ``outputs``; other items stay without
     a prediction (the official script skips them).

@@ -26,8 +26,10 @@ SCORER_NAME = "music-avqa-vocab-exact-v1"
 """Version of this scoring rule, logged with every evaluation."""
 
 _WORD = re.compile(r"[a-z0-9]+")
-_DIGITS = {str(i): w for i, w in enumerate(
-    ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"))}
+_DIGITS = {
+    str(i): w
+    for i, w in enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"))
+}
 
 
 def _tokens(text: str) -> list[str]:
@@ -52,7 +54,7 @@ def vocabulary_answer(text: str) -> str | None:
     i = 0
     while i < len(tokens):
         for vt, word in _VOCAB_TOKENS:
-            if tuple(tokens[i:i + len(vt)]) == vt:
+            if tuple(tokens[i : i + len(vt)]) == vt:
                 found.append(word)
                 i += len(vt)
                 break
@@ -72,8 +74,11 @@ def score_music_avqa(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     Raises:
         ValueError: an item misses a key, or its answer is not in the vocabulary.
     """
-    tallies: dict[str, dict[str, list[int]]] = {"group_type": defaultdict(list), "group": defaultdict(list),
-                                               "type": defaultdict(list)}
+    tallies: dict[str, dict[str, list[int]]] = {
+        "group_type": defaultdict(list),
+        "group": defaultdict(list),
+        "type": defaultdict(list),
+    }
     unparseable = 0
     hits = []
     for i, item in enumerate(items):
@@ -81,8 +86,9 @@ def score_music_avqa(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         if missing:
             raise ValueError(f"item #{i} (id {item.get('id', '?')}): missing key(s) {', '.join(missing)}")
         if item["answer"] not in ANSWER_VOCAB:
-            raise ValueError(f"item #{i} (id {item.get('id', '?')}): answer {item['answer']!r} is not in the "
-                             "MUSIC-AVQA vocabulary")
+            raise ValueError(
+                f"item #{i} (id {item.get('id', '?')}): answer {item['answer']!r} is not in the MUSIC-AVQA vocabulary"
+            )
         predicted = vocabulary_answer(str(item["prediction"]))
         unparseable += predicted is None
         hit = int(predicted == item["answer"])
@@ -93,5 +99,10 @@ def score_music_avqa(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if not hits:
         raise ValueError("no item to score")
     pct = {name: {k: 100.0 * sum(v) / len(v) for k, v in sorted(t.items())} for name, t in tallies.items()}
-    return {"overall": 100.0 * sum(hits) / len(hits), "n": len(hits), "unparseable": unparseable, **pct,
-            "scorer": SCORER_NAME}
+    return {
+        "overall": 100.0 * sum(hits) / len(hits),
+        "n": len(hits),
+        "unparseable": unparseable,
+        **pct,
+        "scorer": SCORER_NAME,
+    }

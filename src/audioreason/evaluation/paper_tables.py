@@ -58,8 +58,10 @@ def load_paper_tables(path: str | Path = PAPER_TABLES) -> dict[str, Any]:
         for t in spec["tables"]:
             for r in t["rows"]:
                 if len(r["values"]) != len(t["columns"]):
-                    raise ValueError(f"{path}: {paper} {t['id']} row {r['row']}: {len(r['values'])} values for "
-                                     f"{len(t['columns'])} columns")
+                    raise ValueError(
+                        f"{path}: {paper} {t['id']} row {r['row']}: {len(r['values'])} values for "
+                        f"{len(t['columns'])} columns"
+                    )
     return data
 
 
@@ -69,8 +71,16 @@ def fill(tables: dict[str, Any], metrics_dir: str | Path) -> list[Table]:
     out = []
     for paper, spec in tables.items():
         for t in spec["tables"]:
-            table = Table(paper, spec["title"], t["id"], t["source"], t.get("caption", ""), t.get("metric_unit", ""),
-                          t["columns"], note=t.get("note", ""))
+            table = Table(
+                paper,
+                spec["title"],
+                t["id"],
+                t["source"],
+                t.get("caption", ""),
+                t.get("metric_unit", ""),
+                t["columns"],
+                note=t.get("note", ""),
+            )
             for r in t["rows"]:
                 stage = r.get("stage", t.get("stage", "none"))
                 path = metrics_dir / stage / f"{r['row']}.json"
@@ -98,18 +108,27 @@ def _cells(row: Row) -> list[str]:
 
 def render_markdown(tables: list[Table], scale: str, scale_note: str = "") -> str:
     """The report as Markdown: one section per paper, one table per paper table, cells "paper / this run"."""
-    lines = ["# The papers' tables beside this run", "",
-             f"Scale of this run: **{scale}**. {scale_note}".rstrip(), "",
-             "Each cell: the paper's number / **this run's** (bold). Rows of other works' systems carry the paper's "
-             f"number only ({OTHER_WORK}); a row this project runs but has not run yet says *{NO_RUN}*.", ""]
+    lines = [
+        "# The papers' tables beside this run",
+        "",
+        f"Scale of this run: **{scale}**. {scale_note}".rstrip(),
+        "",
+        "Each cell: the paper's number / **this run's** (bold). Rows of other works' systems carry the paper's "
+        f"number only ({OTHER_WORK}); a row this project runs but has not run yet says *{NO_RUN}*.",
+        "",
+    ]
     paper = None
     for t in tables:
         if t.paper != paper:
             paper = t.paper
             lines += [f"## {t.paper}: {t.title}", ""]
         ran = sum(r.status == "run" for r in t.rows)
-        lines += [f"### {t.paper} {t.source} ({scale} scale; {ran} of {len(t.rows)} rows run here)", "",
-                  f"{t.caption}" + (f" Unit: {t.unit}." if t.unit else ""), ""]
+        lines += [
+            f"### {t.paper} {t.source} ({scale} scale; {ran} of {len(t.rows)} rows run here)",
+            "",
+            f"{t.caption}" + (f" Unit: {t.unit}." if t.unit else ""),
+            "",
+        ]
         lines.append("| row | " + " | ".join(c["label"] for c in t.columns) + " |")
         lines.append("|---|" + "---|" * len(t.columns))
         for r in t.rows:
@@ -124,19 +143,23 @@ def render_markdown(tables: list[Table], scale: str, scale_note: str = "") -> st
 def render_html(tables: list[Table], scale: str, scale_note: str = "") -> str:
     """The same report as a standalone HTML page (no external assets)."""
     e = html.escape
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>audioreason report</title><style>",
-             "body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;margin:1em 0}",
-             "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}td.run{font-weight:bold}",
-             ".none{color:#999}.missing{color:#b55;font-style:italic}</style></head><body>",
-             "<h1>The papers' tables beside this run</h1>",
-             f"<p>Scale of this run: <b>{e(scale)}</b>. {e(scale_note)}</p>",
-             "<p>Each cell: the paper's number, then this run's in bold.</p>"]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>audioreason report</title><style>",
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;margin:1em 0}",
+        "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}td.run{font-weight:bold}",
+        ".none{color:#999}.missing{color:#b55;font-style:italic}</style></head><body>",
+        "<h1>The papers' tables beside this run</h1>",
+        f"<p>Scale of this run: <b>{e(scale)}</b>. {e(scale_note)}</p>",
+        "<p>Each cell: the paper's number, then this run's in bold.</p>",
+    ]
     paper = None
     for t in tables:
         if t.paper != paper:
             paper = t.paper
             parts.append(f"<h2>{e(t.paper)}: {e(t.title)}</h2>")
-        parts.append(f"<h3>{e(t.paper)} {e(t.source)} ({e(scale)} scale)</h3><p>{e(t.caption)}</p><table><tr><th>row</th>")
+        parts.append(
+            f"<h3>{e(t.paper)} {e(t.source)} ({e(scale)} scale)</h3><p>{e(t.caption)}</p><table><tr><th>row</th>"
+        )
         parts += [f"<th>{e(c['label'])}</th>" for c in t.columns]
         parts.append("</tr>")
         for r in t.rows:
@@ -163,8 +186,14 @@ def comparison_points(tables: list[Table]) -> list[dict]:
                 continue
             for c, p, v in zip(t.columns, r.paper, r.run):
                 if p is not None and v is not None:
-                    points.append({"cell": f"{t.paper}.{t.id}.{r.row}.{c['key']}", "paper": p, "run": v,
-                                   "table": f"{t.paper}.{t.id}"})
+                    points.append(
+                        {
+                            "cell": f"{t.paper}.{t.id}.{r.row}.{c['key']}",
+                            "paper": p,
+                            "run": v,
+                            "table": f"{t.paper}.{t.id}",
+                        }
+                    )
     return points
 
 
@@ -183,6 +212,11 @@ def paper_numbers(paper: str, row: str, measured: Any = None, tables: dict[str, 
     for table in (tables or load_paper_tables())[paper]["tables"]:
         for r in table["rows"]:
             if r["row"] == row:
-                found.update({f"paper.{c['key']}": v for c, v in zip(table["columns"], r["values"])
-                              if v is not None and (measured is None or c["key"] in measured)})
+                found.update(
+                    {
+                        f"paper.{c['key']}": v
+                        for c, v in zip(table["columns"], r["values"])
+                        if v is not None and (measured is None or c["key"] in measured)
+                    }
+                )
     return found

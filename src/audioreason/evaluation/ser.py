@@ -16,11 +16,14 @@ from typing import Any, Mapping, Sequence
 SCORER_NAME = "ser-ua-wa-v1"
 
 CLASS_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
-    "iemocap": {"ang": ("angry", "anger", "ang"), "hap": ("happy", "happiness", "hap", "excited"),
-                "neu": ("neutral", "neu"), "sad": ("sad", "sadness")},
+    "iemocap": {
+        "ang": ("angry", "anger", "ang"),
+        "hap": ("happy", "happiness", "hap", "excited"),
+        "neu": ("neutral", "neu"),
+        "sad": ("sad", "sadness"),
+    },
     # FAU-Aibo 5-class (Interspeech 2009 challenge): Anger, Emphatic, Neutral, Positive, Rest.
-    "fau_aibo": {"A": ("anger", "angry"), "E": ("emphatic",), "N": ("neutral",), "P": ("positive",),
-                 "R": ("rest",)},
+    "fau_aibo": {"A": ("anger", "angry"), "E": ("emphatic",), "N": ("neutral",), "P": ("positive",), "R": ("rest",)},
 }
 UNPARSED = "unparsed"
 _WORD = re.compile(r"[a-z]+")
@@ -62,10 +65,15 @@ def score_ser(golds: Sequence[str], predictions: Sequence[str], classes: Sequenc
         confusion[g][p if p in confusion[g] else UNPARSED] += 1
     recall = {c: 100.0 * confusion[c][c] / sum(confusion[c].values()) for c in classes if sum(confusion[c].values())}
     n = len(golds)
-    return {"ua": sum(recall.values()) / len(recall) if recall else 0.0,
-            "wa": 100.0 * sum(confusion[c][c] for c in classes) / n if n else 0.0,
-            "per_class": recall, "confusion": confusion, "n": n,
-            "unparsed": sum(confusion[c][UNPARSED] for c in classes), "scorer": SCORER_NAME}
+    return {
+        "ua": sum(recall.values()) / len(recall) if recall else 0.0,
+        "wa": 100.0 * sum(confusion[c][c] for c in classes) / n if n else 0.0,
+        "per_class": recall,
+        "confusion": confusion,
+        "n": n,
+        "unparsed": sum(confusion[c][UNPARSED] for c in classes),
+        "scorer": SCORER_NAME,
+    }
 
 
 def plot_confusion(scores: Mapping[str, Any], png: Path, title: str) -> Path:

@@ -91,7 +91,7 @@ class HashingEmbedding:
     def _vector(self, text: str) -> np.ndarray:
         v = np.zeros(self.dim)
         t = normalise(text.replace("_", " "))
-        feats = t.split() + [f"#{t[i:i + 3]}" for i in range(max(0, len(t) - 2))]
+        feats = t.split() + [f"#{t[i : i + 3]}" for i in range(max(0, len(t) - 2))]
         for f in feats:
             h = int.from_bytes(hashlib.blake2b(f.encode(), digest_size=8).digest(), "little")
             v[h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
@@ -117,9 +117,12 @@ def openai_embedding(base_url: str, model: str, api_key_env: str = "OPENAI_API_K
 
     def embed(texts: Sequence[str]) -> np.ndarray:
         body = json.dumps({"model": model, "input": list(texts)}).encode()
-        req = urllib.request.Request(f"{base_url.rstrip('/')}/embeddings", data=body, method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              "Authorization": f"Bearer {os.environ.get(api_key_env, '')}"})
+        req = urllib.request.Request(
+            f"{base_url.rstrip('/')}/embeddings",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {os.environ.get(api_key_env, '')}"},
+        )
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:
             data = json.loads(resp.read())["data"]
         v = np.asarray([d["embedding"] for d in sorted(data, key=lambda d: d["index"])], dtype=float)
@@ -161,7 +164,7 @@ def event_confidences(predicted: Sequence[str], classes: Sequence[str], embed: E
     if not predicted:
         return np.zeros(len(classes))
     e = embed([*predicted, *classes])
-    f = 1.0 / (1.0 + np.exp(-(e[:len(predicted)] @ e[len(predicted):].T)))      # [M_e, N_e]
+    f = 1.0 / (1.0 + np.exp(-(e[: len(predicted)] @ e[len(predicted) :].T)))  # [M_e, N_e]
     return f.max(axis=0)
 
 
@@ -202,16 +205,20 @@ def average_precision(labels: Sequence[bool], scores: Sequence[float]) -> float:
 def mean_average_precision(gold_sets: Sequence[set[str]], confidences: np.ndarray, classes: Sequence[str]) -> float:
     """mAP (%) over the classes with at least one positive clip."""
     conf = np.asarray(confidences)
-    aps = [average_precision([c in g for g in gold_sets], conf[:, j]) for j, c in enumerate(classes)
-           if any(c in g for g in gold_sets)]
+    aps = [
+        average_precision([c in g for g in gold_sets], conf[:, j])
+        for j, c in enumerate(classes)
+        if any(c in g for g in gold_sets)
+    ]
     return 100.0 * float(np.mean(aps)) if aps else 0.0
 
 
 # --------------------------------------------------------------------------- answers
 
 
-_FIELD = re.compile(r"\b(transcript(?:ion)?|asr|acoustic scene|scene|sound events?|events?)\s*\**\s*[:=]\s*\**\s*(.*)$",
-                    re.IGNORECASE)
+_FIELD = re.compile(
+    r"\b(transcript(?:ion)?|asr|acoustic scene|scene|sound events?|events?)\s*\**\s*[:=]\s*\**\s*(.*)$", re.IGNORECASE
+)
 
 
 def _field_name(label: str) -> str:
@@ -246,7 +253,7 @@ def parse_joint(text: str) -> JointAnswer:
     ('hello there', 'city center', ('car', 'birds singing'), ())
     """
     fields: dict[str, str] = {}
-    found = re.search(r"\{.*\}", text or "", re.DOTALL)      # a JSON object anywhere (also in a ``` fence)
+    found = re.search(r"\{.*\}", text or "", re.DOTALL)  # a JSON object anywhere (also in a ``` fence)
     if found:
         try:
             obj = json.loads(found.group(0))
@@ -261,10 +268,14 @@ def parse_joint(text: str) -> JointAnswer:
         m = _FIELD.search(line)
         if m:
             value = m.group(2).strip(" *")
-            if not value:      # "Scene:" on its own line, the answer on the next one
-                following = next((x for x in lines[i + 1:] if x.strip()), "")
+            if not value:  # "Scene:" on its own line, the answer on the next one
+                following = next((x for x in lines[i + 1 :] if x.strip()), "")
                 value = "" if _FIELD.search(following) else following.strip()
             fields[_field_name(m.group(1))] = value
     missing = tuple(k for k in ("transcript", "scene", "events") if not fields.get(k, "").strip())
-    return JointAnswer(fields.get("transcript", ""), fields.get("scene", "").strip(" ."),
-                       tuple(split_events(fields.get("events", ""))), missing)
+    return JointAnswer(
+        fields.get("transcript", ""),
+        fields.get("scene", "").strip(" ."),
+        tuple(split_events(fields.get("events", ""))),
+        missing,
+    )

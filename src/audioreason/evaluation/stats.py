@@ -24,9 +24,16 @@ def uar(golds: Sequence[str], predictions: Sequence[str], classes: Sequence[str]
     return score_ser(golds, predictions, classes)["ua"]
 
 
-def speaker_bootstrap_ci(golds: Sequence[str], predictions: Sequence[str], speakers: Sequence[str],
-                         classes: Sequence[str], *, n_boot: int = 1000, seed: int = 0,
-                         level: float = 0.95) -> dict[str, float]:
+def speaker_bootstrap_ci(
+    golds: Sequence[str],
+    predictions: Sequence[str],
+    speakers: Sequence[str],
+    classes: Sequence[str],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, float]:
     """UAR and its percentile confidence interval from a bootstrap over speakers.
 
     Returns:
@@ -53,8 +60,13 @@ def speaker_bootstrap_ci(golds: Sequence[str], predictions: Sequence[str], speak
         values.append(uar(golds[rows], predictions[rows], present))
     alpha = (1 - level) / 2
     low, high = np.quantile(values, [alpha, 1 - alpha])
-    return {"uar": uar(golds, predictions, classes), "low": float(low), "high": float(high), "n_boot": n_boot,
-            "speakers": len(ids)}
+    return {
+        "uar": uar(golds, predictions, classes),
+        "low": float(low),
+        "high": float(high),
+        "n_boot": n_boot,
+        "speakers": len(ids),
+    }
 
 
 def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict[str, float]:

@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from audioreason.datasets.records import OpenQARecord, QARecord
-from audioreason.evaluation.generate import GenerationSettings, generate_answers
 from audioreason.evaluation.cota import extract_letter_answer
+from audioreason.evaluation.generate import GenerationSettings, generate_answers
 from audioreason.evaluation.mmau import extract_answer, mmau_is_correct, score_mmau, with_predictions
 from audioreason.evaluation.music_avqa import score_music_avqa
+
 
 @dataclass(frozen=True)
 class EvalRequest:
@@ -47,12 +48,21 @@ def _generate(model, processor, records, req: EvalRequest, cache: Path | None) -
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.unlink(missing_ok=True)  # a new model: nothing cached applies
-    return generate_answers(model, processor, records, prompt=req.prompt, settings=req.settings,
-                            batch_size=req.batch_size, cache=cache, with_audio=req.with_audio)
+    return generate_answers(
+        model,
+        processor,
+        records,
+        prompt=req.prompt,
+        settings=req.settings,
+        batch_size=req.batch_size,
+        cache=cache,
+        with_audio=req.with_audio,
+    )
 
 
-def mc_accuracy(model, processor, records: Sequence[QARecord], req: EvalRequest, name: str,
-                cache: Path | None = None) -> dict[str, float]:
+def mc_accuracy(
+    model, processor, records: Sequence[QARecord], req: EvalRequest, name: str, cache: Path | None = None
+) -> dict[str, float]:
     """Multiple-choice accuracy (%) with the MMAU rule; ``<name>.accuracy``, ``<name>.n``, ``<name>.no_option``."""
     gens = _generate(model, processor, records, req, cache)
     hits, no_option = 0, 0
@@ -68,37 +78,68 @@ def other_readings(test_items: Sequence[dict], records: Sequence[QARecord], gens
     """The same MMAU generations read by the answer letter alone (``letter_overall``, official rule) and the
     number whose extracted answer names no option (``unparseable``): logged beside the main reading."""
     by_id = {r.id: r for r in records}
-    letters = score_mmau(with_predictions(test_items, {g["id"]: extract_letter_answer(g["completion"],
-                                                                                      by_id[g["id"]].choices) or ""
-                                                       for g in gens}))
-    unparseable = sum(not any(mmau_is_correct(extract_answer(g["completion"]), c, by_id[g["id"]].choices)
-                              for c in by_id[g["id"]].choices) for g in gens)
+    letters = score_mmau(
+        with_predictions(
+            test_items, {g["id"]: extract_letter_answer(g["completion"], by_id[g["id"]].choices) or "" for g in gens}
+        )
+    )
+    unparseable = sum(
+        not any(
+            mmau_is_correct(extract_answer(g["completion"]), c, by_id[g["id"]].choices) for c in by_id[g["id"]].choices
+        )
+        for g in gens
+    )
     return {"letter_overall": letters["overall"], "unparseable": unparseable}
 
 
-def mmau_scores(model, processor, records: Sequence[QARecord], mmau_json: str | Path, req: EvalRequest,
-                name: str = "mmau", cache: Path | None = None, predictions: Path | None = None) -> dict[str, float]:
+def mmau_scores(
+    model,
+    processor,
+    records: Sequence[QARecord],
+    mmau_json: str | Path,
+    req: EvalRequest,
+    name: str = "mmau",
+    cache: Path | None = None,
+    predictions: Path | None = None,
+) -> dict[str, float]:
     """MMAU test-mini by the official rule: ``<name>.sound / .music / .speech / .average``."""
     gens = _generate(model, processor, records, req, cache)
-    items = with_predictions(json.loads(Path(mmau_json).read_text()),
-                             {g["id"]: extract_answer(g["completion"]) for g in gens},
-                             {g["id"]: g["completion"] for g in gens})
+    items = with_predictions(
+        json.loads(Path(mmau_json).read_text()),
+        {g["id"]: extract_answer(g["completion"]) for g in gens},
+        {g["id"]: g["completion"] for g in gens},
+    )
     if predictions is not None:
         predictions.parent.mkdir(parents=True, exist_ok=True)
         predictions.write_text(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
     scores = score_mmau(items)
     other = other_readings(json.loads(Path(mmau_json).read_text()), records, gens)
     out = {f"{name}.{t}": scores["task"].get(t, 0.0) for t in ("sound", "music", "speech")}
-    return {**out, f"{name}.average": scores["overall"], f"{name}.n": scores["n"],
-            f"{name}.letter.average": other["letter_overall"], f"{name}.unparseable": other["unparseable"]}
+    return {
+        **out,
+        f"{name}.average": scores["overall"],
+        f"{name}.n": scores["n"],
+        f"{name}.letter.average": other["letter_overall"],
+        f"{name}.unparseable": other["unparseable"],
+    }
 
 
-def music_avqa_scores(model, processor, records: Sequence[OpenQARecord], req: EvalRequest,
-                      name: str = "music_avqa", cache: Path | None = None) -> dict[str, float]:
+def music_avqa_scores(
+    model,
+    processor,
+    records: Sequence[OpenQARecord],
+    req: EvalRequest,
+    name: str = "music_avqa",
+    cache: Path | None = None,
+) -> dict[str, float]:
     """Accuracy (%) per question type (``<name>.counting``…), per group (``<name>.group.audio``…) and overall."""
     gens = _generate(model, processor, records, req, cache)
-    s = score_music_avqa([{"id": r.id, "answer": r.answer, "group": r.group, "type": r.type,
-                           "prediction": g["completion"]} for r, g in zip(records, gens)])
+    s = score_music_avqa(
+        [
+            {"id": r.id, "answer": r.answer, "group": r.group, "type": r.type, "prediction": g["completion"]}
+            for r, g in zip(records, gens)
+        ]
+    )
     out = {f"{name}.{t.lower()}": v for t, v in s["type"].items()}
     out.update({f"{name}.group.{g.lower()}": v for g, v in s["group"].items()})
     return {**out, f"{name}.average": s["overall"], f"{name}.n": s["n"], f"{name}.unparseable": s["unparseable"]}
@@ -136,8 +177,14 @@ def validation_accuracy(cfg, prompt: str) -> Callable:
     return lambda model, processor: mc_accuracy(model, processor, records, req, "avqa_val")["avqa_val.accuracy"]
 
 
-def export_best_checkpoint(ckpt_dir: Path, out_dir: Path, validate: Callable, tracker,
-                           base: str | None = None, metric: str = "avqa_val.accuracy") -> dict:
+def export_best_checkpoint(
+    ckpt_dir: Path,
+    out_dir: Path,
+    validate: Callable,
+    tracker,
+    base: str | None = None,
+    metric: str = "avqa_val.accuracy",
+) -> dict:
     """Score every checkpoint under ``ckpt_dir`` with ``validate(model, processor) -> float`` (the
     validation split, paper 02 §4.1: "Best checkpoints are selected by validation accuracy"), save the
     best as ``out_dir/model`` (adapters merged into ``base``) and delete the checkpoints.
@@ -160,12 +207,16 @@ def export_best_checkpoint(ckpt_dir: Path, out_dir: Path, validate: Callable, tr
     model.save_pretrained(out_dir / "model")
     processor.save_pretrained(out_dir / "model")
     shutil.rmtree(ckpt_dir, ignore_errors=True)
-    return {"selection.step": checkpoint_step(best), "selection.candidates": len(scores),
-            f"selection.{metric}": scores[checkpoint_step(best)]}
+    return {
+        "selection.step": checkpoint_step(best),
+        "selection.candidates": len(scores),
+        f"selection.{metric}": scores[checkpoint_step(best)],
+    }
 
 
-def evaluate_suite(model, processor, cfg, prompt: str, out_dir: Path, tracker, *, music_avqa: bool,
-                   no_audio: bool) -> dict:
+def evaluate_suite(
+    model, processor, cfg, prompt: str, out_dir: Path, tracker, *, music_avqa: bool, no_audio: bool
+) -> dict:
     """AVQA val, MMAU test-mini (official scorer; also without audio when ``no_audio``) and MUSIC-AVQA test.
 
     The scorers' and the extractor's versions and the MMAU test set's sha256 are tagged on the run.
@@ -174,23 +225,55 @@ def evaluate_suite(model, processor, cfg, prompt: str, out_dir: Path, tracker, *
     from audioreason.evaluation import mmau as mmau_rule
     from audioreason.evaluation import music_avqa as music_rule
 
-    tracker.set_tags({"scorer": mmau_rule.SCORER_NAME, "extractor": mmau_rule.EXTRACTOR_NAME,
-                      "test_set_sha256": mmau_rule.mmau_test_set_sha256(json.loads(Path(cfg.mmau_json).read_text())),
-                      "music_avqa_scorer": music_rule.SCORER_NAME})
+    tracker.set_tags(
+        {
+            "scorer": mmau_rule.SCORER_NAME,
+            "extractor": mmau_rule.EXTRACTOR_NAME,
+            "test_set_sha256": mmau_rule.mmau_test_set_sha256(json.loads(Path(cfg.mmau_json).read_text())),
+            "music_avqa_scorer": music_rule.SCORER_NAME,
+        }
+    )
     model.eval()
     gens = out_dir / "generations"
-    metrics = mc_accuracy(model, processor, read_manifest(cfg.avqa_val), eval_request(cfg, prompt), "avqa_val",
-                          gens / "avqa_val.jsonl")
+    metrics = mc_accuracy(
+        model, processor, read_manifest(cfg.avqa_val), eval_request(cfg, prompt), "avqa_val", gens / "avqa_val.jsonl"
+    )
     mmau = read_manifest(cfg.mmau_manifest)
-    metrics.update(mmau_scores(model, processor, mmau, cfg.mmau_json, eval_request(cfg, prompt), "mmau",
-                               gens / "mmau.jsonl", out_dir / "mmau_predictions.json"))
+    metrics.update(
+        mmau_scores(
+            model,
+            processor,
+            mmau,
+            cfg.mmau_json,
+            eval_request(cfg, prompt),
+            "mmau",
+            gens / "mmau.jsonl",
+            out_dir / "mmau_predictions.json",
+        )
+    )
     if no_audio:
-        metrics.update(mmau_scores(model, processor, mmau, cfg.mmau_json, eval_request(cfg, prompt, False),
-                                   "mmau_no_audio", gens / "mmau_no_audio.jsonl"))
+        metrics.update(
+            mmau_scores(
+                model,
+                processor,
+                mmau,
+                cfg.mmau_json,
+                eval_request(cfg, prompt, False),
+                "mmau_no_audio",
+                gens / "mmau_no_audio.jsonl",
+            )
+        )
     if music_avqa and cfg.music_avqa_test:
-        metrics.update(music_avqa_scores(model, processor, read_manifest(cfg.music_avqa_test, OpenQARecord),
-                                         eval_request(cfg, cfg.music_avqa_prompt), "music_avqa",
-                                         gens / "music_avqa.jsonl"))
+        metrics.update(
+            music_avqa_scores(
+                model,
+                processor,
+                read_manifest(cfg.music_avqa_test, OpenQARecord),
+                eval_request(cfg, cfg.music_avqa_prompt),
+                "music_avqa",
+                gens / "music_avqa.jsonl",
+            )
+        )
     return metrics
 
 
@@ -200,8 +283,9 @@ def finish_row(metrics: dict, paper_numbers: dict, shown: Sequence[str], title: 
     from audioreason.plots import bar_plot
 
     metrics.update(paper_numbers)
-    png = bar_plot({k: metrics[k] for k in shown if k in metrics}, out_dir / "scores.png", title=title, ylabel="%",
-                   ylim=(0, 100))
+    png = bar_plot(
+        {k: metrics[k] for k in shown if k in metrics}, out_dir / "scores.png", title=title, ylabel="%", ylim=(0, 100)
+    )
     tracker.log_artifact(png, "plots")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "scores.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

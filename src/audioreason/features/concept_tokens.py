@@ -37,10 +37,14 @@ LEVELS: dict[str, tuple[str, ...]] = {
 """Table I's five binned concepts and their level names, lowest bin first."""
 CONCEPTS = tuple(LEVELS)
 VOICE_QUALITIES = ("MODAL", "BREATHY", "PRESSED", "ROUGH", "CREAKY", "UNVOICED")
-VOICE_QUALITY_OPPOSITE = {"BREATHY": "PRESSED", "PRESSED": "BREATHY",   # the two ends of the phonation continuum
-                          "MODAL": "ROUGH", "ROUGH": "MODAL",           # periodic vs aperiodic voicing
-                          "CREAKY": "BREATHY",                          # tense, irregular vs lax
-                          "UNVOICED": "UNVOICED"}
+VOICE_QUALITY_OPPOSITE = {
+    "BREATHY": "PRESSED",
+    "PRESSED": "BREATHY",  # the two ends of the phonation continuum
+    "MODAL": "ROUGH",
+    "ROUGH": "MODAL",  # periodic vs aperiodic voicing
+    "CREAKY": "BREATHY",  # tense, irregular vs lax
+    "UNVOICED": "UNVOICED",
+}
 """What Conflict puts in place of each voice quality (the paper asks for "its opposite category")."""
 UNDEFINED = "UNDEFINED"
 QUANTILES = (0.2, 0.4, 0.6, 0.8)
@@ -89,8 +93,11 @@ class QuantileBinner:
             return UNDEFINED
         key = (concept, group if concept in self.grouped else "*")
         if key not in self.edges:
-            raise KeyError(f"no bin edges for {concept}" + (f" and group {group!r}" if concept in self.grouped else "")
-                           + f" (fit on: {sorted(self.edges)})")
+            raise KeyError(
+                f"no bin edges for {concept}"
+                + (f" and group {group!r}" if concept in self.grouped else "")
+                + f" (fit on: {sorted(self.edges)})"
+            )
         return LEVELS[concept][int(np.searchsorted(self.edges[key], value, side="right"))]
 
 
@@ -187,8 +194,10 @@ def concept_scores(row: Mapping[str, float], scaler: RobustScaler) -> dict[str, 
     NaN when any of them is undefined."""
     from audioreason.audio.egemaps import CONCEPT_COLUMNS
 
-    return {concept: float(np.mean([sign * scaler.z(row, c) for c, sign in cols]))
-            for concept, cols in CONCEPT_COLUMNS.items()}
+    return {
+        concept: float(np.mean([sign * scaler.z(row, c) for c, sign in cols]))
+        for concept, cols in CONCEPT_COLUMNS.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -263,7 +272,8 @@ class ConceptTokenizer:
         self.scaler = RobustScaler().fit(train_rows, USED_COLUMNS)
         scores = [concept_scores(r, self.scaler) for r in train_rows]
         self.binner = QuantileBinner(grouped=tuple(self.grouped)).fit(
-            {c: [s[c] for s in scores] for c in CONCEPTS}, groups)
+            {c: [s[c] for s in scores] for c in CONCEPTS}, groups
+        )
         return self
 
     def tokens(self, row: Mapping[str, float], group: str | None = None) -> tuple[dict[str, float], dict[str, str]]:
@@ -272,17 +282,27 @@ class ConceptTokenizer:
         if self.binner is None:
             raise RuntimeError("ConceptTokenizer.fit must run before tokens()")
         scores = concept_scores(row, self.scaler)
-        toks = {c: (UNDEFINED if c in self.grouped and (c, group) not in self.binner.edges
-                    else self.binner.level(c, scores[c], group)) for c in CONCEPTS}
+        toks = {
+            c: (
+                UNDEFINED
+                if c in self.grouped and (c, group) not in self.binner.edges
+                else self.binner.level(c, scores[c], group)
+            )
+            for c in CONCEPTS
+        }
         toks["VOICE_QUALITY"] = self.rule.label(row, self.scaler)
         return scores, toks
 
     def state(self) -> dict:
         """What was fit (medians, IQRs, edges), for ``fit.json``."""
         assert self.binner is not None
-        return {"median": self.scaler.median, "iqr": self.scaler.iqr, "grouped": list(self.grouped),
-                "edges": {f"{c}/{g}": [float(e) for e in v] for (c, g), v in sorted(self.binner.edges.items())},
-                "voice_quality": {"threshold": self.rule.threshold, "min_voiced_fraction": self.rule.min_voiced_fraction}}
+        return {
+            "median": self.scaler.median,
+            "iqr": self.scaler.iqr,
+            "grouped": list(self.grouped),
+            "edges": {f"{c}/{g}": [float(e) for e in v] for (c, g), v in sorted(self.binner.edges.items())},
+            "voice_quality": {"threshold": self.rule.threshold, "min_voiced_fraction": self.rule.min_voiced_fraction},
+        }
 
 
 def normalised_mutual_information(tokens: Sequence[str], labels: Sequence[str]) -> float:

@@ -55,17 +55,18 @@ def condition_tokens(rows: Sequence[dict], condition: str, *, seed: int = 0, p: 
     raise ValueError(f"unknown condition {condition!r} (have: {', '.join(CONDITIONS)})")
 
 
-def questions(rows: Sequence[dict], token_sets: Sequence[dict] | None, cfg: InterventionsConfig,
-              dataset: str) -> list[QARecord]:
+def questions(
+    rows: Sequence[dict], token_sets: Sequence[dict] | None, cfg: InterventionsConfig, dataset: str
+) -> list[QARecord]:
     """One question per utterance, the whole user turn in ``question`` (the choices in the
     classes' order, then the token string when given)."""
     words = tuple(cfg.classes[dataset][c] for c in sorted(cfg.classes[dataset]))
     out = []
     for i, r in enumerate(rows):
-        text = format_prompt(cfg.prompt, QARecord(r["id"], dataset, r["split"], r["audio"], cfg.question, words,
-                                                  words[0]))
+        text = format_prompt(
+            cfg.prompt, QARecord(r["id"], dataset, r["split"], r["audio"], cfg.question, words, words[0])
+        )
         if token_sets is not None:
             text += cfg.token_suffix.format(tokens=serialise(token_sets[i]))
-        out.append(QARecord(r["id"], dataset, r["split"], r["audio"], text, words,
-                            cfg.classes[dataset][r["label"]]))
+        out.append(QARecord(r["id"], dataset, r["split"], r["audio"], text, words, cfg.classes[dataset][r["label"]]))
     return out

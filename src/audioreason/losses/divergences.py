@@ -37,8 +37,15 @@ def _up(x: torch.Tensor) -> torch.Tensor:
     return x if x.dtype in (torch.float32, torch.float64) else x.float()
 
 
-def token_divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, kind: str = "jsd",
-                     temperature: float = 1.0, beta: float = 0.5, detach_teacher: bool = True) -> torch.Tensor:
+def token_divergence(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    *,
+    kind: str = "jsd",
+    temperature: float = 1.0,
+    beta: float = 0.5,
+    detach_teacher: bool = True,
+) -> torch.Tensor:
     """Divergence per row between the teacher's and the student's distributions.
 
     Args:
@@ -76,8 +83,11 @@ def token_divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
     # skew_kl: KL(p || alpha p + (1 - alpha) q)
     if beta == 1.0:
         return torch.zeros(log_q.shape[0], dtype=log_q.dtype, device=log_q.device)
-    log_m = log_q if beta == 0.0 else torch.logsumexp(
-        torch.stack([log_p + math.log(beta), log_q + math.log(1 - beta)]), dim=0)
+    log_m = (
+        log_q
+        if beta == 0.0
+        else torch.logsumexp(torch.stack([log_p + math.log(beta), log_q + math.log(1 - beta)]), dim=0)
+    )
     return (log_p.exp() * (log_p - log_m)).sum(-1)
 
 
@@ -88,8 +98,15 @@ def _masked_rows(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return x[mask.bool()]
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: torch.Tensor, *, kind: str = "jsd",
-            temperature: float = 1.0, beta: float = 0.5) -> torch.Tensor:
+def kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    kind: str = "jsd",
+    temperature: float = 1.0,
+    beta: float = 0.5,
+) -> torch.Tensor:
     """Reference: mean divergence over the masked positions, every intermediate at once.
 
     Args:
@@ -102,8 +119,9 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: to
     return token_divergence(s, t, kind=kind, temperature=temperature, beta=beta).mean()
 
 
-def _divergence_and_grad(s: torch.Tensor, t: torch.Tensor, kind: str, temperature: float,
-                         beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _divergence_and_grad(
+    s: torch.Tensor, t: torch.Tensor, kind: str, temperature: float, beta: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-row divergence ``[n]`` and its gradient with respect to the student logits ``[n, V]``, in closed form.
 
     With q = softmax(z / T) and g = d divergence / d q, the chain rule through the softmax gives
@@ -151,10 +169,14 @@ class _ChunkedKD(torch.autograd.Function):
         n = rows.numel()
         with torch.no_grad():
             for start in range(0, n, chunk):
-                idx = rows[start: start + chunk]
-                value, g = _divergence_and_grad(student.index_select(0, idx),
-                                                teacher.index_select(0, teacher_rows[start: start + chunk]), kind,
-                                                temperature, beta)
+                idx = rows[start : start + chunk]
+                value, g = _divergence_and_grad(
+                    student.index_select(0, idx),
+                    teacher.index_select(0, teacher_rows[start : start + chunk]),
+                    kind,
+                    temperature,
+                    beta,
+                )
                 total += value.sum()
                 if grad is not None:
                     grad.index_copy_(0, idx, (g / n).to(grad.dtype))
@@ -167,9 +189,16 @@ class _ChunkedKD(torch.autograd.Function):
         return (None if grad is None else grad * grad_output.to(grad.dtype)), None, None, None, None, None, None, None
 
 
-def chunked_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: torch.Tensor, *,
-                    kind: str = "jsd", temperature: float = 1.0, beta: float = 0.5,
-                    chunk_size: int = 256) -> torch.Tensor:
+def chunked_kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    kind: str = "jsd",
+    temperature: float = 1.0,
+    beta: float = 0.5,
+    chunk_size: int = 256,
+) -> torch.Tensor:
     """:func:`kd_loss`, computed ``chunk_size`` positions at a time.
 
     The value and its gradient (closed forms, :func:`_divergence_and_grad`) are computed
@@ -183,19 +212,38 @@ def chunked_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, 
     if temperature <= 0 or not 0.0 <= beta <= 1.0:
         raise ValueError(f"temperature must be positive and beta in [0, 1], got {temperature}, {beta}")
     if student_logits.shape[:-1] != mask.shape or teacher_logits.shape != student_logits.shape:
-        raise ValueError(f"logits {tuple(student_logits.shape)} / {tuple(teacher_logits.shape)} do not match "
-                         f"mask {tuple(mask.shape)}")
+        raise ValueError(
+            f"logits {tuple(student_logits.shape)} / {tuple(teacher_logits.shape)} do not match "
+            f"mask {tuple(mask.shape)}"
+        )
     rows = mask.reshape(-1).nonzero().squeeze(-1)
     if rows.numel() == 0:
         return student_logits.sum() * 0.0
     vocab = student_logits.shape[-1]
-    return _ChunkedKD.apply(student_logits.reshape(-1, vocab), teacher_logits.detach().reshape(-1, vocab), rows,
-                            rows, kind, temperature, beta, chunk_size)
+    return _ChunkedKD.apply(
+        student_logits.reshape(-1, vocab),
+        teacher_logits.detach().reshape(-1, vocab),
+        rows,
+        rows,
+        kind,
+        temperature,
+        beta,
+        chunk_size,
+    )
 
 
-def aligned_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, student_positions: torch.Tensor,
-                    teacher_positions: torch.Tensor, mask: torch.Tensor, *, kind: str = "jsd",
-                    temperature: float = 1.0, beta: float = 0.5, chunk_size: int = 256) -> torch.Tensor:
+def aligned_kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    student_positions: torch.Tensor,
+    teacher_positions: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    kind: str = "jsd",
+    temperature: float = 1.0,
+    beta: float = 0.5,
+    chunk_size: int = 256,
+) -> torch.Tensor:
     """:func:`chunked_kd_loss` between two sequences of different layouts, aligned per response token.
 
     Row ``k`` of sample ``b`` compares ``student_logits[b, student_positions[b, k]]`` with
@@ -219,16 +267,31 @@ def aligned_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, 
     s_rows = (b * student_logits.shape[1] + student_positions)[mask]
     t_rows = (b * teacher_logits.shape[1] + teacher_positions)[mask]
     vocab = student_logits.shape[-1]
-    return _ChunkedKD.apply(student_logits.reshape(-1, vocab), teacher_logits.detach().reshape(-1, vocab), s_rows,
-                            t_rows, kind, temperature, beta, chunk_size)
+    return _ChunkedKD.apply(
+        student_logits.reshape(-1, vocab),
+        teacher_logits.detach().reshape(-1, vocab),
+        s_rows,
+        t_rows,
+        kind,
+        temperature,
+        beta,
+        chunk_size,
+    )
 
 
 HIDDEN_KINDS = ("softmax", "mse", "cosine")
 
 
-def hidden_kd_loss(teacher_hidden: torch.Tensor, student_hidden: torch.Tensor, mask: torch.Tensor, *,
-                   kind: str = "softmax", divergence: str = "jsd", temperature: float = 1.0,
-                   beta: float = 0.5) -> torch.Tensor:
+def hidden_kd_loss(
+    teacher_hidden: torch.Tensor,
+    student_hidden: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    kind: str = "softmax",
+    divergence: str = "jsd",
+    temperature: float = 1.0,
+    beta: float = 0.5,
+) -> torch.Tensor:
     """Hidden-state KD of eq. 5 / eq. 8, averaged over the masked positions.
 
     ``softmax`` is eq. 5 taken literally: the divergence between softmax distributions over
@@ -247,8 +310,7 @@ def hidden_kd_loss(teacher_hidden: torch.Tensor, student_hidden: torch.Tensor, m
     if s.shape[0] == 0:
         return student_hidden.sum() * 0.0
     if kind == "softmax":
-        return token_divergence(s, t, kind=divergence, temperature=temperature, beta=beta,
-                                detach_teacher=False).mean()
+        return token_divergence(s, t, kind=divergence, temperature=temperature, beta=beta, detach_teacher=False).mean()
     if kind == "mse":
         return (_up(s) - _up(t)).pow(2).mean(-1).mean()
     return (1 - F.cosine_similarity(_up(s), _up(t), dim=-1)).mean()

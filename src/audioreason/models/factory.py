@@ -29,12 +29,12 @@ from transformers import (
     AutoConfig,
     AutoProcessor,
     AutoTokenizer,
+    Qwen2_5OmniThinkerForConditionalGeneration,
     Qwen2AudioConfig,
     Qwen2AudioEncoderConfig,
     Qwen2AudioForConditionalGeneration,
     Qwen2AudioProcessor,
     Qwen2Config,
-    Qwen2_5OmniThinkerForConditionalGeneration,
     Qwen3Config,
     Qwen3ForCausalLM,
     WhisperFeatureExtractor,
@@ -81,8 +81,11 @@ def _encoder_positions(cfg: ModelsConfig) -> int:
 
 def _encoder_kwargs(cfg: ModelsConfig) -> dict[str, Any]:
     """Whisper-style audio tower sizes, shared by the Qwen2-Audio and Omni thinker configs."""
-    return dict(dataclasses.asdict(cfg.audio_encoder), num_mel_bins=cfg.feature_extractor.feature_size,
-                max_source_positions=_encoder_positions(cfg))
+    return dict(
+        dataclasses.asdict(cfg.audio_encoder),
+        num_mel_bins=cfg.feature_extractor.feature_size,
+        max_source_positions=_encoder_positions(cfg),
+    )
 
 
 def _token_ids(tokenizer) -> dict[str, int]:
@@ -94,8 +97,14 @@ def _token_ids(tokenizer) -> dict[str, int]:
 def _text_kwargs(cfg: ModelsConfig, ids: dict[str, int], teacher: bool = False) -> dict[str, Any]:
     d = dataclasses.asdict(cfg.teacher_text_decoder if teacher else cfg.text_decoder)
     eos = ids[tk.ENDOFTEXT]
-    return dict(d, vocab_size=ids["vocab_size"], pad_token_id=eos, eos_token_id=[ids[tk.IM_END], eos],
-                bos_token_id=None, tie_word_embeddings=True)
+    return dict(
+        d,
+        vocab_size=ids["vocab_size"],
+        pad_token_id=eos,
+        eos_token_id=[ids[tk.IM_END], eos],
+        bos_token_id=None,
+        tie_word_embeddings=True,
+    )
 
 
 def qwen2_audio_config(cfg: ModelsConfig, tokenizer) -> Qwen2AudioConfig:
@@ -109,22 +118,37 @@ def omni_thinker_config(cfg: ModelsConfig, tokenizer) -> Qwen2_5OmniThinkerConfi
     ids = _token_ids(tokenizer)
     dec = cfg.text_decoder
     # The thinker's tower projects straight to the decoder width; one attention window per clip.
-    audio = Qwen2_5OmniAudioEncoderConfig(**_encoder_kwargs(cfg), n_window=_encoder_positions(cfg),
-                                          output_dim=dec.hidden_size)
+    audio = Qwen2_5OmniAudioEncoderConfig(
+        **_encoder_kwargs(cfg), n_window=_encoder_positions(cfg), output_dim=dec.hidden_size
+    )
     # mrope splits each head's rotary half-dimension into (temporal, height, width).
     half = dec.hidden_size // dec.num_attention_heads // 2
     t_part = half - 2 * (half // 4)
     text_kwargs = _text_kwargs(cfg, ids)
-    text_kwargs["rope_parameters"] = {"rope_type": "default", "rope_theta": 1_000_000.0,
-                                      "mrope_section": [t_part, half // 4, half // 4]}
+    text_kwargs["rope_parameters"] = {
+        "rope_type": "default",
+        "rope_theta": 1_000_000.0,
+        "mrope_section": [t_part, half // 4, half // 4],
+    }
     text = Qwen2_5OmniTextConfig(**text_kwargs)
     # The vision tower is never fed at this scale; keep it as small as the class allows.
-    vision = Qwen2_5OmniVisionEncoderConfig(depth=1, hidden_size=16, intermediate_size=32, num_heads=2,
-                                            out_hidden_size=dec.hidden_size, fullatt_block_indexes=[0])
+    vision = Qwen2_5OmniVisionEncoderConfig(
+        depth=1,
+        hidden_size=16,
+        intermediate_size=32,
+        num_heads=2,
+        out_hidden_size=dec.hidden_size,
+        fullatt_block_indexes=[0],
+    )
     config = Qwen2_5OmniThinkerConfig(
-        audio_config=audio, vision_config=vision, text_config=text,
-        audio_token_index=ids[tk.AUDIO], image_token_index=ids[tk.IMAGE], video_token_index=ids[tk.VIDEO],
-        audio_start_token_id=ids[tk.AUDIO_BOS], audio_end_token_id=ids[tk.AUDIO_EOS],
+        audio_config=audio,
+        vision_config=vision,
+        text_config=text,
+        audio_token_index=ids[tk.AUDIO],
+        image_token_index=ids[tk.IMAGE],
+        video_token_index=ids[tk.VIDEO],
+        audio_start_token_id=ids[tk.AUDIO_BOS],
+        audio_end_token_id=ids[tk.AUDIO_EOS],
         user_token_id=tokenizer.convert_tokens_to_ids("user") if "user" in tokenizer.get_vocab() else ids[tk.IM_START],
     )
     config.vision_start_token_id = ids[tk.VISION_BOS]
@@ -161,8 +185,12 @@ def build_tiny_model(name: str, cfg: ModelsConfig, tokenizer, out_dir: str | Pat
         tokenizer.save_pretrained(out)
     else:
         build_processor(cfg, tokenizer).save_pretrained(out)
-    return {"name": name, "architecture": cls.__name__, "parameters": sum(p.numel() for p in model.parameters()),
-            "path": str(out)}
+    return {
+        "name": name,
+        "architecture": cls.__name__,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "path": str(out),
+    }
 
 
 def load_model(path_or_id: str, *, dtype: torch.dtype = torch.float32):
@@ -179,7 +207,8 @@ def load_model(path_or_id: str, *, dtype: torch.dtype = torch.float32):
         # A full Qwen2.5-Omni checkpoint (thinker + talker + token2wav): paper 01's student is its
         # thinker, whose weights sit under ``thinker.``; the talker's are left unread.
         model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(
-            path_or_id, config=config.thinker_config, key_mapping={r"^thinker\.": ""}, dtype=dtype)
+            path_or_id, config=config.thinker_config, key_mapping={r"^thinker\.": ""}, dtype=dtype
+        )
         return model, AutoProcessor.from_pretrained(path_or_id)
     arch = (config.architectures or [None])[0]
     if arch not in ARCHITECTURES:

@@ -198,14 +198,24 @@ def check_audio(path: str | Path, limits: AudioLimits, *, fingerprint: bool = Fa
         found.append(("audio.silent", f"silent (rms {_fmt_db(rms)} dBFS < {limits.silence_dbfs:g} dBFS)"))
     clipped = float(np.count_nonzero(np.abs(finite_data) >= CLIP_LEVEL)) / data.size if data.size else 0.0
     if clipped > limits.clipping_fraction:
-        found.append((
-            "audio.clipping",
-            f"clipping: {100 * clipped:.2f}% of samples at full scale (|x| >= {CLIP_LEVEL:g}; "
-            f"at most {100 * limits.clipping_fraction:g}% allowed)",
-        ))
+        found.append(
+            (
+                "audio.clipping",
+                f"clipping: {100 * clipped:.2f}% of samples at full scale (|x| >= {CLIP_LEVEL:g}; "
+                f"at most {100 * limits.clipping_fraction:g}% allowed)",
+            )
+        )
     fp = audio_fingerprint(data, sample_rate) if fingerprint and n_frames > 0 else None
-    return _report(path_str, found, sample_rate=sample_rate, duration_s=duration_s, rms_dbfs=rms,
-                   channels=channels, clipped_fraction=clipped, fingerprint=fp)
+    return _report(
+        path_str,
+        found,
+        sample_rate=sample_rate,
+        duration_s=duration_s,
+        rms_dbfs=rms,
+        channels=channels,
+        clipped_fraction=clipped,
+        fingerprint=fp,
+    )
 
 
 def _report(path: str, found: list[tuple[str, str]], **values) -> AudioReport:

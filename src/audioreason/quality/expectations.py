@@ -252,8 +252,17 @@ def _build_checks(cls: type, rules: ManifestRules, *, present: set[str], work: p
     kind = cls.__name__
     checks: list[_Check] = []
 
-    def add(key: str, description: str, column: str | None, exp_cls: type, needs: Iterable[str], /,
-            value_column: str | None = None, why_column: str | None = None, **kw: Any) -> None:
+    def add(
+        key: str,
+        description: str,
+        column: str | None,
+        exp_cls: type,
+        needs: Iterable[str],
+        /,
+        value_column: str | None = None,
+        why_column: str | None = None,
+        **kw: Any,
+    ) -> None:
         assert key in CHECKS, key
         # A check on an absent column would only repeat "column missing" as a GX
         # exception traceback; the columns check already reports it.
@@ -262,60 +271,129 @@ def _build_checks(cls: type, rules: ManifestRules, *, present: set[str], work: p
         checks.append(_Check(key, description, column, exp_cls(meta={"check": key}, **kw), value_column, why_column))
 
     def true(key: str, description: str, helper: str, needs: Iterable[str], why: str | None = None) -> None:
-        add(key, description, helper, gxe.ExpectColumnValuesToBeInSet, needs, why_column=why,
-            column=helper, value_set=[True])
+        add(
+            key,
+            description,
+            helper,
+            gxe.ExpectColumnValuesToBeInSet,
+            needs,
+            why_column=why,
+            column=helper,
+            value_set=[True],
+        )
 
     def in_set(key: str, column: str, allowed: Sequence[str], description: str | None = None) -> None:
         if description is None:
             shown = ", ".join(repr(v) for v in allowed) if len(allowed) <= 12 else f"{len(allowed)} allowed values"
             description = f"{column} not in {{{shown}}}"
-        add(key, description, column, gxe.ExpectColumnValuesToBeInSet, (column,),
-            value_column=f"_v_{column}", column=f"_v_{column}", value_set=list(allowed))
+        add(
+            key,
+            description,
+            column,
+            gxe.ExpectColumnValuesToBeInSet,
+            (column,),
+            value_column=f"_v_{column}",
+            column=f"_v_{column}",
+            value_set=list(allowed),
+        )
 
-    add("manifest.columns", "manifest columns missing", None, gxe.ExpectTableColumnsToMatchSet, (),
-        column_set=fields, exact_match=False)
-    add("manifest.row_count", "too few records", None, gxe.ExpectTableRowCountToBeBetween, (),
-        min_value=rules.min_records)
+    add(
+        "manifest.columns",
+        "manifest columns missing",
+        None,
+        gxe.ExpectTableColumnsToMatchSet,
+        (),
+        column_set=fields,
+        exact_match=False,
+    )
+    add(
+        "manifest.row_count",
+        "too few records",
+        None,
+        gxe.ExpectTableRowCountToBeBetween,
+        (),
+        min_value=rules.min_records,
+    )
     true("manifest.field_types", "wrong field type", "_types_ok", (), why="_why_types")
     keys = [c for c in ("dataset", "split", "id") if c in fields]
-    add("manifest.id_unique", f"duplicate id within {'/'.join(k for k in keys if k != 'id')}",
-        ", ".join(keys), gxe.ExpectCompoundColumnsToBeUnique, keys,
-        value_column="_key_id", column_list=[f"_key_{k}" for k in keys])
+    add(
+        "manifest.id_unique",
+        f"duplicate id within {'/'.join(k for k in keys if k != 'id')}",
+        ", ".join(keys),
+        gxe.ExpectCompoundColumnsToBeUnique,
+        keys,
+        value_column="_key_id",
+        column_list=[f"_key_{k}" for k in keys],
+    )
     if "split" in fields and rules.splits is not None:
         in_set("manifest.split_in_set", "split", rules.splits)
 
     if kind in ("QARecord", "OpenQARecord", "CotaRecord"):
         true("manifest.question_nonempty", "question empty", "_question_ok", ("question",))
     if kind == "QARecord":
-        add("manifest.n_choices", f"number of choices not in {rules.min_choices}..{rules.max_choices}",
-            "choices", gxe.ExpectColumnValuesToBeBetween, ("choices",), value_column="_n_choices",
-            column="_n_choices", min_value=rules.min_choices, max_value=rules.max_choices)
+        add(
+            "manifest.n_choices",
+            f"number of choices not in {rules.min_choices}..{rules.max_choices}",
+            "choices",
+            gxe.ExpectColumnValuesToBeBetween,
+            ("choices",),
+            value_column="_n_choices",
+            column="_n_choices",
+            min_value=rules.min_choices,
+            max_value=rules.max_choices,
+        )
         true("manifest.choices_unique", "repeated or empty choices", "_choices_unique", ("choices",))
     if kind in ("QARecord", "CotaRecord"):
-        true("manifest.answer_in_choices", "answer not among choices", "_answer_in_choices", ("choices", "answer"),
-             why="_why_answer")
+        true(
+            "manifest.answer_in_choices",
+            "answer not among choices",
+            "_answer_in_choices",
+            ("choices", "answer"),
+            why="_why_answer",
+        )
     if kind == "QARecord":
         in_set("manifest.task_in_set", "task", rules.tasks)
         in_set("manifest.difficulty_in_set", "difficulty", rules.difficulties)
     if kind == "OpenQARecord":
         if rules.answer_vocab is not None:
-            in_set("manifest.answer_in_vocab", "answer", rules.answer_vocab,
-                   f"answer not in the {len(set(rules.answer_vocab))}-word answer vocabulary")
+            in_set(
+                "manifest.answer_in_vocab",
+                "answer",
+                rules.answer_vocab,
+                f"answer not in the {len(set(rules.answer_vocab))}-word answer vocabulary",
+            )
         pairs = [f"{g}/{t}" for g, t in MUSIC_AVQA_TYPES]
-        add("manifest.group_type", "group/type not one of the 9 official pairs", "group, type",
-            gxe.ExpectColumnValuesToBeInSet, ("group", "type"), value_column="_group_type",
-            column="_group_type", value_set=pairs)
+        add(
+            "manifest.group_type",
+            "group/type not one of the 9 official pairs",
+            "group, type",
+            gxe.ExpectColumnValuesToBeInSet,
+            ("group", "type"),
+            value_column="_group_type",
+            column="_group_type",
+            value_set=pairs,
+        )
     if kind == "Utterance":
         if rules.labels is not None:
             in_set("manifest.label_in_set", "label", rules.labels)
         in_set("manifest.gender_in_set", "gender", GENDERS)
     if kind == "Soundscape":
         true("manifest.event_times", "event times invalid", "_event_times_ok", ("events",), why="_why_event_times")
-        true("manifest.event_confidence", "event confidence outside [0, 1]", "_event_confidence_ok", ("events",),
-             why="_why_event_confidence")
+        true(
+            "manifest.event_confidence",
+            "event confidence outside [0, 1]",
+            "_event_confidence_ok",
+            ("events",),
+            why="_why_event_confidence",
+        )
         if rules.labels is not None:
-            true("manifest.label_in_set", "labels not in the allowed set", "_labels_ok", ("events", "labels"),
-                 why="_why_labels")
+            true(
+                "manifest.label_in_set",
+                "labels not in the allowed set",
+                "_labels_ok",
+                ("events", "labels"),
+                why="_why_labels",
+            )
     if kind == "LabelledClip":
         true("manifest.label_nonempty", "label empty", "_label_ok", ("label",))
         if rules.labels is not None:
@@ -323,8 +401,13 @@ def _build_checks(cls: type, rules: ManifestRules, *, present: set[str], work: p
     if kind == "Caption":
         true("manifest.caption_nonempty", "caption empty", "_caption_ok", ("caption",))
     if kind == "CotaRecord":
-        true("manifest.answer_letter", "answer letter does not name the answer", "_answer_letter_ok",
-             ("choices", "answer", "answer_letter"), why="_why_answer_letter")
+        true(
+            "manifest.answer_letter",
+            "answer letter does not name the answer",
+            "_answer_letter_ok",
+            ("choices", "answer", "answer_letter"),
+            why="_why_answer_letter",
+        )
     return checks
 
 
@@ -492,11 +575,17 @@ def _type_problem(value: Any, tp: Any) -> str | None:
     if tp is bool:
         return None if isinstance(value, bool) else f"expected true/false, got {type(value).__name__}"
     if tp is int:
-        return None if isinstance(value, int) and not isinstance(value, bool) else \
-            f"expected an integer, got {type(value).__name__}"
+        return (
+            None
+            if isinstance(value, int) and not isinstance(value, bool)
+            else f"expected an integer, got {type(value).__name__}"
+        )
     if tp is float:
-        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else \
-            f"expected a number, got {type(value).__name__}"
+        return (
+            None
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            else f"expected a number, got {type(value).__name__}"
+        )
     if tp is str:
         return None if isinstance(value, str) else f"expected a string, got {type(value).__name__}"
     return None
@@ -641,17 +730,29 @@ def _with_helper_columns(df: pd.DataFrame, cls: type, rules: ManifestRules) -> p
     put("_label_ok", _map(work, ["label"], _nonempty, "boolean"))
     put("_caption_ok", _map(work, ["caption"], _nonempty, "boolean"))
     put("_n_choices", _map(work, ["choices"], lambda c: len(c) if _is_list(c) else None, "Int64"))
-    put("_choices_unique", _map(work, ["choices"], lambda c: (
-        all(isinstance(x, str) and x.strip() for x in c) and len(set(map(_hashable, c))) == len(c)
-    ) if _is_list(c) else None, "boolean"))
+    put(
+        "_choices_unique",
+        _map(
+            work,
+            ["choices"],
+            lambda c: (
+                (all(isinstance(x, str) and x.strip() for x in c) and len(set(map(_hashable, c))) == len(c))
+                if _is_list(c)
+                else None
+            ),
+            "boolean",
+        ),
+    )
     put_pair("_answer_in_choices", "_why_answer", ["choices", "answer"], lambda c, a: _answer_in_choices(c, a, kind))
-    put("_group_type", _map(work, ["group", "type"], lambda g, t: f"{g}/{t}" if isinstance(g, str)
-                            and isinstance(t, str) else None))
+    put(
+        "_group_type",
+        _map(work, ["group", "type"], lambda g, t: f"{g}/{t}" if isinstance(g, str) and isinstance(t, str) else None),
+    )
     put_pair("_event_times_ok", "_why_event_times", ["events"], _event_times)
     put_pair("_event_confidence_ok", "_why_event_confidence", ["events"], _event_confidence)
     if rules.labels is not None:
         allowed = frozenset(rules.labels)
-        put_pair("_labels_ok", "_why_labels", ["events", "labels"], lambda e, l: _unknown_labels(e, l, allowed))
+        put_pair("_labels_ok", "_why_labels", ["events", "labels"], lambda ev, lab: _unknown_labels(ev, lab, allowed))
     put_pair("_answer_letter_ok", "_why_answer_letter", ["choices", "answer", "answer_letter"], _answer_letter)
     return work
 

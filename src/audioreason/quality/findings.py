@@ -160,16 +160,18 @@ class QualityReport:
         rows = sorted(self.quarantined_rows().items(), key=lambda kv: (manifest_order.get(kv[0][0], 0), kv[0][1]))
         for (manifest, row), fs in rows:
             first = fs[0]
-            lines.append({
-                "manifest": manifest,
-                "row": row,
-                "id": first.id,
-                "source": first.source,
-                "check": first.check,
-                "problem": first.problem,
-                "checks": [{"check": f.check, "problem": f.problem} for f in fs],
-                **({"overlaps_with": [dict(o) for o in first.other]} if first.other else {}),
-            })
+            lines.append(
+                {
+                    "manifest": manifest,
+                    "row": row,
+                    "id": first.id,
+                    "source": first.source,
+                    "check": first.check,
+                    "problem": first.problem,
+                    "checks": [{"check": f.check, "problem": f.problem} for f in fs],
+                    **({"overlaps_with": [dict(o) for o in first.other]} if first.other else {}),
+                }
+            )
         return lines
 
     def check_counts(self) -> dict[str, dict[str, Any]]:
@@ -266,8 +268,17 @@ class QualityReport:
         groups: dict[tuple[str, str, str], dict[str, Any]] = {}
         for f in self.findings:
             key = (f.action, f.check, f.manifest)
-            g = groups.setdefault(key, {"action": f.action, "check": f.check, "manifest": f.manifest,
-                                        "description": CHECKS.get(f.check, f.check), "rows": [], "files": {}})
+            g = groups.setdefault(
+                key,
+                {
+                    "action": f.action,
+                    "check": f.check,
+                    "manifest": f.manifest,
+                    "description": CHECKS.get(f.check, f.check),
+                    "rows": [],
+                    "files": {},
+                },
+            )
             if f.check.startswith("audio.") and f.audio:
                 entry = g["files"].setdefault(f.audio, {"path": f.audio, "problem": f.problem, "used_by": []})
                 entry["used_by"].append(f.source)
@@ -285,8 +296,9 @@ class QualityReport:
         header = f"{'manifest':<22} {'type':<13} {'in':>7} {'kept':>7} {'quarant.':>8} {'failed':>7}"
         lines.append(header)
         for m in self.manifests:
-            lines.append(f"{m.name:<22} {m.record_type:<13} {m.n_in:>7} {m.n_kept:>7} {m.n_quarantined:>8} "
-                         f"{m.n_failed:>7}")
+            lines.append(
+                f"{m.name:<22} {m.record_type:<13} {m.n_in:>7} {m.n_kept:>7} {m.n_quarantined:>8} {m.n_failed:>7}"
+            )
         for g in self._groups():
             lines.append("")
             verb = "FAILED" if g["action"] == "fail" else "QUARANTINED"
@@ -345,8 +357,10 @@ class QualityReport:
 def _overlap_text(p: OverlapPair) -> str:
     how = f"fingerprint BER {p.bit_error_rate:.3f}, " if p.bit_error_rate is not None else ""
     clips = p.train_clip if p.train_clip == p.eval_clip else f"{p.train_clip} ~ {p.eval_clip}"
-    return (f"{p.check}: {p.train} x {p.eval}: clip {clips} ({how}{len(p.train_rows)} train row(s), "
-            f"{len(p.eval_rows)} eval row(s))")
+    return (
+        f"{p.check}: {p.train} x {p.eval}: clip {clips} ({how}{len(p.train_rows)} train row(s), "
+        f"{len(p.eval_rows)} eval row(s))"
+    )
 
 
 class QualityError(Exception):

@@ -113,7 +113,7 @@ def audio_fingerprint(samples: np.ndarray, sample_rate: int) -> Fingerprint | No
     peak = float(level.max()) if x.size else 0.0
     if not peak > 0.0:
         return None
-    x = x[int(np.argmax(level > peak * 10 ** (TRIM_DB / 20))):]
+    x = x[int(np.argmax(level > peak * 10 ** (TRIM_DB / 20))) :]
     duration_s = len(x) / RATE
     if len(x) < N_FFT:
         x = np.pad(x, (0, N_FFT - len(x)))

@@ -18,8 +18,8 @@ from audioreason.datasets.records import RECORD_TYPES, RecordError, read_manifes
 from audioreason.quality.audio_checks import AudioJob, AudioLimits, run_audio_jobs
 from audioreason.quality.checks import CHECKS, TABLE_CHECKS, Policy
 from audioreason.quality.expectations import ManifestRules, validate_manifest
-from audioreason.quality.overlap import OverlapPair, Side, find_overlaps, parse_side
 from audioreason.quality.findings import Finding, ManifestSummary, QualityReport, audio_sources, record_source
+from audioreason.quality.overlap import OverlapPair, Side, find_overlaps, parse_side
 
 __all__ = ["GateResult", "ManifestSpec", "run_quality_gate"]
 
@@ -98,16 +98,26 @@ def run_quality_gate(
     for pair in pairs:
         for selector in pair:
             if parse_side(selector)[0] not in by_name:
-                raise ValueError(f"overlap pair {list(pair)}: no manifest named {parse_side(selector)[0]!r} "
-                                 f"(known: {', '.join(by_name)})")
+                raise ValueError(
+                    f"overlap pair {list(pair)}: no manifest named {parse_side(selector)[0]!r} "
+                    f"(known: {', '.join(by_name)})"
+                )
     in_overlap = {parse_side(s)[0] for pair in pairs for s in pair}
 
     findings: list[tuple[Finding, bool]] = []  # (finding without action, forced fail)
     records: dict[str, list[Any]] = {}
     stats: dict[str, dict[str, Any]] = {}
 
-    def add(check: str, spec: ManifestSpec, row: int | None, problem: str, *, audio: str = "",
-            other: tuple = (), force_fail: bool = False) -> None:
+    def add(
+        check: str,
+        spec: ManifestSpec,
+        row: int | None,
+        problem: str,
+        *,
+        audio: str = "",
+        other: tuple = (),
+        force_fail: bool = False,
+    ) -> None:
         if row is None:
             rid, source = "", str(spec.path)
         else:
@@ -120,8 +130,12 @@ def run_quality_gate(
         records[spec.name] = []
         cls = RECORD_TYPES.get(spec.record_type)
         if cls is None:
-            add("manifest.readable", spec, None, f"unknown record type {spec.record_type!r} "
-                f"(known: {', '.join(RECORD_TYPES)})")
+            add(
+                "manifest.readable",
+                spec,
+                None,
+                f"unknown record type {spec.record_type!r} (known: {', '.join(RECORD_TYPES)})",
+            )
             continue
         try:
             records[spec.name] = read_manifest(spec.path, cls)
@@ -130,8 +144,12 @@ def run_quality_gate(
             continue
         n = len(records[spec.name])
         if spec.expected_n is not None and n != spec.expected_n:
-            add("manifest.index_count", spec, None, f"the ingest index says {spec.expected_n} records, "
-                f"the manifest holds {n}")
+            add(
+                "manifest.index_count",
+                spec,
+                None,
+                f"the ingest index says {spec.expected_n} records, the manifest holds {n}",
+            )
         report = validate_manifest(records[spec.name], name=spec.name, record_type=cls, rules=spec.rules)
         stats[spec.name] = report.gx_statistics
         for f in report.failures:
@@ -169,23 +187,28 @@ def run_quality_gate(
     overlaps: list[OverlapPair] = []
     for train_sel, eval_sel in pairs:
         train, evals = _side(train_sel, records), _side(eval_sel, records)
-        found = find_overlaps(train, evals, fingerprints, max_bit_error_rate=max_bit_error_rate,
-                              min_compared_bits=min_compared_bits)
+        found = find_overlaps(
+            train, evals, fingerprints, max_bit_error_rate=max_bit_error_rate, min_compared_bits=min_compared_bits
+        )
         overlaps.extend(found)
         for p in found:
             other = tuple(
-                {"manifest": p.eval_manifest, "id": _text(getattr(evals.records[r], "id", "")),
-                 "source": record_source(evals.records[r], f"row {r}")}
+                {
+                    "manifest": p.eval_manifest,
+                    "id": _text(getattr(evals.records[r], "id", "")),
+                    "source": record_source(evals.records[r], f"row {r}"),
+                }
                 for r in p.eval_rows[:_MAX_OTHER]
             )
             if p.check == "overlap.clip_id":
                 problem = f"clip {p.train_clip} is also in {p.eval} ({len(p.eval_rows)} row(s))"
             else:
-                problem = (f"audio matches {p.eval_audio} (clip {p.eval_clip} in {p.eval}; "
-                           f"fingerprint bit error rate {p.bit_error_rate:.3f})")
+                problem = (
+                    f"audio matches {p.eval_audio} (clip {p.eval_clip} in {p.eval}; "
+                    f"fingerprint bit error rate {p.bit_error_rate:.3f})"
+                )
             for row in p.train_rows:
-                add(p.check, by_name[p.train_manifest], row, problem,
-                    audio=p.train_audio, other=other)
+                add(p.check, by_name[p.train_manifest], row, problem, audio=p.train_audio, other=other)
 
     # 4. policy
     resolved: list[Finding] = []
@@ -194,8 +217,9 @@ def run_quality_gate(
         resolved.append(Finding(f.check, action, f.manifest, f.row, f.id, f.source, f.problem, f.audio, f.other))
     order = {k: i for i, k in enumerate(CHECKS)}
     manifest_order = {s.name: i for i, s in enumerate(specs)}
-    resolved.sort(key=lambda f: (manifest_order[f.manifest], order.get(f.check, len(order)),
-                                 -1 if f.row is None else f.row))
+    resolved.sort(
+        key=lambda f: (manifest_order[f.manifest], order.get(f.check, len(order)), -1 if f.row is None else f.row)
+    )
 
     summaries, kept = [], {}
     for spec in specs:
@@ -205,16 +229,18 @@ def run_quality_gate(
         table_fail = any(f.row is None for f in mine)
         recs = records[spec.name]
         kept[spec.name] = [] if table_fail else [r for i, r in enumerate(recs) if i not in flagged_rows]
-        summaries.append(ManifestSummary(
-            name=spec.name,
-            record_type=spec.record_type,
-            n_in=len(recs),
-            n_kept=len(kept[spec.name]),
-            n_quarantined=len(flagged_rows - failed_rows),
-            n_failed=len(failed_rows),
-            path=str(spec.path),
-            gx_statistics=stats.get(spec.name, {}),
-        ))
+        summaries.append(
+            ManifestSummary(
+                name=spec.name,
+                record_type=spec.record_type,
+                n_in=len(recs),
+                n_kept=len(kept[spec.name]),
+                n_quarantined=len(flagged_rows - failed_rows),
+                n_failed=len(failed_rows),
+                path=str(spec.path),
+                gx_statistics=stats.get(spec.name, {}),
+            )
+        )
     all_records = [r for spec in specs if spec.check_audio for r in records[spec.name]]
     report = QualityReport(
         manifests=summaries,
@@ -236,4 +262,3 @@ def _side(selector: str, records: dict[str, list[Any]]) -> Side:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
-

@@ -136,8 +136,19 @@ def find_overlaps(
     pairs: list[OverlapPair] = []
     train_clips, eval_clips = _by_clip(train), _by_clip(eval)
     for cid in sorted(set(train_clips) & set(eval_clips)):
-        pairs.append(OverlapPair("overlap.clip_id", train.selector, train.manifest, eval.selector, eval.manifest,
-                                 cid, cid, tuple(train_clips[cid]), tuple(eval_clips[cid])))
+        pairs.append(
+            OverlapPair(
+                "overlap.clip_id",
+                train.selector,
+                train.manifest,
+                eval.selector,
+                eval.manifest,
+                cid,
+                cid,
+                tuple(train_clips[cid]),
+                tuple(eval_clips[cid]),
+            )
+        )
 
     train_audio, eval_audio = _by_audio(train), _by_audio(eval)
     train_paths, eval_paths = list(train_audio), list(eval_audio)
@@ -153,7 +164,20 @@ def find_overlaps(
         e_clip = clip_id(eval.records[e_rows[0]]) or eval_paths[j]
         if t_clip == e_clip:
             continue  # the same clip under the same id: already an overlap.clip_id pair
-        pairs.append(OverlapPair("overlap.fingerprint", train.selector, train.manifest, eval.selector, eval.manifest,
-                                 t_clip, e_clip, tuple(t_rows), tuple(e_rows), train_paths[i], eval_paths[j],
-                                 round(ber, 4)))
+        pairs.append(
+            OverlapPair(
+                "overlap.fingerprint",
+                train.selector,
+                train.manifest,
+                eval.selector,
+                eval.manifest,
+                t_clip,
+                e_clip,
+                tuple(t_rows),
+                tuple(e_rows),
+                train_paths[i],
+                eval_paths[j],
+                round(ber, 4),
+            )
+        )
     return pairs

@@ -47,18 +47,27 @@ def traces_to_check(items: list[dict]) -> list[tuple[dict, int]]:
 
 
 def build_requests(checked: list[tuple[dict, int]], prompt: str) -> list[ChatRequest]:
-    return [ChatRequest(
-        item_id=f"{it['id']}#{j}", audio=it["audio"], template=AGFV,
-        messages=user_turn(prompt.format(question=it["question"], trace=it["traces"][j])),
-        meta={"record_id": it["id"], "audio": it["audio"], "choices": it["choices"], "trace": it["traces"][j]},
-    ) for it, j in checked]
+    return [
+        ChatRequest(
+            item_id=f"{it['id']}#{j}",
+            audio=it["audio"],
+            template=AGFV,
+            messages=user_turn(prompt.format(question=it["question"], trace=it["traces"][j])),
+            meta={"record_id": it["id"], "audio": it["audio"], "choices": it["choices"], "trace": it["traces"][j]},
+        )
+        for it, j in checked
+    ]
 
 
 def accuracy_before_after(rows: list[dict], accepted: list[dict], answers: dict[str, str], prefix: str) -> dict:
-    return {f"{prefix}teacher_accuracy.before": (sum(r["trace_answer"] == answers[r["id"]] for r in rows) / len(rows)
-                                                 if rows else 0.0),
-            f"{prefix}teacher_accuracy.after": (sum(a["teacher_answer"] == a["answer"] for a in accepted) / len(accepted)
-                                                if accepted else 0.0)}
+    return {
+        f"{prefix}teacher_accuracy.before": (
+            sum(r["trace_answer"] == answers[r["id"]] for r in rows) / len(rows) if rows else 0.0
+        ),
+        f"{prefix}teacher_accuracy.after": (
+            sum(a["teacher_answer"] == a["answer"] for a in accepted) / len(accepted) if accepted else 0.0
+        ),
+    }
 
 
 def clip_truth(truth_file: str) -> dict[str, str]:
@@ -80,26 +89,52 @@ def detection_scores(rows: list[dict]) -> dict[str, float]:
     tn = sum(r["accepted"] and not r["hallucinated"] for r in rows)
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
-    return {"hallucinated": tp + fn, "detect.tp": tp, "detect.fp": fp, "detect.fn": fn, "detect.tn": tn,
-            "precision": precision, "recall": recall,
-            "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-            "hallucination_rate.before": (tp + fn) / len(rows) if rows else 0.0,
-            "hallucination_rate.after": fn / (fn + tn) if fn + tn else 0.0}
+    return {
+        "hallucinated": tp + fn,
+        "detect.tp": tp,
+        "detect.fp": fp,
+        "detect.fn": fn,
+        "detect.tn": tn,
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "hallucination_rate.before": (tp + fn) / len(rows) if rows else 0.0,
+        "hallucination_rate.after": fn / (fn + tn) if fn + tn else 0.0,
+    }
 
 
-def run(cfg: AgfvConfig, backend, batch_size: int, tracker: NullTracker, traces_file: Path = TRACES,
-        out_dir: Path = OUT, cache: Path = GENERATIONS / "agfv.jsonl") -> dict:
+def run(
+    cfg: AgfvConfig,
+    backend,
+    batch_size: int,
+    tracker: NullTracker,
+    traces_file: Path = TRACES,
+    out_dir: Path = OUT,
+    cache: Path = GENERATIONS / "agfv.jsonl",
+) -> dict:
     everything = read_jsonl(traces_file)
     checked = traces_to_check(everything)
-    gens, stats = generate_cached(backend, build_requests(checked, cfg.prompt), SamplingParams.from_section(cfg.sampling),
-                                  cache=cache, batch_size=batch_size, desc="agfv")
+    gens, stats = generate_cached(
+        backend,
+        build_requests(checked, cfg.prompt),
+        SamplingParams.from_section(cfg.sampling),
+        cache=cache,
+        batch_size=batch_size,
+        desc="agfv",
+    )
     truth = clip_truth(cfg.truth) if cfg.truth else {}
     rows, accepted, unreadable = [], [], 0
     for (it, j), g in zip(checked, gens):
         verdict = parse_yes_no(g.texts[0])
         unreadable += verdict is None
-        row = {"id": it["id"], "trace_index": j, "accepted": verdict is True, "verdict": g.texts[0],
-               "trace_answer": it["trace_answers"][j], "unanimous": it["unanimous"]}
+        row = {
+            "id": it["id"],
+            "trace_index": j,
+            "accepted": verdict is True,
+            "verdict": g.texts[0],
+            "trace_answer": it["trace_answers"][j],
+            "unanimous": it["unanimous"],
+        }
         if truth:
             true = truth.get(str(Path(it["audio"]).resolve()))
             if true is None:
@@ -107,10 +142,20 @@ def run(cfg: AgfvConfig, backend, batch_size: int, tracker: NullTracker, traces_
             row["hallucinated"] = it["trace_answers"][j] != true
         rows.append(row)
         if verdict is True and it["trace_answers"][j] is not None:
-            accepted.append({"id": it["id"], "trace_index": j, "audio": it["audio"], "question": it["question"],
-                             "choices": it["choices"], "trace": it["traces"][j], "teacher_answer": it["trace_answers"][j],
-                             "answer": it["answer"], "question_type": it.get("question_type", ""),
-                             "unanimous": it["unanimous"]})
+            accepted.append(
+                {
+                    "id": it["id"],
+                    "trace_index": j,
+                    "audio": it["audio"],
+                    "question": it["question"],
+                    "choices": it["choices"],
+                    "trace": it["traces"][j],
+                    "teacher_answer": it["trace_answers"][j],
+                    "answer": it["answer"],
+                    "question_type": it.get("question_type", ""),
+                    "unanimous": it["unanimous"],
+                }
+            )
     write_jsonl(rows, out_dir / "verdicts.jsonl")
     fc_rows = [r for r in rows if r["unanimous"]]
     d_fc = [a for a in accepted if a["unanimous"]]
@@ -120,19 +165,38 @@ def run(cfg: AgfvConfig, backend, batch_size: int, tracker: NullTracker, traces_
     write_jsonl(single, out_dir / "d_fc_single.jsonl")
     answers = {it["id"]: it["answer"] for it in everything}
     n = len(fc_rows)
-    metrics = {"items": sum(it["unanimous"] for it in everything), "traces": n, "accepted": len(d_fc),
-               "acceptance_rate": len(d_fc) / n if n else 0.0, "verdict_unreadable": unreadable,
-               "items_with_accepted_trace": len({a["id"] for a in d_fc}),
-               **accuracy_before_after(fc_rows, d_fc, answers, ""),
-               "single.items": len(single_rows), "single.accepted": len(single),
-               "single.acceptance_rate": len(single) / len(single_rows) if single_rows else 0.0,
-               **accuracy_before_after(single_rows, single, answers, "single."),
-               **stats.metrics()}
+    metrics = {
+        "items": sum(it["unanimous"] for it in everything),
+        "traces": n,
+        "accepted": len(d_fc),
+        "acceptance_rate": len(d_fc) / n if n else 0.0,
+        "verdict_unreadable": unreadable,
+        "items_with_accepted_trace": len({a["id"] for a in d_fc}),
+        **accuracy_before_after(fc_rows, d_fc, answers, ""),
+        "single.items": len(single_rows),
+        "single.accepted": len(single),
+        "single.acceptance_rate": len(single) / len(single_rows) if single_rows else 0.0,
+        **accuracy_before_after(single_rows, single, answers, "single."),
+        **stats.metrics(),
+    }
     if truth:
         metrics.update(detection_scores(fc_rows))
-        png = bar_plot({k: metrics[k] for k in ("acceptance_rate", "precision", "recall", "hallucination_rate.before",
-                                                "hallucination_rate.after")},
-                       out_dir / "agfv.png", title="AGFV on the world's ground truth", ylabel="rate", ylim=(0, 1.05))
+        png = bar_plot(
+            {
+                k: metrics[k]
+                for k in (
+                    "acceptance_rate",
+                    "precision",
+                    "recall",
+                    "hallucination_rate.before",
+                    "hallucination_rate.after",
+                )
+            },
+            out_dir / "agfv.png",
+            title="AGFV on the world's ground truth",
+            ylabel="rate",
+            ylim=(0, 1.05),
+        )
         tracker.log_artifact(png, "plots")
     return metrics
 

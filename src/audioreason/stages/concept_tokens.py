@@ -32,9 +32,16 @@ import numpy as np
 from audioreason.audio.egemaps import extract_features
 from audioreason.config import ConceptDatasetSpec, ConceptTokensConfig
 from audioreason.datasets.records import Utterance, read_manifest
-from audioreason.features.concept_tokens import (CONCEPTS, UNDEFINED, VOICE_QUALITIES, ConceptTokenizer,
-                                                 VoiceQualityRule, normalised_mutual_information, serialise,
-                                                 vocabulary)
+from audioreason.features.concept_tokens import (
+    CONCEPTS,
+    UNDEFINED,
+    VOICE_QUALITIES,
+    ConceptTokenizer,
+    VoiceQualityRule,
+    normalised_mutual_information,
+    serialise,
+    vocabulary,
+)
 from audioreason.pipeline import OUTPUTS, PLOTS, stage_params, write_jsonl
 from audioreason.plots import figure, save_figure
 from audioreason.tracking import NullTracker, stage_run
@@ -72,8 +79,9 @@ def plot_tokens_by_class(rows: list[dict], png: Path, title: str) -> Path:
         bottom = np.zeros(len(classes))
         cmap = plt.get_cmap("viridis" if concept != "VOICE_QUALITY" else "tab10")
         for i, level in enumerate(levels):
-            share = np.array([np.mean([r["tokens"][concept] == level for r in rows if r["label"] == c])
-                              for c in classes])
+            share = np.array(
+                [np.mean([r["tokens"][concept] == level for r in rows if r["label"] == c]) for c in classes]
+            )
             if share.any():
                 ax.bar(classes, share, bottom=bottom, label=level, color=cmap(i / max(1, len(levels) - 1)))
             bottom += share
@@ -83,33 +91,55 @@ def plot_tokens_by_class(rows: list[dict], png: Path, title: str) -> Path:
     return save_figure(fig, png, dpi=90)
 
 
-def tokenize_dataset(name: str, spec: ConceptDatasetSpec, cfg: ConceptTokensConfig,
-                     tracker: NullTracker) -> tuple[list[dict], dict]:
+def tokenize_dataset(
+    name: str, spec: ConceptDatasetSpec, cfg: ConceptTokensConfig, tracker: NullTracker
+) -> tuple[list[dict], dict]:
     """Features, fit and tokens of one dataset; writes its outputs and returns ``(rows, metrics)``."""
     utterances = read_manifest(spec.manifest, Utterance)
     splits = assign_splits(utterances, spec.dev_fraction, cfg.seed)
-    feats, speed = extract_features([u.audio for u in utterances], workers=cfg.workers,
-                                    silence_loudness=cfg.silence_loudness)
+    feats, speed = extract_features(
+        [u.audio for u in utterances], workers=cfg.workers, silence_loudness=cfg.silence_loudness
+    )
     train = [(u, f) for u, f, s in zip(utterances, feats, splits) if s == "train"]
-    tokenizer = ConceptTokenizer(grouped=spec.grouped, rule=VoiceQualityRule(cfg.voice_quality.threshold,
-                                                                             cfg.voice_quality.min_voiced_fraction))
+    tokenizer = ConceptTokenizer(
+        grouped=spec.grouped, rule=VoiceQualityRule(cfg.voice_quality.threshold, cfg.voice_quality.min_voiced_fraction)
+    )
     tokenizer.fit([f for _, f in train], [u.gender for u, _ in train])
     rows = []
     for u, f, split in zip(utterances, feats, splits):
         scores, tokens = tokenizer.tokens(f, u.gender or None)
-        rows.append({"id": u.id, "dataset": name, "split": split, "speaker": u.speaker, "gender": u.gender,
-                     "label": u.label, "audio": u.audio, "features": _json_numbers(f), "scores": _json_numbers(scores), "tokens": tokens,
-                     "token_string": serialise(tokens)})
+        rows.append(
+            {
+                "id": u.id,
+                "dataset": name,
+                "split": split,
+                "speaker": u.speaker,
+                "gender": u.gender,
+                "label": u.label,
+                "audio": u.audio,
+                "features": _json_numbers(f),
+                "scores": _json_numbers(scores),
+                "tokens": tokens,
+                "token_string": serialise(tokens),
+            }
+        )
     out = OUT / name
     write_jsonl(rows, out / "tokens.jsonl")
     (out / "fit.json").write_text(json.dumps(tokenizer.state(), indent=1, sort_keys=True) + "\n")
-    png = plot_tokens_by_class(rows, PLOTS / "concept_tokens" / f"{name}_tokens_by_class.png",
-                               f"{name}: concept tokens per class (all splits; edges fit on train)")
+    png = plot_tokens_by_class(
+        rows,
+        PLOTS / "concept_tokens" / f"{name}_tokens_by_class.png",
+        f"{name}: concept tokens per class (all splits; edges fit on train)",
+    )
     tracker.log_artifact(png, "plots")
     tracker.log_artifact(out / "fit.json", name)
 
-    m: dict[str, float] = {f"{name}.n": len(rows), f"{name}.silent": sum(f["silent"] for f in feats),
-                           f"{name}.files_per_s": speed.files_per_s, f"{name}.real_time_factor": speed.real_time_factor}
+    m: dict[str, float] = {
+        f"{name}.n": len(rows),
+        f"{name}.silent": sum(f["silent"] for f in feats),
+        f"{name}.files_per_s": speed.files_per_s,
+        f"{name}.real_time_factor": speed.real_time_factor,
+    }
     for split, k in Counter(splits).items():
         m[f"{name}.{split}.n"] = k
     for concept in TOKEN_NAMES:
@@ -129,17 +159,31 @@ def run(cfg: ConceptTokensConfig, tracker: NullTracker) -> dict:
         _, m = tokenize_dataset(name, spec, cfg, tracker)
         audio_s, wall_s = audio_s + m.pop("_audio_s"), wall_s + m.pop("_wall_s")
         metrics.update(m)
-        print(f"concept_tokens[{name}]: {m[f'{name}.n']} utterances, {m[f'{name}.files_per_s']:.1f} files/s, "
-              f"NMI(token; class) " + ", ".join(f"{c} {m[f'{name}.nmi.{c}']:.2f}" for c in TOKEN_NAMES))
-    metrics.update({"throughput.workers": cfg.workers, "throughput.real_time_factor": wall_s / audio_s if audio_s else 0.0,
-                    "throughput.audio_s": audio_s, "throughput.wall_s": wall_s})
+        print(
+            f"concept_tokens[{name}]: {m[f'{name}.n']} utterances, {m[f'{name}.files_per_s']:.1f} files/s, "
+            f"NMI(token; class) " + ", ".join(f"{c} {m[f'{name}.nmi.{c}']:.2f}" for c in TOKEN_NAMES)
+        )
+    metrics.update(
+        {
+            "throughput.workers": cfg.workers,
+            "throughput.real_time_factor": wall_s / audio_s if audio_s else 0.0,
+            "throughput.audio_s": audio_s,
+            "throughput.wall_s": wall_s,
+        }
+    )
     return metrics
 
 
 def main() -> None:
     cfg, tracking = stage_params("concept_tokens", "tracking")
-    with stage_run("concept_tokens", tracking, cfg=cfg, paper=PAPER, table=TABLE,
-                   deps=[spec.manifest for spec in cfg.datasets.values()]) as stage:
+    with stage_run(
+        "concept_tokens",
+        tracking,
+        cfg=cfg,
+        paper=PAPER,
+        table=TABLE,
+        deps=[spec.manifest for spec in cfg.datasets.values()],
+    ) as stage:
         stage.metrics = run(cfg, stage.tracker)
     print(f"concept_tokens: {stage.metrics}")
 

@@ -49,15 +49,33 @@ TABLE1_KEYS = ("mmau.sound", "mmau.music", "mmau.speech", "mmau.average", "ser.u
 
 def cota_records(records: list[QARecord]) -> list[QARecord]:
     """The questions as CoTA puts them: options inline after the question."""
-    return [QARecord(r.id, r.dataset, r.split, r.audio, cota_question(r.question, r.choices), r.choices, r.answer,
-                     r.task, r.category, r.sub_category, r.difficulty, r.source) for r in records]
+    return [
+        QARecord(
+            r.id,
+            r.dataset,
+            r.split,
+            r.audio,
+            cota_question(r.question, r.choices),
+            r.choices,
+            r.answer,
+            r.task,
+            r.category,
+            r.sub_category,
+            r.difficulty,
+            r.source,
+        )
+        for r in records
+    ]
 
 
 def ser_records(manifest: str, question: str) -> list[QARecord]:
     """IEMOCAP session 5 (the ``test`` split) as 4-way emotion questions."""
     choices = tuple(EMOTION_WORDS[k] for k in sorted(EMOTION_WORDS))
-    return [QARecord(u.id, "iemocap", u.split, u.audio, question, choices, EMOTION_WORDS[u.label])
-            for u in read_manifest(manifest, Utterance) if u.split == "test"]
+    return [
+        QARecord(u.id, "iemocap", u.split, u.audio, question, choices, EMOTION_WORDS[u.label])
+        for u in read_manifest(manifest, Utterance)
+        if u.split == "test"
+    ]
 
 
 def evaluate_row(model, processor, cfg: DistillConfig, out_dir: Path, tracker: NullTracker) -> dict:
@@ -65,40 +83,80 @@ def evaluate_row(model, processor, cfg: DistillConfig, out_dir: Path, tracker: N
     ev = cfg.eval
     settings = ev.generation
     mmau = read_manifest(ev.mmau_manifest)
-    gens = generate_answers(model, processor, cota_records(mmau), prompt="{question}", settings=settings,
-                            batch_size=ev.batch_size, system=COTA_SYSTEM)
+    gens = generate_answers(
+        model,
+        processor,
+        cota_records(mmau),
+        prompt="{question}",
+        settings=settings,
+        batch_size=ev.batch_size,
+        system=COTA_SYSTEM,
+    )
     test_items = json.loads(Path(ev.mmau_json).read_text())
     raw = {g["id"]: g["completion"] for g in gens}
-    items = with_predictions(test_items, {g["id"]: extract_cota_answer(g["completion"], r.choices)
-                                          for g, r in zip(gens, mmau)}, raw)
+    items = with_predictions(
+        test_items, {g["id"]: extract_cota_answer(g["completion"], r.choices) for g, r in zip(gens, mmau)}, raw
+    )
     predictions = out_dir / "mmau_predictions.json"
     predictions.write_text(json.dumps(items, indent=1, ensure_ascii=False) + "\n")
     scores = score_mmau_file(predictions)
     # The same outputs read by the answer letter alone (reported next to the main rule).
     letter_file = out_dir / "mmau_predictions_letter.json"
-    letter_file.write_text(json.dumps(with_predictions(
-        test_items, {g["id"]: extract_letter_answer(g["completion"], r.choices) or "" for g, r in zip(gens, mmau)}),
-        ensure_ascii=False) + "\n")
+    letter_file.write_text(
+        json.dumps(
+            with_predictions(
+                test_items,
+                {g["id"]: extract_letter_answer(g["completion"], r.choices) or "" for g, r in zip(gens, mmau)},
+            ),
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
     letter_scores = score_mmau_file(letter_file)
     ser = ser_records(ev.ser_manifest, ev.ser_question)
-    ser_gens = generate_answers(model, processor, cota_records(ser), prompt="{question}", settings=settings,
-                                batch_size=ev.batch_size, system=COTA_SYSTEM)
+    ser_gens = generate_answers(
+        model,
+        processor,
+        cota_records(ser),
+        prompt="{question}",
+        settings=settings,
+        batch_size=ev.batch_size,
+        system=COTA_SYSTEM,
+    )
     picks = [extract_cota_answer(g["completion"], r.choices) for g, r in zip(ser_gens, ser)]
     classes = [EMOTION_WORDS[k] for k in sorted(EMOTION_WORDS)]
     ua = score_ser([r.answer for r in ser], picks, classes)
-    ua_letter = score_ser([r.answer for r in ser], [extract_letter_answer(g["completion"], r.choices) or ""
-                                                   for g, r in zip(ser_gens, ser)], classes)
+    ua_letter = score_ser(
+        [r.answer for r in ser],
+        [extract_letter_answer(g["completion"], r.choices) or "" for g, r in zip(ser_gens, ser)],
+        classes,
+    )
     ser_scores = score_ser([r.answer for r in ser], [p if p in classes else UNPARSED for p in picks], classes)
     tracker.log_artifact(plot_confusion(ser_scores, out_dir / "ser_confusion.png", "IEMOCAP session 5"), "plots")
-    (out_dir / "ser_predictions.json").write_text(json.dumps(
-        [{"id": r.id, "answer": r.answer, "prediction": p, "raw_completion": g["completion"]}
-         for r, p, g in zip(ser, picks, ser_gens)], indent=1) + "\n")
+    (out_dir / "ser_predictions.json").write_text(
+        json.dumps(
+            [
+                {"id": r.id, "answer": r.answer, "prediction": p, "raw_completion": g["completion"]}
+                for r, p, g in zip(ser, picks, ser_gens)
+            ],
+            indent=1,
+        )
+        + "\n"
+    )
     task = scores["task"]
-    result = {"mmau.sound": task.get("sound", 0.0), "mmau.music": task.get("music", 0.0),
-              "mmau.speech": task.get("speech", 0.0), "mmau.average": scores["overall"], "mmau.n": scores["n"],
-              "ser.ua": ua["ua"], "ser.wa": ua["wa"], "ser.n": ua["n"],
-              "letter.mmau.average": letter_scores["overall"], "letter.ser.ua": ua_letter["ua"],
-              "mmau.no_option": sum(1 for i in items if "model_output" in i and i["model_output"] not in i["choices"])}
+    result = {
+        "mmau.sound": task.get("sound", 0.0),
+        "mmau.music": task.get("music", 0.0),
+        "mmau.speech": task.get("speech", 0.0),
+        "mmau.average": scores["overall"],
+        "mmau.n": scores["n"],
+        "ser.ua": ua["ua"],
+        "ser.wa": ua["wa"],
+        "ser.n": ua["n"],
+        "letter.mmau.average": letter_scores["overall"],
+        "letter.ser.ua": ua_letter["ua"],
+        "mmau.no_option": sum(1 for i in items if "model_output" in i and i["model_output"] not in i["choices"]),
+    }
     tracker.set_tags({"scorer": SCORER_NAME, "extractor": EXTRACTOR_NAME, "test_set_sha256": scores["test_set_sha256"]})
     return result
 
@@ -113,15 +171,16 @@ def train_row(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTra
     from audioreason.losses.layer_map import LayerProjections, layer_map
     from audioreason.plots import plot_loss
     from audioreason.training.callbacks import TrackerCallback
-    from audioreason.training.distill import (DistillationModule, DistillCollator, KDSettings, KDTrainer,
-                                              LossWeights)
+    from audioreason.training.distill import DistillationModule, DistillCollator, KDSettings, KDTrainer, LossWeights
 
     row = cfg.rows[row_name]
     student, processor = load_model(cfg.student)
     teacher, teacher_tok = load_model(cfg.teacher)
     if processor.tokenizer.get_vocab() != teacher_tok.get_vocab():
-        raise ConfigError(f"distill: the student ({cfg.student}) and the teacher ({cfg.teacher}) have different "
-                          "tokenizers; response-token distillation needs one")
+        raise ConfigError(
+            f"distill: the student ({cfg.student}) and the teacher ({cfg.teacher}) have different "
+            "tokenizers; response-token distillation needs one"
+        )
     s_cfg, t_cfg = student.config.get_text_config(), teacher.config.get_text_config()
     pairs = layer_map(row.layers, s_cfg.num_hidden_layers, t_cfg.num_hidden_layers, cfg.skip_k)
     ckpt = out_dir / "checkpoints"
@@ -131,13 +190,24 @@ def train_row(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTra
         raise ConfigError(f"distill.trainer: {e}") from e
     set_seed(args.seed)  # the W_i are initialised here, before the Trainer seeds itself: same seed, same W_i
     module = DistillationModule(student, LayerProjections(pairs, t_cfg.hidden_size, s_cfg.hidden_size))
-    weights = LossWeights(top=row.top, layer=cfg.alpha_layer if pairs else 0.0,
-                          acoustic=cfg.alpha_ac if row.acoustic else 0.0, sft=cfg.alpha_sft)
+    weights = LossWeights(
+        top=row.top,
+        layer=cfg.alpha_layer if pairs else 0.0,
+        acoustic=cfg.alpha_ac if row.acoustic else 0.0,
+        sft=cfg.alpha_sft,
+    )
     kd = KDSettings(cfg.divergence, cfg.beta, cfg.temperature, cfg.hidden_kd, cfg.chunk_size)
     callback = TrackerCallback(tracker)
-    trainer = KDTrainer(model=module, args=args, train_dataset=Dataset.from_list(read_jsonl(Path(cfg.train))),
-                        data_collator=DistillCollator(processor, teacher_tok, cfg.teacher_prompt, cfg.max_length),
-                        teacher=teacher, weights=weights, kd=kd, callbacks=[callback])
+    trainer = KDTrainer(
+        model=module,
+        args=args,
+        train_dataset=Dataset.from_list(read_jsonl(Path(cfg.train))),
+        data_collator=DistillCollator(processor, teacher_tok, cfg.teacher_prompt, cfg.max_length),
+        teacher=teacher,
+        weights=weights,
+        kd=kd,
+        callbacks=[callback],
+    )
     last = get_last_checkpoint(str(ckpt)) if ckpt.is_dir() else None
     result = trainer.train(resume_from_checkpoint=last)
     # Under ZeRO-3 each rank holds a shard: gather the full weights before saving.
@@ -147,11 +217,17 @@ def train_row(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTra
         shutil.rmtree(ckpt, ignore_errors=True)
         plot_loss(callback.history, out_dir / "loss.png", out_dir / "loss.csv")
         tracker.log_artifact(out_dir / "loss.png", "plots")
-    metrics = {"train_loss": result.training_loss, "steps": result.global_step,
-               "resumed_from_step": int(Path(last).name.split("-")[-1]) if last else 0,
-               "layer_pairs": len(pairs), "alpha_layer_used": weights.layer, "alpha_ac_used": weights.acoustic,
-               "deepspeed_zero_stage": (trainer.accelerator.state.deepspeed_plugin.zero_stage
-                                        if trainer.is_deepspeed_enabled else -1)}
+    metrics = {
+        "train_loss": result.training_loss,
+        "steps": result.global_step,
+        "resumed_from_step": int(Path(last).name.split("-")[-1]) if last else 0,
+        "layer_pairs": len(pairs),
+        "alpha_layer_used": weights.layer,
+        "alpha_ac_used": weights.acoustic,
+        "deepspeed_zero_stage": (
+            trainer.accelerator.state.deepspeed_plugin.zero_stage if trainer.is_deepspeed_enabled else -1
+        ),
+    }
     return module.student.eval(), processor, metrics
 
 
@@ -165,8 +241,14 @@ def run(cfg: DistillConfig, row_name: str, tracker: NullTracker, out_dir: Path) 
     if not is_main_process():
         return metrics  # under torchrun every rank trains; rank 0 alone evaluates and writes
     metrics.update(evaluate_row(model, processor, cfg, out_dir, tracker))
-    return finish_row(metrics, paper_numbers(PAPER, row_name, measured=metrics), TABLE1_KEYS,
-                      f"p01 Table 1, {row_name} (tiny)", out_dir, tracker)
+    return finish_row(
+        metrics,
+        paper_numbers(PAPER, row_name, measured=metrics),
+        TABLE1_KEYS,
+        f"p01 Table 1, {row_name} (tiny)",
+        out_dir,
+        tracker,
+    )
 
 
 RESUME_FILE = "resume.json"
@@ -207,16 +289,26 @@ def main(argv: list[str] | None = None) -> None:
     cfg, tracking = stage_params("distill", "tracking")
     row = matrix_row("distill", cfg.rows, argv, description=__doc__.splitlines()[0])
     out_dir, params = OUT / row, row_params(cfg, row)
-    with stage_run("distill", tracking, paper=PAPER, table=TABLE, row=row, params=params,
-                   deps=[cfg.student, cfg.teacher, cfg.train], metrics_path=METRICS / "distill" / f"{row}.json",
-                   resume_run_id=resumable_run(out_dir / "checkpoints", params)) as stage:
+    with stage_run(
+        "distill",
+        tracking,
+        paper=PAPER,
+        table=TABLE,
+        row=row,
+        params=params,
+        deps=[cfg.student, cfg.teacher, cfg.train],
+        metrics_path=METRICS / "distill" / f"{row}.json",
+        resume_run_id=resumable_run(out_dir / "checkpoints", params),
+    ) as stage:
         if cfg.rows[row].train and is_main_process():
             remember_run(out_dir / "checkpoints", stage.tracker.run_id, params)
         stage.metrics = run(cfg, row, stage.tracker, out_dir)
     if is_main_process():
         m = stage.metrics
-        print(f"distill[{row}]: MMAU {m['mmau.sound']:.1f} / {m['mmau.music']:.1f} / {m['mmau.speech']:.1f} "
-              f"avg {m['mmau.average']:.1f}; SER UA {m['ser.ua']:.1f}")
+        print(
+            f"distill[{row}]: MMAU {m['mmau.sound']:.1f} / {m['mmau.music']:.1f} / {m['mmau.speech']:.1f} "
+            f"avg {m['mmau.average']:.1f}; SER UA {m['ser.ua']:.1f}"
+        )
 
 
 if __name__ == "__main__":

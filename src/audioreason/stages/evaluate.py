@@ -41,7 +41,11 @@ def flat_scores(scores: dict) -> dict[str, float]:
 
 def plot_scores(scores: dict, png: Path) -> Path:
     """Accuracy overall, per task and per difficulty, one bar each."""
-    groups = [("overall", {"overall": scores["overall"]}), ("task", scores["task"]), ("difficulty", scores["difficulty"])]
+    groups = [
+        ("overall", {"overall": scores["overall"]}),
+        ("task", scores["task"]),
+        ("difficulty", scores["difficulty"]),
+    ]
     labels = [k for _, d in groups for k in d]
     values = [v for _, d in groups for v in d.values()]
     fig, ax = figure().subplots(figsize=(6, 3))
@@ -60,11 +64,14 @@ def run(cfg: EvaluateConfig, tracker: NullTracker, test_json: Path, out_dir: Pat
     settings = cfg.generation
     cache = out_dir / "generations.jsonl"
     cache.unlink(missing_ok=True)  # DVC reruns this stage only when an input changed
-    generations = generate_answers(model, processor, records, prompt=cfg.prompt, settings=settings,
-                                   batch_size=cfg.batch_size, cache=cache)
-    items = with_predictions(json.loads(Path(test_json).read_text()),
-                             {g["id"]: extract_answer(g["completion"]) for g in generations},
-                             {g["id"]: g["completion"] for g in generations})
+    generations = generate_answers(
+        model, processor, records, prompt=cfg.prompt, settings=settings, batch_size=cfg.batch_size, cache=cache
+    )
+    items = with_predictions(
+        json.loads(Path(test_json).read_text()),
+        {g["id"]: extract_answer(g["completion"]) for g in generations},
+        {g["id"]: g["completion"] for g in generations},
+    )
     predictions = out_dir / "predictions.json"
     predictions.write_text(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
     scores = score_mmau_file(predictions)
@@ -81,14 +88,20 @@ def run(cfg: EvaluateConfig, tracker: NullTracker, test_json: Path, out_dir: Pat
 def write_accuracy_plot(scores: dict, path: Path = PLOTS / "evaluate" / "accuracy.json") -> None:
     """Accuracy per task and difficulty as a ``dvc plots`` file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([{"group": f"{g}.{k}", "accuracy": v} for g in ("task", "difficulty")
-                                for k, v in scores[g].items()], indent=2) + "\n")
+    path.write_text(
+        json.dumps(
+            [{"group": f"{g}.{k}", "accuracy": v} for g in ("task", "difficulty") for k, v in scores[g].items()],
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def main() -> None:
     cfg, tracking = stage_params("evaluate", "tracking")
-    with stage_run("evaluate", tracking, cfg=cfg, paper=PAPER, table=TABLE, row=ROW,
-                   deps=[cfg.model, cfg.test_manifest]) as stage:
+    with stage_run(
+        "evaluate", tracking, cfg=cfg, paper=PAPER, table=TABLE, row=ROW, deps=[cfg.model, cfg.test_manifest]
+    ) as stage:
         scores = run(cfg, stage.tracker, Path(cfg.test_json))
         stage.metrics = flat_scores(scores)
     write_accuracy_plot(scores)

@@ -73,8 +73,9 @@ def position_shares(answers: list[int]) -> dict[str, float]:
     return {f"slot_{k}": counts.get(k, 0) / len(answers) if answers else 0.0 for k in range(4)}
 
 
-def build_dataset(name: str, clips: dict[str, str], gens, cfg: GenerateQaConfig, counts: Counter,
-                  rejected: list[dict]) -> tuple[list[dict], list[QARecord]]:
+def build_dataset(
+    name: str, clips: dict[str, str], gens, cfg: GenerateQaConfig, counts: Counter, rejected: list[dict]
+) -> tuple[list[dict], list[QARecord]]:
     """Parse, deduplicate, filter and shuffle one dataset's generations into AVQA rows and QARecords."""
     parsed = []
     for clip, g in zip(clips, gens):
@@ -103,18 +104,44 @@ def build_dataset(name: str, clips: dict[str, str], gens, cfg: GenerateQaConfig,
     for i, ((clip, s, qa), slot) in enumerate(zip(parsed, balanced_positions(len(parsed), cfg.seed))):
         choices = list(qa["distractors"])
         choices.insert(slot, qa["answer"])
-        rows.append({"id": i, "video_name": clip, "video_id": i, "question_text": qa["question"],
-                     "multi_choice": choices, "answer": slot, "question_relation": "Sound",
-                     "question_type": "Generated"})
-        records.append(QARecord(id=str(i), dataset=name, split="train", audio=clips[clip], question=qa["question"],
-                                choices=tuple(choices), answer=qa["answer"], category="Sound",
-                                sub_category="Generated", source=f"{name}/train_qa.json#{i}",
-                                extra={"video_name": clip, "sample": s}))
+        rows.append(
+            {
+                "id": i,
+                "video_name": clip,
+                "video_id": i,
+                "question_text": qa["question"],
+                "multi_choice": choices,
+                "answer": slot,
+                "question_relation": "Sound",
+                "question_type": "Generated",
+            }
+        )
+        records.append(
+            QARecord(
+                id=str(i),
+                dataset=name,
+                split="train",
+                audio=clips[clip],
+                question=qa["question"],
+                choices=tuple(choices),
+                answer=qa["answer"],
+                category="Sound",
+                sub_category="Generated",
+                source=f"{name}/train_qa.json#{i}",
+                extra={"video_name": clip, "sample": s},
+            )
+        )
     return rows, records
 
 
-def run(cfg: GenerateQaConfig, backend, batch_size: int, tracker: NullTracker, out_dir: Path = OUT,
-        cache: Path = GENERATIONS / "generate_qa.jsonl") -> dict:
+def run(
+    cfg: GenerateQaConfig,
+    backend,
+    batch_size: int,
+    tracker: NullTracker,
+    out_dir: Path = OUT,
+    cache: Path = GENERATIONS / "generate_qa.jsonl",
+) -> dict:
     captions: dict[str, list[str]] = defaultdict(list)
     for c in read_manifest(cfg.captions, Caption):
         if c.clip:
@@ -136,35 +163,54 @@ def run(cfg: GenerateQaConfig, backend, batch_size: int, tracker: NullTracker, o
         sources[name] = clips
         for clip, audio in clips.items():
             text = cfg.prompt.format(captions="\n".join(f"- {c}" for c in captions[clip]))
-            requests.append(ChatRequest(item_id=f"{name}:{clip}", messages=user_turn(text), template=GENERATE_QA,
-                                        meta={"audio": audio, "clip": clip}))
+            requests.append(
+                ChatRequest(
+                    item_id=f"{name}:{clip}",
+                    messages=user_turn(text),
+                    template=GENERATE_QA,
+                    meta={"audio": audio, "clip": clip},
+                )
+            )
     sampling = SamplingParams.from_section(cfg.sampling)
     gens, stats = generate_cached(backend, requests, sampling, cache=cache, batch_size=batch_size, desc="generate_qa")
     metrics: dict[str, float] = {}
     offset = 0
     shares_all = {}
     for name, clips in sources.items():
-        rows, records = build_dataset(name, clips, gens[offset: offset + len(clips)], cfg, counts, rejected)
+        rows, records = build_dataset(name, clips, gens[offset : offset + len(clips)], cfg, counts, rejected)
         offset += len(clips)
         shares = position_shares([r["answer"] for r in rows])
         deviation = max(abs(v - 0.25) for v in shares.values()) if rows else 0.0
         if deviation > cfg.max_balance_deviation:
-            raise ValueError(f"generate_qa: {name}: correct-answer positions are unbalanced {shares} "
-                             f"(max deviation {deviation:.3f} > {cfg.max_balance_deviation})")
+            raise ValueError(
+                f"generate_qa: {name}: correct-answer positions are unbalanced {shares} "
+                f"(max deviation {deviation:.3f} > {cfg.max_balance_deviation})"
+            )
         (out_dir / name).mkdir(parents=True, exist_ok=True)
         (out_dir / name / "train_qa.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
         audio_dirs = sorted({str(Path(a).parent) for a in clips.values()})
         (out_dir / name / "audio_dir.txt").write_text("\n".join(audio_dirs) + "\n")
         write_manifest(records, out_dir / f"{name}.jsonl")
         metrics.update({f"{name}.{k}": v for k, v in shares.items()})
-        metrics.update({f"{name}.kept": len(rows), f"{name}.position_max_deviation": round(deviation, 4),
-                        f"{name}.samples": len(clips) * sampling.n})
+        metrics.update(
+            {
+                f"{name}.kept": len(rows),
+                f"{name}.position_max_deviation": round(deviation, 4),
+                f"{name}.samples": len(clips) * sampling.n,
+            }
+        )
         shares_all.update({f"{name}.{k}": v for k, v in shares.items()})
     write_jsonl(rejected, out_dir / "rejected.jsonl")
     metrics.update({k: float(v) for k, v in sorted(counts.items())})
     metrics.update(stats.metrics())
-    png = bar_plot(shares_all, out_dir / "positions.png", title="correct-answer position", ylabel="share",
-                   ylim=(0, 0.5), reference=0.25)
+    png = bar_plot(
+        shares_all,
+        out_dir / "positions.png",
+        title="correct-answer position",
+        ylabel="share",
+        ylim=(0, 0.5),
+        reference=0.25,
+    )
     tracker.log_artifact(png, "plots")
     tracker.log_artifact(out_dir / "rejected.jsonl", "quality")
     return metrics
@@ -177,8 +223,10 @@ def main() -> None:
     deps = [cfg.captions, *sorted({s.manifest for s in cfg.sources.values()})]
     with stage_run("generate_qa", tracking, paper=PAPER, table="data", params=params, deps=deps) as stage:
         stage.metrics = run(cfg, backend, spec.batch_size, stage.tracker)
-    print("generate_qa: " + ", ".join(f"{k.split('.')[0]} {int(v)} questions"
-                                      for k, v in stage.metrics.items() if k.endswith(".kept")))
+    print(
+        "generate_qa: "
+        + ", ".join(f"{k.split('.')[0]} {int(v)} questions" for k, v in stage.metrics.items() if k.endswith(".kept"))
+    )
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from audioreason.training.callbacks import TrackerCallback
 
 OUT = OUTPUTS / "grpo"
 
+
 def training_records(cfg: GrpoConfig, data: str):
     """The questions a row trains on, and the per-question label its reward compares against."""
     if data != "teacher_label":
@@ -63,15 +64,24 @@ def train_row(cfg: GrpoConfig, row: str, out_dir: Path, tracker: NullTracker) ->
     ckpt = out_dir / "checkpoints"
     args = build_grpo_config({**recipe.trainer, **spec.trainer}, str(ckpt), where=f"grpo.rows.{row}.trainer")
     callback = TrackerCallback(tracker)
-    trainer = AudioGRPOTrainer(model=model, args=args, reward_funcs=reward_functions(recipe.rewards),
-                               train_dataset=grpo_dataset(records, recipe.prompt, with_audio=spec.with_audio,
-                                                          labels=labels),
-                               processing_class=processor, callbacks=[callback])
+    trainer = AudioGRPOTrainer(
+        model=model,
+        args=args,
+        reward_funcs=reward_functions(recipe.rewards),
+        train_dataset=grpo_dataset(records, recipe.prompt, with_audio=spec.with_audio, labels=labels),
+        processing_class=processor,
+        callbacks=[callback],
+    )
     result = trainer.train()
-    metrics = {"train_loss": result.training_loss, "steps": result.global_step, "train_questions": len(records),
-               "audio_rows_in_loss": trainer.audio_rows_in_loss,
-               "deepspeed_zero_stage": (trainer.accelerator.state.deepspeed_plugin.zero_stage
-                                        if trainer.is_deepspeed_enabled else -1)}
+    metrics = {
+        "train_loss": result.training_loss,
+        "steps": result.global_step,
+        "train_questions": len(records),
+        "audio_rows_in_loss": trainer.audio_rows_in_loss,
+        "deepspeed_zero_stage": (
+            trainer.accelerator.state.deepspeed_plugin.zero_stage if trainer.is_deepspeed_enabled else -1
+        ),
+    }
     rewards = [h for h in callback.history if "reward" in h]
     if rewards:
         metrics.update({"reward.first": rewards[0]["reward"], "reward.last": rewards[-1]["reward"]})
@@ -95,11 +105,34 @@ def run(cfg: GrpoConfig, row: str, tracker: NullTracker, out_dir: Path) -> dict:
     if not is_main_process():
         return metrics  # every rank trains; rank 0 alone selects, evaluates and writes
     model, processor = load_model(str(out_dir / "model") if spec.train else spec.init)
-    metrics.update(evaluate_suite(model, processor, cfg.eval, recipe.prompt, out_dir, tracker,
-                                  music_avqa=recipe.eval_music_avqa, no_audio=recipe.eval_no_audio))
-    return finish_row(metrics, paper_numbers(spec.paper, row, measured=metrics), ("avqa_val.accuracy", "mmau.sound", "mmau.music", "mmau.speech",
-                                                    "mmau.average", "mmau_no_audio.average", "music_avqa.average"),
-                      f"{spec.paper} {row} (tiny)", out_dir, tracker)
+    metrics.update(
+        evaluate_suite(
+            model,
+            processor,
+            cfg.eval,
+            recipe.prompt,
+            out_dir,
+            tracker,
+            music_avqa=recipe.eval_music_avqa,
+            no_audio=recipe.eval_no_audio,
+        )
+    )
+    return finish_row(
+        metrics,
+        paper_numbers(spec.paper, row, measured=metrics),
+        (
+            "avqa_val.accuracy",
+            "mmau.sound",
+            "mmau.music",
+            "mmau.speech",
+            "mmau.average",
+            "mmau_no_audio.average",
+            "music_avqa.average",
+        ),
+        f"{spec.paper} {row} (tiny)",
+        out_dir,
+        tracker,
+    )
 
 
 def row_params(cfg: GrpoConfig, row: str) -> dict:
@@ -110,9 +143,11 @@ def row_params(cfg: GrpoConfig, row: str) -> dict:
 
 
 def summary(m: dict) -> str:
-    return (f"MMAU avg {m['mmau.average']:.1f}"
-            + (f" (no audio {m['mmau_no_audio.average']:.1f})" if "mmau_no_audio.average" in m else "")
-            + (f"; AVQA val {m['avqa_val.accuracy']:.1f}" if "avqa_val.accuracy" in m else ""))
+    return (
+        f"MMAU avg {m['mmau.average']:.1f}"
+        + (f" (no audio {m['mmau_no_audio.average']:.1f})" if "mmau_no_audio.average" in m else "")
+        + (f"; AVQA val {m['avqa_val.accuracy']:.1f}" if "avqa_val.accuracy" in m else "")
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -120,8 +155,16 @@ def main(argv: list[str] | None = None) -> None:
     row = matrix_row("grpo", cfg.rows, argv, description=__doc__.splitlines()[0])
     spec = cfg.rows[row]
     deps = [spec.init] + ([cfg.manifests[spec.data]] if spec.data in cfg.manifests else [cfg.teacher_labels])
-    with stage_run("grpo", tracking, paper=spec.paper, table=spec.table, row=row, params=row_params(cfg, row),
-                   deps=deps, metrics_path=METRICS / "grpo" / f"{row}.json") as stage:
+    with stage_run(
+        "grpo",
+        tracking,
+        paper=spec.paper,
+        table=spec.table,
+        row=row,
+        params=row_params(cfg, row),
+        deps=deps,
+        metrics_path=METRICS / "grpo" / f"{row}.json",
+    ) as stage:
         stage.metrics = run(cfg, row, stage.tracker, OUT / row)
     if is_main_process():
         print(f"grpo[{row}]: {summary(stage.metrics)}")

@@ -27,8 +27,8 @@ import sys
 from pathlib import Path
 
 from audioreason.config import IngestConfig
-from audioreason.datasets.mmau import file_sha256
 from audioreason.datasets.formats import FORMATS, read_dataset
+from audioreason.datasets.mmau import file_sha256
 from audioreason.datasets.records import RecordError, write_manifest
 from audioreason.pipeline import OUTPUTS, stage_params
 from audioreason.tracking import stage_run
@@ -45,18 +45,28 @@ def run(cfg: IngestConfig, out_dir: Path = OUT) -> dict:
         options = {"audio_variant": cfg.audio_variant} if src.format == "avqa" else {}
         result = read_dataset(src.format, path, on_error=cfg.on_error, **options)
         n = write_manifest(result.records, out_dir / f"{name}.jsonl")
-        index[name] = {"record_type": FORMATS[src.format][1], "format": src.format, "source": str(path),
-                       "path": f"{name}.jsonl", "n": n, "quarantined": len(result.quarantined),
-                       "filtered": result.filtered}
+        index[name] = {
+            "record_type": FORMATS[src.format][1],
+            "format": src.format,
+            "source": str(path),
+            "path": f"{name}.jsonl",
+            "n": n,
+            "quarantined": len(result.quarantined),
+            "filtered": result.filtered,
+        }
         metrics[f"{name}.records"] = n
         metrics[f"{name}.quarantined"] = len(result.quarantined)
         metrics[f"{name}.filtered"] = sum(result.filtered.values())
-        quarantine += [{"manifest": name, "file": e.source, "record": str(e.record), "problem": e.problem}
-                       for e in result.quarantined]
+        quarantine += [
+            {"manifest": name, "file": e.source, "record": str(e.record), "problem": e.problem}
+            for e in result.quarantined
+        ]
         if src.format == "mmau":
             metrics[f"{name}.sha256"] = file_sha256(path)
-        print(f"ingest: {name:<24} {n:>6} records  {len(result.quarantined):>4} quarantined  "
-              f"{sum(result.filtered.values()):>4} filtered by protocol")
+        print(
+            f"ingest: {name:<24} {n:>6} records  {len(result.quarantined):>4} quarantined  "
+            f"{sum(result.filtered.values()):>4} filtered by protocol"
+        )
     (out_dir / "index.json").write_text(json.dumps({"manifests": index}, indent=1) + "\n")
     with (out_dir / "quarantine.jsonl").open("w") as f:
         for q in quarantine:
@@ -68,7 +78,7 @@ def run(cfg: IngestConfig, out_dir: Path = OUT) -> dict:
 def main() -> None:
     cfg = stage_params("ingest")
     try:
-        with stage_run("ingest", cfg=cfg) as stage:   # data preparation: no MLflow run
+        with stage_run("ingest", cfg=cfg) as stage:  # data preparation: no MLflow run
             stage.metrics = run(cfg)
     except (RecordError, FileNotFoundError) as e:
         sys.exit(f"ingest failed: {e}")

@@ -40,8 +40,9 @@ OUT = OUTPUTS / "instruct_base"
 PAPER, TABLE = "p02", "base"
 
 
-def choice_question(rid: str, audio: str, question: str, answer: str, pool: list[str], n: int, rng: random.Random,
-                    prompts: list[str]) -> dict:
+def choice_question(
+    rid: str, audio: str, question: str, answer: str, pool: list[str], n: int, rng: random.Random, prompts: list[str]
+) -> dict:
     """A multiple-choice row: the answer among ``n - 1`` distractors from ``pool``, shuffled, in one of ``prompts``."""
     choices = rng.sample(sorted(set(pool) - {answer}), n - 1) + [answer]
     rng.shuffle(choices)
@@ -57,21 +58,49 @@ def instruct_rows(cfg: InstructBaseConfig) -> tuple[list[dict], dict[str, int]]:
     emotions = sorted({EMOTION_WORDS[u.label] for u in utterances})
     for u in utterances:
         for v in range(cfg.variants):
-            rows.append(choice_question(f"{u.id}#{v}", u.audio, "What emotion does the speaker express?",
-                                        EMOTION_WORDS[u.label], emotions, min(cfg.n_choices, len(emotions) - 1), rng,
-                                        cfg.mc_prompts))
+            rows.append(
+                choice_question(
+                    f"{u.id}#{v}",
+                    u.audio,
+                    "What emotion does the speaker express?",
+                    EMOTION_WORDS[u.label],
+                    emotions,
+                    min(cfg.n_choices, len(emotions) - 1),
+                    rng,
+                    cfg.mc_prompts,
+                )
+            )
     clips = [c for c in read_manifest(cfg.sounds, LabelledClip) if c.split == "train"]
     labels = sorted({c.label for c in clips})
     for c in clips:
         for v in range(cfg.variants):
-            rows.append(choice_question(f"{c.id}#{v}", c.audio, "What is the source of the sound?", c.label, labels,
-                                        min(cfg.n_choices, len(labels) - 1), rng, cfg.mc_prompts))
+            rows.append(
+                choice_question(
+                    f"{c.id}#{v}",
+                    c.audio,
+                    "What is the source of the sound?",
+                    c.label,
+                    labels,
+                    min(cfg.n_choices, len(labels) - 1),
+                    rng,
+                    cfg.mc_prompts,
+                )
+            )
     music = [q for q in read_manifest(cfg.music, OpenQARecord) if q.split == "train"]
     for q in music:
-        rows.append({"id": f"music-{q.id}", "audio": q.audio, "prompt": cfg.open_prompt.format(question=q.question),
-                     "completion": q.answer})
-    counts.update(emotion_questions=cfg.variants * len(utterances), sound_questions=cfg.variants * len(clips),
-                  music_questions=len(music))
+        rows.append(
+            {
+                "id": f"music-{q.id}",
+                "audio": q.audio,
+                "prompt": cfg.open_prompt.format(question=q.question),
+                "completion": q.answer,
+            }
+        )
+    counts.update(
+        emotion_questions=cfg.variants * len(utterances),
+        sound_questions=cfg.variants * len(clips),
+        music_questions=len(music),
+    )
     return rows, counts
 
 
@@ -84,8 +113,16 @@ def run(cfg: InstructBaseConfig, name: str, tracker: NullTracker, out_dir: Path)
     rows, counts = instruct_rows(cfg)
     model, processor = load_model(start)
     args = build_sft_config(cfg.trainer, str(out_dir / "checkpoints"), where="instruct_base.trainer")
-    metrics = train_and_save(model, processor, Dataset.from_list(rows), AudioSFTCollator(processor), args, tracker,
-                             out_dir, plot_csv=PLOTS / "instruct_base" / name / "loss.csv")
+    metrics = train_and_save(
+        model,
+        processor,
+        Dataset.from_list(rows),
+        AudioSFTCollator(processor),
+        args,
+        tracker,
+        out_dir,
+        plot_csv=PLOTS / "instruct_base" / name / "loss.csv",
+    )
     (out_dir / "manifest.json").write_text(json.dumps({"model": str(out_dir / "model"), **counts}) + "\n")
     return {**metrics, **counts}
 
@@ -95,9 +132,16 @@ def main(argv: list[str] | None = None) -> None:
     name = matrix_row("instruct_base", cfg.models, argv, flag="--model", description=__doc__.splitlines()[0])
     params = {k: v for k, v in flatten(cfg, "instruct_base").items() if not k.startswith("instruct_base.models.")}
     params["instruct_base.model"] = cfg.models[name]
-    with stage_run("instruct_base", tracking, paper=PAPER, table=TABLE, row=name, params=params,
-                   deps=[cfg.models[name], cfg.clips, cfg.emotions, cfg.sounds],
-                   metrics_path=METRICS / "instruct_base" / f"{name}.json") as stage:
+    with stage_run(
+        "instruct_base",
+        tracking,
+        paper=PAPER,
+        table=TABLE,
+        row=name,
+        params=params,
+        deps=[cfg.models[name], cfg.clips, cfg.emotions, cfg.sounds],
+        metrics_path=METRICS / "instruct_base" / f"{name}.json",
+    ) as stage:
         stage.metrics = run(cfg, name, stage.tracker, OUT / name)
     m = stage.metrics
     print(f"instruct_base[{name}]: {m.get('steps')} steps, final loss {m.get('final_logged_loss', float('nan')):.3f}")

@@ -1,4 +1,4 @@
-"""Stage ``interventions``: SER with and without acoustic concept tokens, and token-only interventions (paper 04 §III-IV).
+"""Stage ``interventions``: SER with and without concept tokens, and token-only interventions (paper 04 §III-IV).
 
 For one model under test (a DVC matrix row; tiny scale: the instruction-tuned tiny bases,
 paper scale: Qwen2-Audio-7B-Instruct / Qwen2.5-Omni-7B), the same audio and the same
@@ -68,32 +68,65 @@ def score(rows: Sequence[dict], completions: Sequence[str], cfg: InterventionsCo
     preds = [predicted_class(c, words) for c in completions]
     s = score_ser(golds, preds, classes)
     speakers = [r["speaker"] for r in rows]
-    ci = {"low": float("nan"), "high": float("nan")}   # one speaker: no speaker-clustered CI (not reported)
+    ci = {"low": float("nan"), "high": float("nan")}  # one speaker: no speaker-clustered CI (not reported)
     if len(set(speakers)) >= 2:
         ci = speaker_bootstrap_ci(golds, preds, speakers, classes, n_boot=cfg.n_boot, seed=cfg.seed)
-    return {"uar": s["ua"] / 100, "uar_ci_low": ci["low"] / 100, "uar_ci_high": ci["high"] / 100, "wa": s["wa"] / 100,
-            "unparsed": s["unparsed"], "n": s["n"], "speakers": len(set(speakers)), "confusion": s["confusion"],
-            "ua_percent": s["ua"], "wa_percent": s["wa"], "correct": [g == p for g, p in zip(golds, preds)],
-            "predictions": preds}
+    return {
+        "uar": s["ua"] / 100,
+        "uar_ci_low": ci["low"] / 100,
+        "uar_ci_high": ci["high"] / 100,
+        "wa": s["wa"] / 100,
+        "unparsed": s["unparsed"],
+        "n": s["n"],
+        "speakers": len(set(speakers)),
+        "confusion": s["confusion"],
+        "ua_percent": s["ua"],
+        "wa_percent": s["wa"],
+        "correct": [g == p for g, p in zip(golds, preds)],
+        "predictions": preds,
+    }
 
 
 def metric_prefix(cfg: InterventionsConfig, dataset: str, split: str) -> str:
     return dataset if len(cfg.splits[dataset]) == 1 else f"{dataset}.{split}"
 
 
-def evaluate_condition(model, processor, cfg: InterventionsConfig, rows: Sequence[dict], dataset: str,
-                       condition: str, out_dir: Path, tag: str, *, seed: int = 0, p: float = 0.0) -> dict:
+def evaluate_condition(
+    model,
+    processor,
+    cfg: InterventionsConfig,
+    rows: Sequence[dict],
+    dataset: str,
+    condition: str,
+    out_dir: Path,
+    tag: str,
+    *,
+    seed: int = 0,
+    p: float = 0.0,
+) -> dict:
     """Generate and score one condition on one split; predictions go to ``out_dir/<tag>.jsonl``."""
     token_sets = condition_tokens(rows, condition, seed=seed, p=p)
     records = questions(rows, token_sets, cfg, dataset)
     settings = cfg.generation
-    gens = generate_answers(model, processor, records, prompt="{question}", settings=settings,
-                            batch_size=cfg.batch_size)
+    gens = generate_answers(
+        model, processor, records, prompt="{question}", settings=settings, batch_size=cfg.batch_size
+    )
     result = score(rows, [g["completion"] for g in gens], cfg, dataset)
-    write_jsonl([{"id": r["id"], "speaker": r["speaker"], "gold": r["label"], "predicted": pred,
-                  "tokens": serialise(token_sets[i]) if token_sets is not None else None,
-                  "prompt": g["prompt"], "completion": g["completion"]}
-                 for i, (r, g, pred) in enumerate(zip(rows, gens, result["predictions"]))], out_dir / f"{tag}.jsonl")
+    write_jsonl(
+        [
+            {
+                "id": r["id"],
+                "speaker": r["speaker"],
+                "gold": r["label"],
+                "predicted": pred,
+                "tokens": serialise(token_sets[i]) if token_sets is not None else None,
+                "prompt": g["prompt"],
+                "completion": g["completion"],
+            }
+            for i, (r, g, pred) in enumerate(zip(rows, gens, result["predictions"]))
+        ],
+        out_dir / f"{tag}.jsonl",
+    )
     return result
 
 
@@ -104,13 +137,20 @@ def paired_tests(correct: dict[str, list[bool]]) -> dict[str, dict]:
     for cond in ("shuffle", "conflict", "corrupt_full"):
         pairs += [(cond, "correct"), (cond, "audio_only")]
     tests = {f"{a}_vs_{b}": mcnemar_exact(correct[a], correct[b]) for a, b in pairs}
-    for (name, t), adj in zip(tests.items(), holm([t["p"] for t in tests.values()])):
+    for t, adj in zip(tests.values(), holm([t["p"] for t in tests.values()])):
         t["p_holm"] = adj
     return tests
 
 
-def plot_corruption_curve(ps: Sequence[float], uars: Sequence[float], lows: Sequence[float], highs: Sequence[float],
-                          baseline: float, png: Path, title: str) -> Path:
+def plot_corruption_curve(
+    ps: Sequence[float],
+    uars: Sequence[float],
+    lows: Sequence[float],
+    highs: Sequence[float],
+    baseline: float,
+    png: Path,
+    title: str,
+) -> Path:
     fig, ax = figure().subplots(figsize=(5.5, 3.8))
     ax.fill_between(ps, lows, highs, alpha=0.25, label="95% speaker bootstrap CI")
     ax.plot(ps, uars, marker="o", label="audio + corrupted tokens")
@@ -142,29 +182,57 @@ def run_model(name: str, cfg: InterventionsConfig) -> tuple[dict[str, dict], dic
             prefix = metric_prefix(cfg, dataset, split)
             for cond in ("audio_only", "correct"):
                 r = done[(dataset, split, cond)] = evaluate_condition(
-                    model, processor, cfg, rows, dataset, cond, out / "predictions", f"{dataset}.{split}.{cond}")
+                    model, processor, cfg, rows, dataset, cond, out / "predictions", f"{dataset}.{split}.{cond}"
+                )
                 metrics[cond].update(_public(r, prefix))
-                png = plot_confusion({"confusion": r["confusion"], "ua": r["ua_percent"], "wa": r["wa_percent"]},
-                                     out / "plots" / f"confusion.{dataset}.{split}.{cond}.png",
-                                     f"{name} {dataset} {split} {cond}")
+                png = plot_confusion(
+                    {"confusion": r["confusion"], "ua": r["ua_percent"], "wa": r["wa_percent"]},
+                    out / "plots" / f"confusion.{dataset}.{split}.{cond}.png",
+                    f"{name} {dataset} {split} {cond}",
+                )
                 plots[cond].append(png)
     # Token-only interventions on one dataset's (first) evaluated split, audio fixed.
     dataset = cfg.intervention_dataset
     split = cfg.splits[dataset][0]
     rows = token_rows(cfg.tokens, dataset, split)
     preds = out / "predictions"
-    base = {"audio_only": done[(dataset, split, "audio_only")], "correct": done[(dataset, split, "correct")],
-            "conflict": evaluate_condition(model, processor, cfg, rows, dataset, "conflict", preds,
-                                           f"{dataset}.{split}.conflict")}
-    shuffled = [evaluate_condition(model, processor, cfg, rows, dataset, "shuffle", preds,
-                                   f"{dataset}.{split}.shuffle.seed{s}", seed=s) for s in cfg.shuffle_seeds]
-    curve = [evaluate_condition(model, processor, cfg, rows, dataset, "corrupt", preds,
-                                f"{dataset}.{split}.corrupt.p{p:g}", seed=cfg.corrupt_seed, p=p) for p in cfg.corrupt_p]
+    base = {
+        "audio_only": done[(dataset, split, "audio_only")],
+        "correct": done[(dataset, split, "correct")],
+        "conflict": evaluate_condition(
+            model, processor, cfg, rows, dataset, "conflict", preds, f"{dataset}.{split}.conflict"
+        ),
+    }
+    shuffled = [
+        evaluate_condition(
+            model, processor, cfg, rows, dataset, "shuffle", preds, f"{dataset}.{split}.shuffle.seed{s}", seed=s
+        )
+        for s in cfg.shuffle_seeds
+    ]
+    curve = [
+        evaluate_condition(
+            model,
+            processor,
+            cfg,
+            rows,
+            dataset,
+            "corrupt",
+            preds,
+            f"{dataset}.{split}.corrupt.p{p:g}",
+            seed=cfg.corrupt_seed,
+            p=p,
+        )
+        for p in cfg.corrupt_p
+    ]
     full = curve[cfg.corrupt_p.index(1.0)]
     for cond in ("audio_only", "correct", "conflict"):
         metrics[cond].update(_public(base[cond], cond))
-    metrics["shuffle"].update({"shuffle.uar": float(np.mean([s["uar"] for s in shuffled])),
-                               "shuffle.uar_seed_std": float(np.std([s["uar"] for s in shuffled]))})
+    metrics["shuffle"].update(
+        {
+            "shuffle.uar": float(np.mean([s["uar"] for s in shuffled])),
+            "shuffle.uar_seed_std": float(np.std([s["uar"] for s in shuffled])),
+        }
+    )
     for s, r in zip(cfg.shuffle_seeds, shuffled):
         metrics["shuffle"].update(_public(r, f"shuffle.seed{s}"))
     for p, r in zip(cfg.corrupt_p, curve):
@@ -175,24 +243,41 @@ def run_model(name: str, cfg: InterventionsConfig) -> tuple[dict[str, dict], dic
         metrics["corrupt"].update({"corrupt.spearman_rho": rho["rho"], "corrupt.spearman_p": rho["p"]})
     else:  # a flat curve has no rank correlation
         metrics["corrupt"]["corrupt.spearman_undefined"] = 1
-    tests = paired_tests({"audio_only": base["audio_only"]["correct"], "correct": base["correct"]["correct"],
-                          "conflict": base["conflict"]["correct"], "shuffle": shuffled[0]["correct"],
-                          "corrupt_full": full["correct"]})
+    tests = paired_tests(
+        {
+            "audio_only": base["audio_only"]["correct"],
+            "correct": base["correct"]["correct"],
+            "conflict": base["conflict"]["correct"],
+            "shuffle": shuffled[0]["correct"],
+            "corrupt_full": full["correct"],
+        }
+    )
     for key, t in tests.items():
         cond = key.split("_vs_")[0].replace("corrupt_full", "corrupt")
         metrics[cond].update({f"mcnemar.{key}.{k}": v for k, v in t.items()})
 
     for cond, r in (("conflict", base["conflict"]), ("shuffle", shuffled[0]), ("corrupt", full)):
-        png = plot_confusion({"confusion": r["confusion"], "ua": r["ua_percent"], "wa": r["wa_percent"]},
-                             out / "plots" / f"confusion.{dataset}.{split}.{cond}.png", f"{name} {dataset} {cond}")
+        png = plot_confusion(
+            {"confusion": r["confusion"], "ua": r["ua_percent"], "wa": r["wa_percent"]},
+            out / "plots" / f"confusion.{dataset}.{split}.{cond}.png",
+            f"{name} {dataset} {cond}",
+        )
         plots[cond].append(png)
-    png = plot_corruption_curve(cfg.corrupt_p, [r["uar"] for r in curve], [r["uar_ci_low"] for r in curve],
-                                [r["uar_ci_high"] for r in curve], base["audio_only"]["uar"],
-                                out / "plots" / "corruption_curve.png", f"{name}: {dataset} UAR vs token corruption")
+    png = plot_corruption_curve(
+        cfg.corrupt_p,
+        [r["uar"] for r in curve],
+        [r["uar_ci_low"] for r in curve],
+        [r["uar_ci_high"] for r in curve],
+        base["audio_only"]["uar"],
+        out / "plots" / "corruption_curve.png",
+        f"{name}: {dataset} UAR vs token corruption",
+    )
     plots["corrupt"].append(png)
     curve_json = PLOTS / "interventions" / name / "corruption.json"
     curve_json.parent.mkdir(parents=True, exist_ok=True)
-    curve_json.write_text(json.dumps([{"p": p, "uar": r["uar"]} for p, r in zip(cfg.corrupt_p, curve)], indent=1) + "\n")
+    curve_json.write_text(
+        json.dumps([{"p": p, "uar": r["uar"]} for p, r in zip(cfg.corrupt_p, curve)], indent=1) + "\n"
+    )
     (out / "scores.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return metrics, plots
 
@@ -208,17 +293,30 @@ def run(cfg: InterventionsConfig, model: str, tracking: TrackingConfig) -> dict:
     deps = [cfg.models[model], cfg.tokens]
     metrics, plots = run_model(model, cfg)
     for cond in CONDITIONS:  # one MLflow run per condition, opened one after the other
-        with start_run(uri=tracking.uri, experiment=tracking.experiment, scale=tracking.scale, stage="interventions",
-                       paper=PAPER, table=paper_row, row=cond, params=params, deps=deps) as tracker:
+        with start_run(
+            uri=tracking.uri,
+            experiment=tracking.experiment,
+            scale=tracking.scale,
+            stage="interventions",
+            paper=PAPER,
+            table=paper_row,
+            row=cond,
+            params=params,
+            deps=deps,
+        ) as tracker:
             tracker.set_tags({"model": model, "scorer": SCORER_NAME})
             tracker.log_metrics(metrics[cond])
             for png in plots[cond]:
                 tracker.log_artifact(png, "plots")
     # The paper tables' stage is the method, ``concept_tokens``: its rows are read from there.
-    write_metrics({**metrics["audio_only"], **paper_numbers(PAPER, f"{paper_row}_no_tokens")},
-                  METRICS / "concept_tokens" / f"{paper_row}_no_tokens.json")
-    write_metrics({**metrics["correct"], **paper_numbers(PAPER, f"{paper_row}_tokens")},
-                  METRICS / "concept_tokens" / f"{paper_row}_tokens.json")
+    write_metrics(
+        {**metrics["audio_only"], **paper_numbers(PAPER, f"{paper_row}_no_tokens")},
+        METRICS / "concept_tokens" / f"{paper_row}_no_tokens.json",
+    )
+    write_metrics(
+        {**metrics["correct"], **paper_numbers(PAPER, f"{paper_row}_tokens")},
+        METRICS / "concept_tokens" / f"{paper_row}_tokens.json",
+    )
     # audio_only and correct share the per-dataset keys (``aibo5.dev.uar``): the flat file names the condition.
     return {(f"{c}.{k}" if k.split(".")[0] in cfg.splits else k): v for c, m in metrics.items() for k, v in m.items()}
 
@@ -230,9 +328,11 @@ def main() -> None:
     with stage_run("interventions", metrics_path=METRICS / "interventions" / f"{model}.json") as stage:
         stage.metrics = run(cfg, model, tracking)
     m = stage.metrics
-    print(f"interventions[{model}]: {cfg.intervention_dataset} UAR audio-only {m.get('audio_only.uar', 0):.3f}, "
-          f"correct {m.get('correct.uar', 0):.3f}, shuffle {m['shuffle.uar']:.3f}, conflict {m['conflict.uar']:.3f}, "
-          f"corrupt(1) {m['corrupt_full.uar']:.3f}")
+    print(
+        f"interventions[{model}]: {cfg.intervention_dataset} UAR audio-only {m.get('audio_only.uar', 0):.3f}, "
+        f"correct {m.get('correct.uar', 0):.3f}, shuffle {m['shuffle.uar']:.3f}, conflict {m['conflict.uar']:.3f}, "
+        f"corrupt(1) {m['corrupt_full.uar']:.3f}"
+    )
 
 
 if __name__ == "__main__":

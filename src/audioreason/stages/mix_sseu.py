@@ -83,8 +83,9 @@ def background_pool(cfg: MixSseuConfig, counts: Counter) -> dict[str, list[Sound
     return by_scene
 
 
-def window_events(clip: Soundscape, start_s: float, seconds: float, cfg: MixSseuConfig,
-                  counts: Counter, duration: float | None = None) -> list[dict]:
+def window_events(
+    clip: Soundscape, start_s: float, seconds: float, cfg: MixSseuConfig, counts: Counter, duration: float | None = None
+) -> list[dict]:
     """The clip's events that overlap the window by ``min_event_s``, in window seconds, benchmark labels.
 
     A recording of ``duration`` shorter than the window is repeated to fill it (``read_window``),
@@ -100,8 +101,13 @@ def window_events(clip: Soundscape, start_s: float, seconds: float, cfg: MixSseu
         if e.label not in cfg.event_classes:
             counts[f"events_unmapped.{e.label}"] += shift == 0.0
             continue
-        out.append({"label": cfg.event_classes[e.label], "onset": round(onset - start_s, 3),
-                    "offset": round(offset - start_s, 3)})
+        out.append(
+            {
+                "label": cfg.event_classes[e.label],
+                "onset": round(onset - start_s, 3),
+                "offset": round(offset - start_s, 3),
+            }
+        )
     return out
 
 
@@ -114,7 +120,7 @@ def plan_items(cfg: MixSseuConfig, counts: Counter) -> list[dict]:
     for scene, clips in backgrounds.items():
         for k in range(cfg.items_per_scene):
             clip = clips[k % len(clips)]
-            for _ in range(len(speech)):     # the pool is reused in order when items outnumber utterances
+            for _ in range(len(speech)):  # the pool is reused in order when items outnumber utterances
                 u = speech[next_speech % len(speech)]
                 next_speech += 1
                 x = load_audio(u.audio, MIX_RATE)
@@ -129,13 +135,24 @@ def plan_items(cfg: MixSseuConfig, counts: Counter) -> list[dict]:
             duration = sf.info(clip.audio).duration
             start = float(rng.uniform(0, max(0.0, duration - seconds)))
             onset = float(rng.uniform(0, seconds - speech_s))
-            item = {"id": f"{scene.replace(' ', '_')}_{k:03d}", "scene": scene, "speech_id": u.id,
-                    "speaker": u.speaker, "speech_audio": u.audio, "transcript": u.text,
-                    "background_id": clip.id, "background_dataset": clip.dataset, "background_audio": clip.audio,
-                    "window_start_s": round(start, 3), "seconds": round(seconds, 3),
-                    "speech_onset_s": round(onset, 3),
-                    "events": window_events(clip, start, seconds, cfg, counts, duration)}
-            item["plan"] = hashlib.sha256(json.dumps([item, cfg.snrs, MIX_RATE], sort_keys=True).encode()).hexdigest()[:16]
+            item = {
+                "id": f"{scene.replace(' ', '_')}_{k:03d}",
+                "scene": scene,
+                "speech_id": u.id,
+                "speaker": u.speaker,
+                "speech_audio": u.audio,
+                "transcript": u.text,
+                "background_id": clip.id,
+                "background_dataset": clip.dataset,
+                "background_audio": clip.audio,
+                "window_start_s": round(start, 3),
+                "seconds": round(seconds, 3),
+                "speech_onset_s": round(onset, 3),
+                "events": window_events(clip, start, seconds, cfg, counts, duration),
+            }
+            item["plan"] = hashlib.sha256(json.dumps([item, cfg.snrs, MIX_RATE], sort_keys=True).encode()).hexdigest()[
+                :16
+            ]
             items.append(item)
     return items
 
@@ -155,16 +172,31 @@ def render_item(item: dict, cfg: MixSseuConfig, out: Path, counts: Counter) -> l
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, m.audio, MIX_RATE, subtype="PCM_16")
         achieved = measured_snr(m.speech_gain * speech, m.background_gain * background[span])
-        rows.append({"id": f"{item['id']}_{key}", "item": item["id"], "audio": str(path.resolve()),
-                     "snr_db": snr if math.isfinite(snr) else ("inf" if snr > 0 else "-inf"), "snr_key": key,
-                     "measured_snr_db": achieved if math.isfinite(achieved) else str(achieved),
-                     "speech_id": item["speech_id"], "speaker": item["speaker"], "transcript": item["transcript"],
-                     "background_id": item["background_id"], "background_dataset": item["background_dataset"],
-                     "scene": item["scene"], "events": item["events"],
-                     "event_labels": sorted({e["label"] for e in item["events"]}),
-                     "speech_onset_s": m.onset_s, "speech_s": m.speech_s, "window_start_s": item["window_start_s"],
-                     "speech_gain": m.speech_gain, "background_gain": m.background_gain,
-                     "headroom_gain": m.headroom_gain, "background_looped": looped})
+        rows.append(
+            {
+                "id": f"{item['id']}_{key}",
+                "item": item["id"],
+                "audio": str(path.resolve()),
+                "snr_db": snr if math.isfinite(snr) else ("inf" if snr > 0 else "-inf"),
+                "snr_key": key,
+                "measured_snr_db": achieved if math.isfinite(achieved) else str(achieved),
+                "speech_id": item["speech_id"],
+                "speaker": item["speaker"],
+                "transcript": item["transcript"],
+                "background_id": item["background_id"],
+                "background_dataset": item["background_dataset"],
+                "scene": item["scene"],
+                "events": item["events"],
+                "event_labels": sorted({e["label"] for e in item["events"]}),
+                "speech_onset_s": m.onset_s,
+                "speech_s": m.speech_s,
+                "window_start_s": item["window_start_s"],
+                "speech_gain": m.speech_gain,
+                "background_gain": m.background_gain,
+                "headroom_gain": m.headroom_gain,
+                "background_looped": looped,
+            }
+        )
     return rows
 
 
@@ -199,25 +231,45 @@ def run(cfg: MixSseuConfig, tracker: NullTracker) -> dict:
             stale.unlink()
     write_jsonl(rows, OUT / "manifest.jsonl")
     classes = sorted({e["label"] for r in rows for e in r["events"]})
-    report = {"items": len(items), "mixtures": len(rows), "snrs": [snr_key(s) for s in cfg.snrs],
-              "scenes": dict(Counter(i["scene"] for i in items)), "event_classes_present": classes,
-              **{k: v for k, v in sorted(counts.items())}}
+    report = {
+        "items": len(items),
+        "mixtures": len(rows),
+        "snrs": [snr_key(s) for s in cfg.snrs],
+        "scenes": dict(Counter(i["scene"] for i in items)),
+        "event_classes_present": classes,
+        **{k: v for k, v in sorted(counts.items())},
+    }
     (OUT / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     tracker.log_artifact(OUT / "report.json", "mix_sseu")
-    worst = max((abs(r["measured_snr_db"] - r["snr_db"]) for r in rows
-                 if isinstance(r["snr_db"], float) and isinstance(r["measured_snr_db"], float)), default=0.0)
-    return {"items": len(items), "mixtures": len(rows), "items_rendered": rendered,
-            "items_resumed": counts["items_resumed"], "speech_missing_transcript": counts["speech_missing_transcript"],
-            "speech_silent": counts["speech_silent"], "background_looped": counts["background_looped"],
-            "background_weak": counts["background_weak"],
-            "events_unmapped": sum(v for k, v in counts.items() if k.startswith("events_unmapped.")),
-            "event_classes_present": len(classes), "max_snr_error_db": worst,
-            **({"real_time_factor": wall / audio_s} if audio_s else {})}   # none when every item resumed
+    worst = max(
+        (
+            abs(r["measured_snr_db"] - r["snr_db"])
+            for r in rows
+            if isinstance(r["snr_db"], float) and isinstance(r["measured_snr_db"], float)
+        ),
+        default=0.0,
+    )
+    return {
+        "items": len(items),
+        "mixtures": len(rows),
+        "items_rendered": rendered,
+        "items_resumed": counts["items_resumed"],
+        "speech_missing_transcript": counts["speech_missing_transcript"],
+        "speech_silent": counts["speech_silent"],
+        "background_looped": counts["background_looped"],
+        "background_weak": counts["background_weak"],
+        "events_unmapped": sum(v for k, v in counts.items() if k.startswith("events_unmapped.")),
+        "event_classes_present": len(classes),
+        "max_snr_error_db": worst,
+        **({"real_time_factor": wall / audio_s} if audio_s else {}),
+    }  # none when every item resumed
 
 
 def main() -> None:
     cfg, tracking = stage_params("mix_sseu", "tracking")
-    with stage_run("mix_sseu", tracking, cfg=cfg, paper=PAPER, table="data", deps=[cfg.speech, *cfg.backgrounds]) as stage:
+    with stage_run(
+        "mix_sseu", tracking, cfg=cfg, paper=PAPER, table="data", deps=[cfg.speech, *cfg.backgrounds]
+    ) as stage:
         stage.metrics = run(cfg, stage.tracker)
     print(f"mix_sseu: {stage.metrics}")
 

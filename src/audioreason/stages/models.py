@@ -49,22 +49,38 @@ def reasoning_texts(manifest_dir: Path, extra: list[str]) -> Iterator[str]:
     yield from extra
     for r in read_manifest(manifest_dir / "cota.jsonl", CotaRecord):
         yield cota_question(r.question, r.choices)
-        yield cota_response({"trace": {"planning": r.planning, "caption": r.caption, "reasoning": r.reasoning,
-                                       "summary": r.summary}, "response": r.response})
+        yield cota_response(
+            {
+                "trace": {"planning": r.planning, "caption": r.caption, "reasoning": r.reasoning, "summary": r.summary},
+                "response": r.response,
+            }
+        )
     for c in read_manifest(manifest_dir / "audiosetcaps.jsonl", Caption):
         yield c.caption
 
 
-def run(models_cfg, prompts: list[str], targets: list[str], extra_texts: list[str] = (),
-        manifest_dir: Path = OUTPUTS / "ingest", out_dir: Path = OUT) -> dict:
+def run(
+    models_cfg,
+    prompts: list[str],
+    targets: list[str],
+    extra_texts: list[str] = (),
+    manifest_dir: Path = OUTPUTS / "ingest",
+    out_dir: Path = OUT,
+) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     built = []
     if models_cfg.build:
-        records = [r for name in ("avqa_train", "avqa_val", "mmau_test_mini")
-                   for r in read_manifest(manifest_dir / f"{name}.jsonl")]
+        records = [
+            r
+            for name in ("avqa_train", "avqa_val", "mmau_test_mini")
+            for r in read_manifest(manifest_dir / f"{name}.jsonl")
+        ]
         texts = reasoning_texts(manifest_dir, list(extra_texts))
-        tok = train_tokenizer(corpus(records, prompts, targets, texts),
-                              models_cfg.tokenizer.vocab_size, models_cfg.tokenizer.min_frequency)
+        tok = train_tokenizer(
+            corpus(records, prompts, targets, texts),
+            models_cfg.tokenizer.vocab_size,
+            models_cfg.tokenizer.min_frequency,
+        )
         for name in models_cfg.build:
             built.append(build_tiny_model(name, models_cfg, tok, out_dir / name))
     manifest = {"built": built}
@@ -73,20 +89,32 @@ def run(models_cfg, prompts: list[str], targets: list[str], extra_texts: list[st
 
 
 def tokenizer_prompts(sft, grpo, base, evaluate, pretrain, text_teacher, distill) -> tuple[list, list, list]:
-    """What the stages that read ``outputs/models`` will prompt with: ``(prompts, targets, texts)`` for :func:`corpus`."""
+    """What the stages reading ``outputs/models`` prompt with: ``(prompts, targets, texts)`` for :func:`corpus`."""
     from audioreason.training.prompts import COTA_SYSTEM
 
     prompts = [sft.prompt, evaluate.prompt, *base.mc_prompts] + [r.prompt for r in grpo.recipes.values()]
-    texts = [COTA_SYSTEM, pretrain.prompt, text_teacher.prompt, distill.teacher_prompt, distill.eval.ser_question,
-             base.caption_prompt, base.open_prompt, sft.eval.music_avqa_prompt]
-    texts += [f"{who} speaks in {'an' if e[0] in 'aeiou' else 'a'} {e} voice." for who in ("A woman", "A man")
-              for e in ("angry", "happy", "neutral", "sad")]
+    texts = [
+        COTA_SYSTEM,
+        pretrain.prompt,
+        text_teacher.prompt,
+        distill.teacher_prompt,
+        distill.eval.ser_question,
+        base.caption_prompt,
+        base.open_prompt,
+        sft.eval.music_avqa_prompt,
+    ]
+    texts += [
+        f"{who} speaks in {'an' if e[0] in 'aeiou' else 'a'} {e} voice."
+        for who in ("A woman", "A man")
+        for e in ("angry", "happy", "neutral", "sad")
+    ]
     return prompts, [sft.label_target], texts
 
 
 def main() -> None:
-    models, *readers = stage_params("models", "sft_cot", "grpo", "instruct_base", "evaluate", "pretrain_student",
-                                    "train_text_teacher", "distill")
+    models, *readers = stage_params(
+        "models", "sft_cot", "grpo", "instruct_base", "evaluate", "pretrain_student", "train_text_teacher", "distill"
+    )
     with stage_run("models", cfg=models, metrics_path=None) as stage:
         stage.metrics = run(models, *tokenizer_prompts(*readers))
     for m in stage.metrics["built"]:

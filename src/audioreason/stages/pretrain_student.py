@@ -52,16 +52,31 @@ def run(cfg: PretrainStudentConfig, tracker: NullTracker, out_dir: Path = OUT) -
     rows, counts = caption_rows(cfg)
     model, processor = load_model(cfg.model)
     args = build_sft_config(cfg.trainer, str(out_dir / "checkpoints"), where="pretrain_student.trainer")
-    metrics = train_and_save(model, processor, Dataset.from_list(rows), AudioSFTCollator(processor), args, tracker,
-                             out_dir, plot_csv=PLOTS / "pretrain_student" / "loss.csv")
+    metrics = train_and_save(
+        model,
+        processor,
+        Dataset.from_list(rows),
+        AudioSFTCollator(processor),
+        args,
+        tracker,
+        out_dir,
+        plot_csv=PLOTS / "pretrain_student" / "loss.csv",
+    )
     (out_dir / "manifest.json").write_text(json.dumps({"model": str(out_dir / "model"), **counts}) + "\n")
     return {**metrics, **counts}
 
 
 def main() -> None:
     cfg, tracking = stage_params("pretrain_student", "tracking")
-    with stage_run("pretrain_student", tracking, cfg=cfg, paper=PAPER, table=TABLE, row=ROW,
-                   deps=[cfg.model, cfg.clips, cfg.emotions]) as stage:
+    with stage_run(
+        "pretrain_student",
+        tracking,
+        cfg=cfg,
+        paper=PAPER,
+        table=TABLE,
+        row=ROW,
+        deps=[cfg.model, cfg.clips, cfg.emotions],
+    ) as stage:
         stage.metrics = run(cfg, stage.tracker)
     print(f"pretrain_student: {stage.metrics}")
 

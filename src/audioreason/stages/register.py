@@ -21,9 +21,9 @@ import os
 import sys
 from pathlib import Path
 
-from audioreason.promotion import PromotionError, comparable, promote_champion
 from audioreason.config import RegisterConfig, TrackingConfig
 from audioreason.pipeline import METRICS, OUTPUTS, stage_params
+from audioreason.promotion import PromotionError, comparable, promote_champion
 from audioreason.tracking import stage_run, tracking_uri
 
 
@@ -57,14 +57,18 @@ def latest_run_id(client, experiment_names: list[str], stage: str, row: str) -> 
     experiments = [e.experiment_id for e in (client.get_experiment_by_name(n) for n in experiment_names) if e]
     if not experiments:
         return None
-    runs = client.search_runs(experiments, f"tags.stage = '{stage}' and tags.row = '{row}' and "
-                                           "attributes.status = 'FINISHED'", order_by=["attributes.start_time DESC"],
-                              max_results=1)
+    runs = client.search_runs(
+        experiments,
+        f"tags.stage = '{stage}' and tags.row = '{row}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
     return runs[0].info.run_id if runs else None
 
 
-def model_source(client, uri: str, experiment: str, run_id: str | None, model_dir: Path,
-                 label: str) -> tuple[str, str | None]:
+def model_source(
+    client, uri: str, experiment: str, run_id: str | None, model_dir: Path, label: str
+) -> tuple[str, str | None]:
     """Where the registry version points: ``(source, run_id)``.
 
     A local store (``sqlite:``, a path) shares this machine's files, so the version points at
@@ -116,14 +120,25 @@ def run(cfg: RegisterConfig, tracking: TrackingConfig) -> dict:
         best, value = best_candidate(spec.candidates, spec.metric)
         stage, row = best.split("/", 1)
         experiment = experiment_name(tracking.experiment, paper)
-        source, run_id = model_source(client, uri, experiment, latest_run_id(client, [experiment], stage, row),
-                                      OUTPUTS / best / "model", best)
+        source, run_id = model_source(
+            client, uri, experiment, latest_run_id(client, [experiment], stage, row), OUTPUTS / best / "model", best
+        )
         result = promote_champion(client, spec.name, source=source, run_id=run_id, metric=spec.metric, value=value)
-        metrics.update({f"{paper}.value": value, f"{paper}.version": result["version"],
-                        f"{paper}.promoted": int(result["promoted"])})
-        print(f"register: {paper} best on {spec.metric} is {best} ({value:.1f}); {spec.name} v{result['version']}"
-              + (" is the champion" if result["promoted"] else
-                 f" did not beat the champion v{result['previous_version']} ({result['previous_value']:.1f})"))
+        metrics.update(
+            {
+                f"{paper}.value": value,
+                f"{paper}.version": result["version"],
+                f"{paper}.promoted": int(result["promoted"]),
+            }
+        )
+        print(
+            f"register: {paper} best on {spec.metric} is {best} ({value:.1f}); {spec.name} v{result['version']}"
+            + (
+                " is the champion"
+                if result["promoted"]
+                else f" did not beat the champion v{result['previous_version']} ({result['previous_value']:.1f})"
+            )
+        )
     return metrics
 
 

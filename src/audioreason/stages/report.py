@@ -16,7 +16,14 @@ import json
 from pathlib import Path
 
 from audioreason.config import ReportConfig
-from audioreason.evaluation.paper_tables import NO_RUN, comparison_points, fill, load_paper_tables, render_html, render_markdown
+from audioreason.evaluation.paper_tables import (
+    NO_RUN,
+    comparison_points,
+    fill,
+    load_paper_tables,
+    render_html,
+    render_markdown,
+)
 from audioreason.pipeline import OUTPUTS, PLOTS, stage_params
 from audioreason.plots import figure, save_figure
 from audioreason.tracking import NullTracker, stage_run
@@ -42,14 +49,20 @@ def plot_run_vs_paper(points: list[dict], png: Path, scale: str) -> Path:
         xs = [(p["paper"], p["run"]) for p in points if p["table"] == table]
         ax.scatter(*zip(*xs), s=14, label=table)
     ax.plot([0, 100], [0, 100], ls="--", color="#888")
-    ax.set(xlabel="paper", ylabel=f"this run ({scale})", title="Every reported cell: this run vs the paper",
-           xlim=(0, 100), ylim=(0, 100))
+    ax.set(
+        xlabel="paper",
+        ylabel=f"this run ({scale})",
+        title="Every reported cell: this run vs the paper",
+        xlim=(0, 100),
+        ylim=(0, 100),
+    )
     ax.legend(fontsize=7)
     return save_figure(fig, png)
 
 
-def run(cfg: ReportConfig, scale: str, tracker: NullTracker, out_dir: Path = OUT,
-        plots_dir: Path = PLOTS / "report") -> dict:
+def run(
+    cfg: ReportConfig, scale: str, tracker: NullTracker, out_dir: Path = OUT, plots_dir: Path = PLOTS / "report"
+) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = fill(load_paper_tables(), cfg.metrics_dir)
     (out_dir / "report.md").write_text(render_markdown(tables, scale, cfg.scale_note) + "\n")
@@ -60,9 +73,13 @@ def run(cfg: ReportConfig, scale: str, tracker: NullTracker, out_dir: Path = OUT
     png = plot_run_vs_paper(on_percent_axis(points, tables), out_dir / "run_vs_paper.png", scale)
     for path in (out_dir / "report.md", out_dir / "report.html", png):
         tracker.log_artifact(path, "report")
-    metrics = {"rows": sum(len(t.rows) for t in tables), "rows_run": sum(r.status == "run" for t in tables for r in t.rows),
-               "rows_no_run_yet": sum(r.status == NO_RUN for t in tables for r in t.rows), "cells_compared": len(points),
-               "tables": len(tables)}
+    metrics = {
+        "rows": sum(len(t.rows) for t in tables),
+        "rows_run": sum(r.status == "run" for t in tables for r in t.rows),
+        "rows_no_run_yet": sum(r.status == NO_RUN for t in tables for r in t.rows),
+        "cells_compared": len(points),
+        "tables": len(tables),
+    }
     for paper in sorted({t.paper for t in tables}):
         metrics[f"{paper}.rows_run"] = sum(r.status == "run" for t in tables if t.paper == paper for r in t.rows)
     return metrics
@@ -72,8 +89,10 @@ def main() -> None:
     cfg, tracking = stage_params("report", "tracking")
     with stage_run("report", tracking, cfg=cfg, paper="all", table="report", deps=[cfg.metrics_dir]) as stage:
         stage.metrics = run(cfg, tracking.scale, stage.tracker)
-    print(f"report: {stage.metrics['rows_run']} of {stage.metrics['rows']} rows run, "
-          f"{stage.metrics['cells_compared']} cells compared -> {OUT / 'report.md'}")
+    print(
+        f"report: {stage.metrics['rows_run']} of {stage.metrics['rows']} rows run, "
+        f"{stage.metrics['cells_compared']} cells compared -> {OUT / 'report.md'}"
+    )
 
 
 if __name__ == "__main__":

@@ -52,15 +52,26 @@ def run(cfg: SerFinetuneConfig, prompts: InterventionsConfig, tracker: NullTrack
     rows, counts = training_rows(cfg, prompts)
     model, processor = load_model(cfg.base)
     args = build_sft_config(cfg.trainer, str(OUT / "checkpoints"), where="ser_finetune.trainer")
-    metrics = train_and_save(model, processor, Dataset.from_list(rows), AudioSFTCollator(processor), args, tracker,
-                             OUT, peft_config=build_lora(cfg.lora), plot_csv=PLOTS / "ser_finetune" / "loss.csv")
+    metrics = train_and_save(
+        model,
+        processor,
+        Dataset.from_list(rows),
+        AudioSFTCollator(processor),
+        args,
+        tracker,
+        OUT,
+        peft_config=build_lora(cfg.lora),
+        plot_csv=PLOTS / "ser_finetune" / "loss.csv",
+    )
     (OUT / "manifest.json").write_text(json.dumps({"model": str(OUT / "model"), "base": cfg.base, **counts}) + "\n")
     return {**metrics, **counts}
 
 
 def main() -> None:
     cfg, prompts, tracking = stage_params("ser_finetune", "interventions", "tracking")
-    with stage_run("ser_finetune", tracking, cfg=cfg, paper=PAPER, table=TABLE, deps=[cfg.base, prompts.tokens]) as stage:
+    with stage_run(
+        "ser_finetune", tracking, cfg=cfg, paper=PAPER, table=TABLE, deps=[cfg.base, prompts.tokens]
+    ) as stage:
         stage.metrics = run(cfg, prompts, stage.tracker)
     m = stage.metrics
     print(f"ser_finetune: {m['steps']} steps on {m['train_examples']} prompts, final loss {m['final_logged_loss']:.3f}")

@@ -43,17 +43,28 @@ OUT = OUTPUTS / "sft_cot"
 PAPER, TABLE = "p02", "table2"
 
 #: Table 2's columns, the metrics its rows are plotted by.
-TABLE2_KEYS = ("mmau.sound", "mmau.speech", "mmau.music", "mmau.average", "music_avqa.temporal",
-               "music_avqa.comparative", "music_avqa.counting", "music_avqa.existential", "music_avqa.average")
+TABLE2_KEYS = (
+    "mmau.sound",
+    "mmau.speech",
+    "mmau.music",
+    "mmau.average",
+    "music_avqa.temporal",
+    "music_avqa.comparative",
+    "music_avqa.counting",
+    "music_avqa.existential",
+    "music_avqa.average",
+)
 
 
 def _record(item: dict) -> QARecord:
-    return QARecord(str(item["id"]), "avqa", "train", item["audio"], item["question"], tuple(item["choices"]),
-                    item["answer"])
+    return QARecord(
+        str(item["id"]), "avqa", "train", item["audio"], item["question"], tuple(item["choices"]), item["answer"]
+    )
 
 
 def training_rows(cfg: SftCotConfig, data: str) -> tuple[list[dict], dict[str, int]]:
     """The (prompt, completion) rows of one data kind, and what was left out and why."""
+
     def row(rec: QARecord, completion: str) -> dict:
         return {"id": rec.id, "audio": rec.audio, "prompt": format_prompt(cfg.prompt, rec), "completion": completion}
 
@@ -73,8 +84,14 @@ def training_rows(cfg: SftCotConfig, data: str) -> tuple[list[dict], dict[str, i
 
 def row_inputs(cfg: SftCotConfig, data: str) -> list[str]:
     """The files a row's training data comes from (its lineage in MLflow)."""
-    return {"none": [], "gt_label": [cfg.avqa_train], "distilled_label": [cfg.traces], "cot": [cfg.traces],
-            "agfv_cot": [cfg.d_fc_single], "tts_agfv_cot": [cfg.d_fc]}[data]
+    return {
+        "none": [],
+        "gt_label": [cfg.avqa_train],
+        "distilled_label": [cfg.traces],
+        "cot": [cfg.traces],
+        "agfv_cot": [cfg.d_fc_single],
+        "tts_agfv_cot": [cfg.d_fc],
+    }[data]
 
 
 def train_row(cfg: SftCotConfig, data: str, out_dir: Path, tracker: NullTracker) -> dict:
@@ -87,16 +104,28 @@ def train_row(cfg: SftCotConfig, data: str, out_dir: Path, tracker: NullTracker)
     ckpt = out_dir / "checkpoints"
     args = build_sft_config(cfg.trainer, str(ckpt), where="sft_cot.trainer")
     callback = TrackerCallback(tracker)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=processor,
-                         data_collator=AudioSFTCollator(processor), peft_config=build_lora(cfg.lora),
-                         callbacks=[callback])
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=processor,
+        data_collator=AudioSFTCollator(processor),
+        peft_config=build_lora(cfg.lora),
+        callbacks=[callback],
+    )
     result = trainer.train()
     plot_loss(callback.history, out_dir / "loss.png", out_dir / "loss.csv")
     tracker.log_artifact(out_dir / "loss.png", "plots")
-    selection = export_best_checkpoint(ckpt, out_dir, validation_accuracy(cfg.eval, cfg.prompt), tracker,
-                                       base=cfg.base if cfg.lora.r else None)
-    return {"train_loss": result.training_loss, "steps": result.global_step, "train_examples": len(rows),
-            **{f"data.{k}": v for k, v in counts.items()}, **selection}
+    selection = export_best_checkpoint(
+        ckpt, out_dir, validation_accuracy(cfg.eval, cfg.prompt), tracker, base=cfg.base if cfg.lora.r else None
+    )
+    return {
+        "train_loss": result.training_loss,
+        "steps": result.global_step,
+        "train_examples": len(rows),
+        **{f"data.{k}": v for k, v in counts.items()},
+        **selection,
+    }
 
 
 def run(cfg: SftCotConfig, row: str, tracker: NullTracker, out_dir: Path) -> dict:
@@ -104,9 +133,17 @@ def run(cfg: SftCotConfig, row: str, tracker: NullTracker, out_dir: Path) -> dic
     spec = cfg.rows[row]
     metrics = train_row(cfg, spec.data, out_dir, tracker) if spec.train else {"steps": 0}
     model, processor = load_model(str(out_dir / "model") if spec.train else cfg.base)
-    metrics.update(evaluate_suite(model, processor, cfg.eval, cfg.prompt, out_dir, tracker, music_avqa=True, no_audio=False))
-    return finish_row(metrics, paper_numbers(PAPER, row, measured=metrics), ("avqa_val.accuracy",) + TABLE2_KEYS,
-                      f"p02 Table 2, {row} (tiny)", out_dir, tracker)
+    metrics.update(
+        evaluate_suite(model, processor, cfg.eval, cfg.prompt, out_dir, tracker, music_avqa=True, no_audio=False)
+    )
+    return finish_row(
+        metrics,
+        paper_numbers(PAPER, row, measured=metrics),
+        ("avqa_val.accuracy",) + TABLE2_KEYS,
+        f"p02 Table 2, {row} (tiny)",
+        out_dir,
+        tracker,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,12 +151,21 @@ def main(argv: list[str] | None = None) -> None:
     row = matrix_row("sft_cot", cfg.rows, argv, description=__doc__.splitlines()[0])
     params = {k: v for k, v in flatten(cfg, "sft_cot").items() if not k.startswith("sft_cot.rows.")}
     params.update(flatten(cfg.rows[row], "sft_cot.row"))
-    with stage_run("sft_cot", tracking, paper=PAPER, table=TABLE, row=row, params=params,
-                   deps=[cfg.base, *row_inputs(cfg, cfg.rows[row].data)],
-                   metrics_path=METRICS / "sft_cot" / f"{row}.json") as stage:
+    with stage_run(
+        "sft_cot",
+        tracking,
+        paper=PAPER,
+        table=TABLE,
+        row=row,
+        params=params,
+        deps=[cfg.base, *row_inputs(cfg, cfg.rows[row].data)],
+        metrics_path=METRICS / "sft_cot" / f"{row}.json",
+    ) as stage:
         stage.metrics = m = run(cfg, row, stage.tracker, OUT / row)
-    print(f"sft_cot[{row}]: AVQA val {m['avqa_val.accuracy']:.1f}; MMAU avg {m['mmau.average']:.1f}; "
-          f"MUSIC-AVQA avg {m.get('music_avqa.average', float('nan')):.1f}")
+    print(
+        f"sft_cot[{row}]: AVQA val {m['avqa_val.accuracy']:.1f}; MMAU avg {m['mmau.average']:.1f}; "
+        f"MUSIC-AVQA avg {m.get('music_avqa.average', float('nan')):.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,9 +37,20 @@ from typing import Callable, Sequence
 import numpy as np
 
 from audioreason.config import Generation, MixSseuConfig, SseuBenchConfig, TrackingConfig, flatten
-from audioreason.evaluation.sseu import (SCORER_NAME, CachedEmbedding, HashingEmbedding, event_confidences,
-                                         macro_accuracy, mean_average_precision, openai_embedding, parse_joint,
-                                         scene_confidences, sentence_transformers_embedding, split_events, wer)
+from audioreason.evaluation.sseu import (
+    SCORER_NAME,
+    CachedEmbedding,
+    HashingEmbedding,
+    event_confidences,
+    macro_accuracy,
+    mean_average_precision,
+    openai_embedding,
+    parse_joint,
+    scene_confidences,
+    sentence_transformers_embedding,
+    split_events,
+    wer,
+)
 from audioreason.pipeline import METRICS, OUTPUTS, PLOTS, read_jsonl, stage_params, write_jsonl
 from audioreason.plots import figure, save_figure
 from audioreason.tracking import stage_run, start_run, write_metrics
@@ -47,7 +58,11 @@ from audioreason.tracking import stage_run, start_run, write_metrics
 OUT = OUTPUTS / "sseu_bench"
 ROWS = ("upper_bound", "clap", "independent", "joint", "joint_cot")
 MIXED = ("snr_10", "snr_5", "snr_0", "snr_m5", "snr_m10")
-TASKS = {"asr": ("wer", ("snr_inf", *MIXED)), "asc": ("macc", (*MIXED, "snr_minf")), "at": ("map", (*MIXED, "snr_minf"))}
+TASKS = {
+    "asr": ("wer", ("snr_inf", *MIXED)),
+    "asc": ("macc", (*MIXED, "snr_minf")),
+    "at": ("map", (*MIXED, "snr_minf")),
+}
 """task -> (metric, the SNR columns it is scored on, Table 1's order; their mean is ``average``)."""
 
 
@@ -60,17 +75,21 @@ def build_embedding(cfg: SseuBenchConfig):
     return CachedEmbedding(openai_embedding(e.base_url, e.model))
 
 
-def score_predictions(rows: Sequence[dict], preds: dict[str, dict], scenes: Sequence[str], classes: Sequence[str],
-                      embed: Callable | None) -> dict[str, float]:
+def score_predictions(
+    rows: Sequence[dict], preds: dict[str, dict], scenes: Sequence[str], classes: Sequence[str], embed: Callable | None
+) -> dict[str, float]:
     """Per-SNR WER / mACC / mAP of ``preds`` (mixture id -> task -> prediction), and averages.
 
     ``asr`` is a transcript; ``asc`` / ``at`` are an answer (scene text / event list, embedded by
     eqs. 1-3) or already a confidence vector over the classes (CLAP).
     """
+
     def confidences(task: str, pred) -> np.ndarray:
         if isinstance(pred, np.ndarray):
             return pred
-        return scene_confidences(pred, scenes, embed) if task == "asc" else event_confidences(list(pred), classes, embed)
+        return (
+            scene_confidences(pred, scenes, embed) if task == "asc" else event_confidences(list(pred), classes, embed)
+        )
 
     metrics: dict[str, float] = {}
     for task, (metric, columns) in TASKS.items():
@@ -83,8 +102,11 @@ def score_predictions(rows: Sequence[dict], preds: dict[str, dict], scenes: Sequ
                 v = wer([r["transcript"] for r in at_snr], [preds[r["id"]]["asr"] for r in at_snr])
             else:
                 conf = np.stack([confidences(task, preds[r["id"]][task]) for r in at_snr])
-                v = (macro_accuracy([r["scene"] for r in at_snr], conf, scenes) if task == "asc"
-                     else mean_average_precision([set(r["event_labels"]) for r in at_snr], conf, classes))
+                v = (
+                    macro_accuracy([r["scene"] for r in at_snr], conf, scenes)
+                    if task == "asc"
+                    else mean_average_precision([set(r["event_labels"]) for r in at_snr], conf, classes)
+                )
             metrics[f"{task}.{metric}.{key}"] = v
             values.append((key, v))
         if values:
@@ -103,19 +125,23 @@ def _tasks_for(row: dict) -> list[str]:
     return [t for t, (_, cols) in TASKS.items() if row["snr_key"] in cols]
 
 
-def _generate(model, processor, rows: Sequence[dict], prompt: str, generation: Generation, cfg: SseuBenchConfig,
-              cache: Path) -> dict[str, str]:
+def _generate(
+    model, processor, rows: Sequence[dict], prompt: str, generation: Generation, cfg: SseuBenchConfig, cache: Path
+) -> dict[str, str]:
     from audioreason.datasets.records import QARecord
     from audioreason.evaluation.generate import generate_answers
 
-    cache.unlink(missing_ok=True)   # mixture ids repeat across re-mixes: nothing cached may carry over
+    cache.unlink(missing_ok=True)  # mixture ids repeat across re-mixes: nothing cached may carry over
     records = [QARecord(r["id"], "sseu", "test", r["audio"], prompt, (), "") for r in rows]
-    gens = generate_answers(model, processor, records, prompt="{question}", settings=generation,
-                            batch_size=cfg.batch_size, cache=cache)
+    gens = generate_answers(
+        model, processor, records, prompt="{question}", settings=generation, batch_size=cfg.batch_size, cache=cache
+    )
     return {g["id"]: g["completion"] for g in gens}
 
 
-def model_predictions(row_name: str, rows: Sequence[dict], cfg: SseuBenchConfig, loaded, out: Path) -> tuple[dict, dict]:
+def model_predictions(
+    row_name: str, rows: Sequence[dict], cfg: SseuBenchConfig, loaded, out: Path
+) -> tuple[dict, dict]:
     """What the audio LLM answers under ``row_name``; returns ``(predictions, extra metrics)``."""
     model, processor = loaded
     p, g = cfg.prompts, cfg.generation
@@ -152,20 +178,38 @@ def tiny_clap(tokenizer_path: str, seed: int):
 
     tok = AutoTokenizer.from_pretrained(tokenizer_path)
     config = ClapConfig(
-        text_config=dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=64, max_position_embeddings=130, pad_token_id=tok.pad_token_id,
-                         type_vocab_size=1),
-        audio_config=dict(depths=[1, 1], num_attention_heads=[1, 2], patch_embeds_hidden_size=16, hidden_size=32,
-                          window_size=8, spec_size=256, num_mel_bins=64, enable_fusion=False),
-        projection_dim=16)
+        text_config=dict(
+            vocab_size=len(tok),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=130,
+            pad_token_id=tok.pad_token_id,
+            type_vocab_size=1,
+        ),
+        audio_config=dict(
+            depths=[1, 1],
+            num_attention_heads=[1, 2],
+            patch_embeds_hidden_size=16,
+            hidden_size=32,
+            window_size=8,
+            spec_size=256,
+            num_mel_bins=64,
+            enable_fusion=False,
+        ),
+        projection_dim=16,
+    )
     torch.manual_seed(seed)
-    features = ClapFeatureExtractor(feature_size=64, sampling_rate=48000, max_length_s=10, truncation="rand_trunc",
-                                    padding="repeatpad")
+    features = ClapFeatureExtractor(
+        feature_size=64, sampling_rate=48000, max_length_s=10, truncation="rand_trunc", padding="repeatpad"
+    )
     return ClapModel(config).eval(), features, tok
 
 
-def clap_predictions(rows: Sequence[dict], scenes: Sequence[str], classes: Sequence[str],
-                     cfg: SseuBenchConfig) -> dict[str, dict]:
+def clap_predictions(
+    rows: Sequence[dict], scenes: Sequence[str], classes: Sequence[str], cfg: SseuBenchConfig
+) -> dict[str, dict]:
     """CLAP zero-shot confidences: softmax over scenes (ASC), sigmoid per class (AT)."""
     import torch
     from tqdm.auto import tqdm
@@ -177,7 +221,10 @@ def clap_predictions(rows: Sequence[dict], scenes: Sequence[str], classes: Seque
     else:
         from transformers import ClapModel, ClapProcessor
 
-        model, processor = ClapModel.from_pretrained(cfg.clap.model).eval(), ClapProcessor.from_pretrained(cfg.clap.model)
+        model, processor = (
+            ClapModel.from_pretrained(cfg.clap.model).eval(),
+            ClapProcessor.from_pretrained(cfg.clap.model),
+        )
         features, tok = processor.feature_extractor, processor.tokenizer
 
     def text_embed(labels: Sequence[str]) -> torch.Tensor:
@@ -191,7 +238,7 @@ def clap_predictions(rows: Sequence[dict], scenes: Sequence[str], classes: Seque
         scene_t, class_t = text_embed(scenes), text_embed(classes)
         todo = [r for r in rows if r["snr_key"] != "snr_inf"]
         for i in tqdm(range(0, len(todo), cfg.batch_size), desc="clap", disable=None):
-            batch = todo[i:i + cfg.batch_size]
+            batch = todo[i : i + cfg.batch_size]
             audio = [load_audio(r["audio"], features.sampling_rate) for r in batch]
             inp = features(audio, sampling_rate=features.sampling_rate, return_tensors="pt")
             a = model.get_audio_features(input_features=inp["input_features"], is_longer=inp.get("is_longer"))
@@ -203,8 +250,15 @@ def clap_predictions(rows: Sequence[dict], scenes: Sequence[str], classes: Seque
     return preds
 
 
-SNR_X = {"snr_inf": 15.0, "snr_10": 10.0, "snr_5": 5.0, "snr_0": 0.0, "snr_m5": -5.0, "snr_m10": -10.0,
-         "snr_minf": -15.0}
+SNR_X = {
+    "snr_inf": 15.0,
+    "snr_10": 10.0,
+    "snr_5": 5.0,
+    "snr_0": 0.0,
+    "snr_m5": -5.0,
+    "snr_m10": -10.0,
+    "snr_minf": -15.0,
+}
 """Where each SNR sits on the curves' x axis (+-inf drawn at +-15 dB, labelled as such)."""
 
 
@@ -219,7 +273,7 @@ def plot_snr_curves(metrics_by_row: dict[str, dict], png: Path) -> Path:
         ax.set_xticks(list(SNR_X.values()), ["+inf", "10", "5", "0", "-5", "-10", "-inf"])
         if ax.lines:
             ax.legend(fontsize=7)
-        else:   # e.g. CLAP has no ASR
+        else:  # e.g. CLAP has no ASR
             ax.text(0, 0.5, "not scored", ha="center", transform=ax.get_xaxis_transform())
     return save_figure(fig, png)
 
@@ -250,14 +304,24 @@ def run(cfg: SseuBenchConfig, mix: MixSseuConfig, tracking: TrackingConfig, rows
         out = OUT / row
         out.mkdir(parents=True, exist_ok=True)
         table = "table2" if row in ("joint", "joint_cot") else "table1"
-        with start_run(uri=tracking.uri, experiment=tracking.experiment, scale=tracking.scale, stage="sseu_bench",
-                       paper="p05", table=table, row=row, params=params, deps=[cfg.manifest]) as tracker:
+        with start_run(
+            uri=tracking.uri,
+            experiment=tracking.experiment,
+            scale=tracking.scale,
+            stage="sseu_bench",
+            paper="p05",
+            table=table,
+            row=row,
+            params=params,
+            deps=[cfg.manifest],
+        ) as tracker:
             tracker.set_tags({"scorer": SCORER_NAME, "embedding": cfg.embedding.backend})
             if row == "upper_bound":
                 metrics = score_predictions(mixtures, ground_truth(mixtures), scenes, classes, embed)
             elif row == "clap":
-                metrics = score_predictions(mixtures, clap_predictions(mixtures, scenes, classes, cfg), scenes, classes,
-                                            embed)
+                metrics = score_predictions(
+                    mixtures, clap_predictions(mixtures, scenes, classes, cfg), scenes, classes, embed
+                )
                 tracker.set_tags({"clap_model": cfg.clap.model})
             else:
                 if loaded is None:
@@ -266,8 +330,13 @@ def run(cfg: SseuBenchConfig, mix: MixSseuConfig, tracking: TrackingConfig, rows
                     loaded = load_model(cfg.model)
                     loaded[0].eval()
                 preds, extra = model_predictions(row, mixtures, cfg, loaded, out)
-                write_jsonl([{"id": k, **{t: (list(v) if isinstance(v, tuple) else v) for t, v in p.items()}}
-                             for k, p in preds.items()], out / "predictions.jsonl")
+                write_jsonl(
+                    [
+                        {"id": k, **{t: (list(v) if isinstance(v, tuple) else v) for t, v in p.items()}}
+                        for k, p in preds.items()
+                    ],
+                    out / "predictions.jsonl",
+                )
                 metrics = {**score_predictions(mixtures, preds, scenes, classes, embed), **extra}
                 tracker.set_tags({"model": cfg.model})
             metrics["mixtures"] = len(mixtures)
@@ -280,15 +349,22 @@ def run(cfg: SseuBenchConfig, mix: MixSseuConfig, tracking: TrackingConfig, rows
         shown = {k: round(v, 2) for k, v in metrics.items() if k.endswith(".average")}
         print(f"sseu_bench[{row}]: {shown}")
     # The model's rows under paper 05's table row names (Table 1: independent; Table 2: independent / joint).
-    for source, alias in (("independent", cfg.paper_row), ("independent", f"{cfg.paper_row}_independent"),
-                          ("joint", f"{cfg.paper_row}_joint")):
+    for source, alias in (
+        ("independent", cfg.paper_row),
+        ("independent", f"{cfg.paper_row}_independent"),
+        ("joint", f"{cfg.paper_row}_joint"),
+    ):
         if source in all_metrics:
             write_metrics(all_metrics[source], METRICS / "sseu_bench" / f"{alias}.json")
     if all_metrics:
         plot_snr_curves(all_metrics, OUT / "snr_curves.png")
-        curve = [{"row": row, "task": task, "snr": SNR_X[c], "value": m[f"{task}.{metric}.{c}"]}
-                 for row, m in all_metrics.items() for task, (metric, cols) in TASKS.items() for c in cols
-                 if f"{task}.{metric}.{c}" in m and math.isfinite(m[f"{task}.{metric}.{c}"])]
+        curve = [
+            {"row": row, "task": task, "snr": SNR_X[c], "value": m[f"{task}.{metric}.{c}"]}
+            for row, m in all_metrics.items()
+            for task, (metric, cols) in TASKS.items()
+            for c in cols
+            if f"{task}.{metric}.{c}" in m and math.isfinite(m[f"{task}.{metric}.{c}"])
+        ]
         (PLOTS / "sseu_bench").mkdir(parents=True, exist_ok=True)
         (PLOTS / "sseu_bench" / "snr_curves.json").write_text(json.dumps(curve, indent=1) + "\n")
     return all_metrics

@@ -43,11 +43,16 @@ def video_path(r: QARecord, video_dir: str) -> str | None:
 
 
 def build_requests(records: list[QARecord], cfg: TeacherCotConfig) -> list[ChatRequest]:
-    return [ChatRequest(
-        item_id=r.id, video=video_path(r, cfg.video_dir), template=TEACHER_COT,
-        messages=user_turn(cfg.prompt.format(question=r.question, choices=str(list(r.choices)))),
-        meta={"record_id": r.id, "audio": r.audio, "question": r.question, "choices": list(r.choices)},
-    ) for r in records]
+    return [
+        ChatRequest(
+            item_id=r.id,
+            video=video_path(r, cfg.video_dir),
+            template=TEACHER_COT,
+            messages=user_turn(cfg.prompt.format(question=r.question, choices=str(list(r.choices)))),
+            meta={"record_id": r.id, "audio": r.audio, "question": r.question, "choices": list(r.choices)},
+        )
+        for r in records
+    ]
 
 
 def read_trace(text: str, choices) -> tuple[str | None, str | None]:
@@ -59,14 +64,21 @@ def read_trace(text: str, choices) -> tuple[str | None, str | None]:
     return (choice, None) if choice is not None else (None, "answer not an option")
 
 
-def run(cfg: TeacherCotConfig, backend, batch_size: int, tracker: NullTracker, out_dir: Path = OUT,
-        cache: Path = GENERATIONS / "teacher_cot.jsonl") -> dict:
+def run(
+    cfg: TeacherCotConfig,
+    backend,
+    batch_size: int,
+    tracker: NullTracker,
+    out_dir: Path = OUT,
+    cache: Path = GENERATIONS / "teacher_cot.jsonl",
+) -> dict:
     records = read_manifest(cfg.manifest)
     if cfg.max_items:
         records = records[: cfg.max_items]
     sampling = SamplingParams.from_section(cfg.sampling)
-    gens, stats = generate_cached(backend, build_requests(records, cfg), sampling, cache=cache,
-                                  batch_size=batch_size, desc="teacher_cot")
+    gens, stats = generate_cached(
+        backend, build_requests(records, cfg), sampling, cache=cache, batch_size=batch_size, desc="teacher_cot"
+    )
     rows, unreadable = [], Counter()
     per_type: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     for r, g in zip(records, gens):
@@ -77,10 +89,20 @@ def run(cfg: TeacherCotConfig, backend, batch_size: int, tracker: NullTracker, o
             if problem:
                 unreadable[problem] += 1
         unanimous = answers[0] is not None and len(set(answers)) == 1
-        rows.append({"id": r.id, "audio": r.audio, "question": r.question, "choices": list(r.choices),
-                     "answer": r.answer, "question_type": r.sub_category, "traces": g.texts,
-                     "trace_answers": answers, "unanimous": unanimous,
-                     "teacher_answer": answers[0] if unanimous else None})
+        rows.append(
+            {
+                "id": r.id,
+                "audio": r.audio,
+                "question": r.question,
+                "choices": list(r.choices),
+                "answer": r.answer,
+                "question_type": r.sub_category,
+                "traces": g.texts,
+                "trace_answers": answers,
+                "unanimous": unanimous,
+                "teacher_answer": answers[0] if unanimous else None,
+            }
+        )
         per_type[r.sub_category].append((unanimous, answers[0] == r.answer))
     kept = [row for row in rows if row["unanimous"]]
     write_jsonl(rows, out_dir / "traces.jsonl")
@@ -88,19 +110,29 @@ def run(cfg: TeacherCotConfig, backend, batch_size: int, tracker: NullTracker, o
     n = len(rows)
     single_correct = sum(row["trace_answers"][0] == row["answer"] for row in rows)
     kept_correct = sum(row["teacher_answer"] == row["answer"] for row in kept)
-    metrics = {"items": n, "samples_per_item": sampling.n, "unanimous": len(kept),
-               "unanimity_rate": len(kept) / n if n else 0.0,
-               "teacher_accuracy.single_sample": single_correct / n if n else 0.0,
-               "teacher_accuracy.unanimous": kept_correct / len(kept) if kept else 0.0,
-               "traces_unreadable": sum(unreadable.values()),
-               **{f"traces_unreadable.{k.replace(' ', '_').replace('<', '').replace('>', '')}": v
-                  for k, v in sorted(unreadable.items())},
-               **stats.metrics()}
+    metrics = {
+        "items": n,
+        "samples_per_item": sampling.n,
+        "unanimous": len(kept),
+        "unanimity_rate": len(kept) / n if n else 0.0,
+        "teacher_accuracy.single_sample": single_correct / n if n else 0.0,
+        "teacher_accuracy.unanimous": kept_correct / len(kept) if kept else 0.0,
+        "traces_unreadable": sum(unreadable.values()),
+        **{
+            f"traces_unreadable.{k.replace(' ', '_').replace('<', '').replace('>', '')}": v
+            for k, v in sorted(unreadable.items())
+        },
+        **stats.metrics(),
+    }
     for qt, vals in sorted(per_type.items()):
         metrics[f"unanimity_rate.{qt.replace(' ', '_')}"] = sum(u for u, _ in vals) / len(vals)
-    png = bar_plot({qt: sum(u for u, _ in v) / len(v) for qt, v in sorted(per_type.items())},
-                   out_dir / "unanimity.png", title=f"unanimous over n={sampling.n} samples, by question type",
-                   ylabel="share of questions", ylim=(0, 1.05))
+    png = bar_plot(
+        {qt: sum(u for u, _ in v) / len(v) for qt, v in sorted(per_type.items())},
+        out_dir / "unanimity.png",
+        title=f"unanimous over n={sampling.n} samples, by question type",
+        ylabel="share of questions",
+        ylim=(0, 1.05),
+    )
     tracker.log_artifact(png, "plots")
     return metrics
 
@@ -112,8 +144,10 @@ def main() -> None:
     with stage_run("teacher_cot", tracking, paper=PAPER, table="data", params=params, deps=[cfg.manifest]) as stage:
         stage.metrics = run(cfg, backend, spec.batch_size, stage.tracker)
     m = stage.metrics
-    print(f"teacher_cot: {m['unanimous']}/{m['items']} unanimous (rate {m['unanimity_rate']:.3f}); teacher accuracy "
-          f"single {m['teacher_accuracy.single_sample']:.3f}, unanimous {m['teacher_accuracy.unanimous']:.3f}")
+    print(
+        f"teacher_cot: {m['unanimous']}/{m['items']} unanimous (rate {m['unanimity_rate']:.3f}); teacher accuracy "
+        f"single {m['teacher_accuracy.single_sample']:.3f}, unanimous {m['teacher_accuracy.unanimous']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,10 @@ PAPER = "p01"
 
 def format_trace(r: CotaRecord) -> str:
     """The four-stage trace r as CoTA writes it (upper-case tags)."""
-    return (f"<PLANNING>{r.planning}</PLANNING>\n<CAPTION>{r.caption}</CAPTION>\n"
-            f"<REASONING>{r.reasoning}</REASONING>\n<SUMMARY>{r.summary}</SUMMARY>")
+    return (
+        f"<PLANNING>{r.planning}</PLANNING>\n<CAPTION>{r.caption}</CAPTION>\n"
+        f"<REASONING>{r.reasoning}</REASONING>\n<SUMMARY>{r.summary}</SUMMARY>"
+    )
 
 
 def question_with_options(r: CotaRecord) -> str:
@@ -49,12 +51,22 @@ def question_with_options(r: CotaRecord) -> str:
 
 
 def build_requests(records: list[CotaRecord], prompt: str) -> list[ChatRequest]:
-    return [ChatRequest(
-        item_id=r.id, audio=r.audio, template=TEXTUALIZE,
-        messages=user_turn(prompt.format(question=question_with_options(r), trace=format_trace(r))),
-        meta={"record_id": r.id, "audio": r.audio, "question": r.question, "choices": list(r.choices),
-              "answer": r.answer},
-    ) for r in records]
+    return [
+        ChatRequest(
+            item_id=r.id,
+            audio=r.audio,
+            template=TEXTUALIZE,
+            messages=user_turn(prompt.format(question=question_with_options(r), trace=format_trace(r))),
+            meta={
+                "record_id": r.id,
+                "audio": r.audio,
+                "question": r.question,
+                "choices": list(r.choices),
+                "answer": r.answer,
+            },
+        )
+        for r in records
+    ]
 
 
 def judge(description: str, r: CotaRecord) -> str | None:
@@ -68,21 +80,41 @@ def judge(description: str, r: CotaRecord) -> str | None:
     return None
 
 
-def run(cfg: TextualizeCotaConfig, backend, batch_size: int, tracker: NullTracker, out_dir: Path = OUT,
-        cache: Path = GENERATIONS / "textualize_cota.jsonl") -> dict:
+def run(
+    cfg: TextualizeCotaConfig,
+    backend,
+    batch_size: int,
+    tracker: NullTracker,
+    out_dir: Path = OUT,
+    cache: Path = GENERATIONS / "textualize_cota.jsonl",
+) -> dict:
     records = read_manifest(cfg.manifest, CotaRecord)
     if cfg.max_items:
         records = records[: cfg.max_items]
     sampling = SamplingParams.from_section(cfg.sampling)
-    gens, stats = generate_cached(backend, build_requests(records, cfg.prompt), sampling, cache=cache,
-                                  batch_size=batch_size, desc="textualize_cota")
+    gens, stats = generate_cached(
+        backend,
+        build_requests(records, cfg.prompt),
+        sampling,
+        cache=cache,
+        batch_size=batch_size,
+        desc="textualize_cota",
+    )
     kept, rejected, reasons = [], [], Counter()
     for r, g in zip(records, gens):
         d = g.texts[0].strip()
         problem = judge(d, r)
-        row = {"id": r.id, "audio": r.audio, "description": d, "question": r.question, "choices": list(r.choices),
-               "answer": r.answer, "answer_letter": r.answer_letter, "response": r.response,
-               "trace": {"planning": r.planning, "caption": r.caption, "reasoning": r.reasoning, "summary": r.summary}}
+        row = {
+            "id": r.id,
+            "audio": r.audio,
+            "description": d,
+            "question": r.question,
+            "choices": list(r.choices),
+            "answer": r.answer,
+            "answer_letter": r.answer_letter,
+            "response": r.response,
+            "trace": {"planning": r.planning, "caption": r.caption, "reasoning": r.reasoning, "summary": r.summary},
+        }
         if problem:
             reasons["empty" if problem.startswith("empty") else "contradicts_answer"] += 1
             rejected.append({**row, "reason": problem, "source": r.source})
@@ -91,12 +123,22 @@ def run(cfg: TextualizeCotaConfig, backend, batch_size: int, tracker: NullTracke
     write_jsonl(kept, out_dir / "d_text.jsonl")
     write_jsonl(rejected, out_dir / "rejected.jsonl")
     words = [len(k["description"].split()) for k in kept]
-    metrics = {"items": len(records), "kept": len(kept), "rejected": len(rejected),
-               "rejected.empty": reasons["empty"], "rejected.contradicts_answer": reasons["contradicts_answer"],
-               "kept_rate": len(kept) / len(records) if records else 0.0,
-               "description_words_mean": sum(words) / len(words) if words else 0.0, **stats.metrics()}
-    png = bar_plot({"kept": len(kept), "empty": reasons["empty"], "contradicts": reasons["contradicts_answer"]},
-                   out_dir / "quality.png", title="textualized CoTA descriptions", ylabel="items")
+    metrics = {
+        "items": len(records),
+        "kept": len(kept),
+        "rejected": len(rejected),
+        "rejected.empty": reasons["empty"],
+        "rejected.contradicts_answer": reasons["contradicts_answer"],
+        "kept_rate": len(kept) / len(records) if records else 0.0,
+        "description_words_mean": sum(words) / len(words) if words else 0.0,
+        **stats.metrics(),
+    }
+    png = bar_plot(
+        {"kept": len(kept), "empty": reasons["empty"], "contradicts": reasons["contradicts_answer"]},
+        out_dir / "quality.png",
+        title="textualized CoTA descriptions",
+        ylabel="items",
+    )
     tracker.log_artifact(png, "plots")
     tracker.log_artifact(out_dir / "rejected.jsonl", "quality")
     return metrics
@@ -109,8 +151,10 @@ def main() -> None:
     with stage_run("textualize_cota", tracking, paper=PAPER, table="data", params=params, deps=[cfg.manifest]) as stage:
         stage.metrics = run(cfg, backend, spec.batch_size, stage.tracker)
     m = stage.metrics
-    print(f"textualize_cota: kept {m['kept']}/{m['items']} "
-          f"(empty {m['rejected.empty']}, contradicting {m['rejected.contradicts_answer']})")
+    print(
+        f"textualize_cota: kept {m['kept']}/{m['items']} "
+        f"(empty {m['rejected.empty']}, contradicting {m['rejected.contradicts_answer']})"
+    )
 
 
 if __name__ == "__main__":

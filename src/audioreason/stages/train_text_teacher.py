@@ -26,8 +26,8 @@ from audioreason.config import TeacherSpec, TrainTextTeacherConfig
 from audioreason.evaluation.cota import extract_cota_answer
 from audioreason.models.factory import load_model
 from audioreason.pipeline import OUTPUTS, PLOTS, read_jsonl, stage_params
-from audioreason.teachers.base import ChatRequest, SamplingParams
 from audioreason.teachers.backends import build_backend
+from audioreason.teachers.base import ChatRequest, SamplingParams
 from audioreason.tracking import NullTracker, stage_run
 from audioreason.training.prompts import COTA_SYSTEM, cota_question, cota_response
 from audioreason.training.sft import build_sft_config, train_and_save
@@ -38,8 +38,10 @@ PAPER, TABLE, ROW = "p01", "table1", "teacher"
 
 def teacher_messages(row: dict, prompt: str) -> list[dict]:
     q = cota_question(row["question"], row["choices"])
-    return [{"role": "system", "content": COTA_SYSTEM},
-            {"role": "user", "content": prompt.format(description=row["description"], question=q)}]
+    return [
+        {"role": "system", "content": COTA_SYSTEM},
+        {"role": "user", "content": prompt.format(description=row["description"], question=q)},
+    ]
 
 
 def split_held_out(rows: list[dict], fraction: float) -> tuple[list[dict], list[dict]]:
@@ -58,12 +60,16 @@ def answer_accuracy(model_dir: Path, rows: list[dict], prompt: str, max_new_toke
     requests = [ChatRequest(item_id=r["id"], messages=tuple(teacher_messages(r, prompt))) for r in rows]
     gens = []
     for i in range(0, len(requests), 32):
-        gens += backend.generate(requests[i: i + 32], SamplingParams(max_tokens=max_new_tokens))
+        gens += backend.generate(requests[i : i + 32], SamplingParams(max_tokens=max_new_tokens))
     picks = [extract_cota_answer(g.texts[0], r["choices"]) for r, g in zip(rows, gens)]
     correct = sum(p == r["answer"] for p, r in zip(picks, rows))
     unreadable = sum(p not in r["choices"] for p, r in zip(picks, rows))
-    return {"held_out": len(rows), "held_out_accuracy": 100.0 * correct / len(rows), "held_out_no_option": unreadable,
-            "held_out_chance": 100.0 * sum(1 / len(r["choices"]) for r in rows) / len(rows)}
+    return {
+        "held_out": len(rows),
+        "held_out_accuracy": 100.0 * correct / len(rows),
+        "held_out_no_option": unreadable,
+        "held_out_chance": 100.0 * sum(1 / len(r["choices"]) for r in rows) / len(rows),
+    }
 
 
 def run(cfg: TrainTextTeacherConfig, tracker: NullTracker, out_dir: Path = OUT) -> dict:
@@ -73,12 +79,22 @@ def run(cfg: TrainTextTeacherConfig, tracker: NullTracker, out_dir: Path = OUT) 
         return {"steps": 0}
     rows = read_jsonl(Path(cfg.train))
     train, held_out = split_held_out(rows, cfg.held_out)
-    dataset = Dataset.from_list([{"prompt": teacher_messages(r, cfg.prompt),
-                                  "completion": [{"role": "assistant", "content": cota_response(r)}]} for r in train])
+    dataset = Dataset.from_list(
+        [
+            {
+                "prompt": teacher_messages(r, cfg.prompt),
+                "completion": [{"role": "assistant", "content": cota_response(r)}],
+            }
+            for r in train
+        ]
+    )
     model, tokenizer = load_model(cfg.model)
-    args = build_sft_config(cfg.trainer, str(out_dir / "checkpoints"), where="train_text_teacher.trainer",
-                            prepare_dataset=True)
-    metrics = train_and_save(model, tokenizer, dataset, None, args, tracker, out_dir, plot_csv=PLOTS / "train_text_teacher" / "loss.csv")
+    args = build_sft_config(
+        cfg.trainer, str(out_dir / "checkpoints"), where="train_text_teacher.trainer", prepare_dataset=True
+    )
+    metrics = train_and_save(
+        model, tokenizer, dataset, None, args, tracker, out_dir, plot_csv=PLOTS / "train_text_teacher" / "loss.csv"
+    )
     metrics.update(answer_accuracy(out_dir / "model", held_out, cfg.prompt, cfg.max_new_tokens))
     (out_dir / "manifest.json").write_text(json.dumps({"model": str(out_dir / "model")}) + "\n")
     return metrics
@@ -86,8 +102,9 @@ def run(cfg: TrainTextTeacherConfig, tracker: NullTracker, out_dir: Path = OUT) 
 
 def main() -> None:
     cfg, tracking = stage_params("train_text_teacher", "tracking")
-    with stage_run("train_text_teacher", tracking, cfg=cfg, paper=PAPER, table=TABLE, row=ROW,
-                   deps=[cfg.model, cfg.train]) as stage:
+    with stage_run(
+        "train_text_teacher", tracking, cfg=cfg, paper=PAPER, table=TABLE, row=ROW, deps=[cfg.model, cfg.train]
+    ) as stage:
         stage.metrics = run(cfg, stage.tracker)
     print(f"train_text_teacher: {stage.metrics}")
 

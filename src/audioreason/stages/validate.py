@@ -30,13 +30,13 @@ from typing import Any
 
 from audioreason.config import ConfigError, ValidateConfig
 from audioreason.datasets.records import RECORD_TYPES, write_manifest
+from audioreason.pipeline import OUTPUTS, stage_params
 from audioreason.quality.audio_checks import AudioLimits
 from audioreason.quality.checks import Policy
 from audioreason.quality.expectations import ManifestRules
+from audioreason.quality.findings import QualityReport
 from audioreason.quality.gate import GateResult, ManifestSpec, run_quality_gate
 from audioreason.quality.overlap import parse_side
-from audioreason.quality.findings import QualityReport
-from audioreason.pipeline import OUTPUTS, stage_params
 from audioreason.tracking import stage_run
 
 INGEST = OUTPUTS / "ingest"
@@ -60,13 +60,15 @@ def read_index(path: Path) -> dict[str, dict[str, Any]]:
         raise ValidateError(f"{path}: cannot read the ingest index ({e})") from e
     manifests = raw.get("manifests") if isinstance(raw, dict) else None
     if not isinstance(manifests, dict) or not manifests:
-        raise ValidateError(f"{path}: expected {{\"manifests\": {{name: {{record_type, path, n}}}}}}")
+        raise ValidateError(f'{path}: expected {{"manifests": {{name: {{record_type, path, n}}}}}}')
     for name, entry in manifests.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
             raise ValidateError(f"{path}: manifest {name!r}: expected an object with a string 'path', got {entry!r}")
         if entry.get("record_type") not in RECORD_TYPES:
-            raise ValidateError(f"{path}: manifest {name!r}: record_type {entry.get('record_type')!r} is not one "
-                                f"of {', '.join(RECORD_TYPES)}")
+            raise ValidateError(
+                f"{path}: manifest {name!r}: record_type {entry.get('record_type')!r} is not one "
+                f"of {', '.join(RECORD_TYPES)}"
+            )
     return manifests
 
 
@@ -85,8 +87,9 @@ def manifest_specs(cfg: ValidateConfig, index: dict[str, dict[str, Any]], ingest
     """
     unknown = sorted(set(cfg.manifests) - set(index))
     if unknown:
-        raise ValidateError(f"validate.manifests: {', '.join(unknown)} not in the ingest index "
-                            f"(it holds: {', '.join(index)})")
+        raise ValidateError(
+            f"validate.manifests: {', '.join(unknown)} not in the ingest index (it holds: {', '.join(index)})"
+        )
     specs = []
     for name, entry in index.items():
         try:
@@ -97,18 +100,30 @@ def manifest_specs(cfg: ValidateConfig, index: dict[str, dict[str, Any]], ingest
         if entry["record_type"] == "OpenQARecord":
             vocab, labels = (tuple(labels) if labels is not None else music_avqa_vocabulary()), None
         n = entry.get("n")
-        specs.append(ManifestSpec(
-            name=name,
-            record_type=entry["record_type"],
-            path=ingest_dir / entry["path"],
-            expected_n=n if isinstance(n, int) and not isinstance(n, bool) else None,
-            rules=ManifestRules(splits=tuple(s.splits), tasks=tuple(s.tasks), difficulties=tuple(s.difficulties),
-                                labels=None if labels is None else tuple(labels), answer_vocab=vocab),
-            limits=AudioLimits(sample_rates=tuple(s.sample_rates), max_channels=s.max_channels,
-                               min_duration_s=s.min_duration_s, max_duration_s=s.max_duration_s,
-                               silence_dbfs=s.silence_dbfs, clipping_fraction=s.clipping_fraction),
-            check_audio=s.audio,
-        ))
+        specs.append(
+            ManifestSpec(
+                name=name,
+                record_type=entry["record_type"],
+                path=ingest_dir / entry["path"],
+                expected_n=n if isinstance(n, int) and not isinstance(n, bool) else None,
+                rules=ManifestRules(
+                    splits=tuple(s.splits),
+                    tasks=tuple(s.tasks),
+                    difficulties=tuple(s.difficulties),
+                    labels=None if labels is None else tuple(labels),
+                    answer_vocab=vocab,
+                ),
+                limits=AudioLimits(
+                    sample_rates=tuple(s.sample_rates),
+                    max_channels=s.max_channels,
+                    min_duration_s=s.min_duration_s,
+                    max_duration_s=s.max_duration_s,
+                    silence_dbfs=s.silence_dbfs,
+                    clipping_fraction=s.clipping_fraction,
+                ),
+                check_audio=s.audio,
+            )
+        )
     return specs
 
 
@@ -165,8 +180,10 @@ def run(cfg: ValidateConfig, ingest_dir: Path = INGEST, out_dir: Path = OUT) -> 
     for pair in cfg.overlap:
         for selector in pair:
             if parse_side(selector)[0] not in index:
-                raise ValidateError(f"validate.overlap: {list(pair)} names {selector!r}, which is not in the "
-                                    f"ingest index (it holds: {', '.join(index)})")
+                raise ValidateError(
+                    f"validate.overlap: {list(pair)} names {selector!r}, which is not in the "
+                    f"ingest index (it holds: {', '.join(index)})"
+                )
     result = run_quality_gate(
         specs,
         policy=Policy(cfg.policy),
@@ -182,13 +199,13 @@ def run(cfg: ValidateConfig, ingest_dir: Path = INGEST, out_dir: Path = OUT) -> 
 def main() -> None:
     cfg = stage_params("validate")
     try:
-        with stage_run("validate", cfg=cfg) as stage:   # data preparation: no MLflow run
+        with stage_run("validate", cfg=cfg) as stage:  # data preparation: no MLflow run
             report = run(cfg)
             stage.metrics = stage_metrics(report)
     except ValidateError as e:
         sys.exit(f"validate failed: {e}")
     print(report.to_text())
-    if not report.success:   # after the metrics are written: a failed gate is reported, not hidden
+    if not report.success:  # after the metrics are written: a failed gate is reported, not hidden
         sys.exit(f"validate failed: {report.summary_line()}; see {OUT / 'report.txt'} or {OUT / 'report.html'}")
 
 

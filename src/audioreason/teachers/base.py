@@ -105,8 +105,11 @@ class ChatRequest:
 
     def content_json(self) -> str:
         """The part of the request that determines the model's output (for the cache key)."""
-        return json.dumps({"messages": list(self.messages), "audio": self.audio, "video": self.video},
-                          sort_keys=True, ensure_ascii=False)
+        return json.dumps(
+            {"messages": list(self.messages), "audio": self.audio, "video": self.video},
+            sort_keys=True,
+            ensure_ascii=False,
+        )
 
 
 @dataclass
@@ -130,9 +133,12 @@ class Generation:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Generation":
-        return cls(texts=list(d["texts"]), prompt_tokens=int(d.get("prompt_tokens", 0)),
-                   completion_tokens=int(d.get("completion_tokens", 0)),
-                   finish_reasons=list(d.get("finish_reasons", [])))
+        return cls(
+            texts=list(d["texts"]),
+            prompt_tokens=int(d.get("prompt_tokens", 0)),
+            completion_tokens=int(d.get("completion_tokens", 0)),
+            finish_reasons=list(d.get("finish_reasons", [])),
+        )
 
 
 class BackendError(RuntimeError):

@@ -35,10 +35,19 @@ def _options(backend: TeacherBackend) -> dict:
 def cache_key(backend: TeacherBackend, request: ChatRequest, sampling: SamplingParams) -> str:
     """sha256 over everything that determines a generation (the backend's options included:
     the oracle's error rates, a server's dtype)."""
-    ident = json.dumps({"backend": backend.name, "model": backend.model, "options": _options(backend),
-                        "template": request.template,
-                        "sampling": sampling.to_json(), "item": request.item_id,
-                        "content": request.content_json()}, sort_keys=True, ensure_ascii=False)
+    ident = json.dumps(
+        {
+            "backend": backend.name,
+            "model": backend.model,
+            "options": _options(backend),
+            "template": request.template,
+            "sampling": sampling.to_json(),
+            "item": request.item_id,
+            "content": request.content_json(),
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
     return hashlib.sha256(ident.encode("utf-8")).hexdigest()
 
 
@@ -62,10 +71,17 @@ class GenerationStats:
         return self.generated / self.seconds if self.seconds > 0 else 0.0
 
     def metrics(self, prefix: str = "generation") -> dict[str, float]:
-        return {f"{prefix}.items": self.items, f"{prefix}.cached": self.cached, f"{prefix}.generated": self.generated,
-                f"{prefix}.backend_calls": self.backend_calls, f"{prefix}.torn_cache_lines": self.torn_lines,
-                f"{prefix}.prompt_tokens": self.prompt_tokens, f"{prefix}.completion_tokens": self.completion_tokens,
-                f"{prefix}.seconds": round(self.seconds, 3), f"{prefix}.items_per_s": round(self.items_per_s, 3)}
+        return {
+            f"{prefix}.items": self.items,
+            f"{prefix}.cached": self.cached,
+            f"{prefix}.generated": self.generated,
+            f"{prefix}.backend_calls": self.backend_calls,
+            f"{prefix}.torn_cache_lines": self.torn_lines,
+            f"{prefix}.prompt_tokens": self.prompt_tokens,
+            f"{prefix}.completion_tokens": self.completion_tokens,
+            f"{prefix}.seconds": round(self.seconds, 3),
+            f"{prefix}.items_per_s": round(self.items_per_s, 3),
+        }
 
 
 def read_cache(path: Path, *, repair: bool = False) -> tuple[dict[str, Generation], int]:
@@ -96,8 +112,15 @@ def read_cache(path: Path, *, repair: bool = False) -> tuple[dict[str, Generatio
     return done, torn
 
 
-def generate_cached(backend: TeacherBackend, requests: Sequence[ChatRequest], sampling: SamplingParams, *,
-                    cache: str | Path, batch_size: int, desc: str = "generate") -> tuple[list[Generation], GenerationStats]:
+def generate_cached(
+    backend: TeacherBackend,
+    requests: Sequence[ChatRequest],
+    sampling: SamplingParams,
+    *,
+    cache: str | Path,
+    batch_size: int,
+    desc: str = "generate",
+) -> tuple[list[Generation], GenerationStats]:
     """Generate for every request not yet in ``cache``; returns generations in request order.
 
     Raises:
@@ -122,17 +145,24 @@ def generate_cached(backend: TeacherBackend, requests: Sequence[ChatRequest], sa
     bar = tqdm(total=len(todo), desc=desc, unit="item", disable=None)
     with path.open("a", encoding="utf-8") as sink:
         for i in range(0, len(todo), batch_size):
-            chunk = todo[i: i + batch_size]
+            chunk = todo[i : i + batch_size]
             gens = backend.generate([r for _, r in chunk], sampling)
             stats.backend_calls += 1
             if len(gens) != len(chunk):
                 raise ValueError(f"backend {backend.name} returned {len(gens)} generations for {len(chunk)} requests")
             for (key, req), gen in zip(chunk, gens):
                 if len(gen.texts) != sampling.n:
-                    raise ValueError(f"{req.item_id}: backend {backend.name} returned {len(gen.texts)} samples, "
-                                     f"expected n={sampling.n}")
-                sink.write(json.dumps({"key": key, "item_id": req.item_id, "template": req.template,
-                                       "generation": gen.to_json()}, ensure_ascii=False) + "\n")
+                    raise ValueError(
+                        f"{req.item_id}: backend {backend.name} returned {len(gen.texts)} samples, "
+                        f"expected n={sampling.n}"
+                    )
+                sink.write(
+                    json.dumps(
+                        {"key": key, "item_id": req.item_id, "template": req.template, "generation": gen.to_json()},
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
                 done[key] = gen
                 stats.generated += 1
                 stats.samples += len(gen.texts)
@@ -141,8 +171,7 @@ def generate_cached(backend: TeacherBackend, requests: Sequence[ChatRequest], sa
             sink.flush()
             bar.update(len(chunk))
             elapsed = time.perf_counter() - start
-            bar.set_postfix(items_s=f"{stats.generated / elapsed:.1f}" if elapsed else "-",
-                            tok=stats.completion_tokens)
+            bar.set_postfix(items_s=f"{stats.generated / elapsed:.1f}" if elapsed else "-", tok=stats.completion_tokens)
     bar.close()
     stats.seconds = time.perf_counter() - start
     return [done[k] for k in keys], stats

@@ -34,7 +34,10 @@ def _hf_messages(request: ChatRequest) -> list[dict]:
     """The request's turns, the clip put first in the last user turn (Qwen2-Audio's layout)."""
     messages = [dict(m) for m in request.messages]
     if request.audio is not None:
-        messages[-1] = {"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": messages[-1]["content"]}]}
+        messages[-1] = {
+            "role": "user",
+            "content": [{"type": "audio"}, {"type": "text", "text": messages[-1]["content"]}],
+        }
     return messages
 
 
@@ -56,7 +59,10 @@ class HfBackend:
         if arch in ARCHITECTURES:
             self.lm, self.processor = load_model(model, dtype=dtype)
         else:
-            self.lm, self.processor = AutoModelForCausalLM.from_pretrained(model, dtype=dtype), AutoTokenizer.from_pretrained(model)
+            self.lm, self.processor = (
+                AutoModelForCausalLM.from_pretrained(model, dtype=dtype),
+                AutoTokenizer.from_pretrained(model),
+            )
         self.lm.to(options.device).eval()
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.hears = hasattr(self.processor, "feature_extractor")
@@ -73,20 +79,27 @@ class HfBackend:
             raise BackendError("a batch mixes requests with and without audio; batch them separately")
         if any(r.video is not None for r in requests):
             raise BackendError(f"{requests[0].item_id}: the transformers backend takes no video")
-        texts = [self.processor.apply_chat_template(_hf_messages(r), tokenize=False, add_generation_prompt=True)
-                 for r in requests]
+        texts = [
+            self.processor.apply_chat_template(_hf_messages(r), tokenize=False, add_generation_prompt=True)
+            for r in requests
+        ]
         if with_audio[0]:
             if not self.hears:
                 raise BackendError(f"{requests[0].item_id}: {self.model} is a text-only model; it cannot take the clip")
             sr = self.processor.feature_extractor.sampling_rate
             audios = [load_clip(r.audio, sr)[0] for r in requests]
-            enc = self.processor(text=texts, audio=audios, sampling_rate=sr, return_tensors="pt", padding=True,
-                                 padding_side="left")
+            enc = self.processor(
+                text=texts, audio=audios, sampling_rate=sr, return_tensors="pt", padding=True, padding_side="left"
+            )
         else:
             enc = self.tokenizer(texts, return_tensors="pt", padding=True, padding_side="left")
         enc = enc.to(self.options.device)
-        kwargs = {"max_new_tokens": sampling.max_tokens, "num_return_sequences": sampling.n,
-                  "do_sample": not sampling.greedy, "pad_token_id": self.tokenizer.pad_token_id}
+        kwargs = {
+            "max_new_tokens": sampling.max_tokens,
+            "num_return_sequences": sampling.n,
+            "do_sample": not sampling.greedy,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
         if not sampling.greedy:
             kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k)
         torch.manual_seed(sampling.seed)
@@ -94,11 +107,14 @@ class HfBackend:
             out = self.lm.generate(**enc, **kwargs)
         prompt_len = enc["input_ids"].shape[1]
         new = out[:, prompt_len:]
-        eos = set(self.lm.generation_config.eos_token_id if isinstance(self.lm.generation_config.eos_token_id, list)
-                  else [self.lm.generation_config.eos_token_id])
+        eos = set(
+            self.lm.generation_config.eos_token_id
+            if isinstance(self.lm.generation_config.eos_token_id, list)
+            else [self.lm.generation_config.eos_token_id]
+        )
         results = []
         for i, _ in enumerate(requests):
-            rows = new[i * sampling.n:(i + 1) * sampling.n]
+            rows = new[i * sampling.n : (i + 1) * sampling.n]
             n_prompt = int(enc["attention_mask"][i].sum())
             decoded, reasons, n_tokens = [], [], 0
             for row in rows:
@@ -108,6 +124,7 @@ class HfBackend:
                 n_tokens += len(kept) + (stop is not None)
                 reasons.append("length" if stop is None else "stop")
                 decoded.append(self.tokenizer.decode(kept, skip_special_tokens=True))
-            results.append(Generation(texts=decoded, prompt_tokens=n_prompt, completion_tokens=n_tokens,
-                                      finish_reasons=reasons))
+            results.append(
+                Generation(texts=decoded, prompt_tokens=n_prompt, completion_tokens=n_tokens, finish_reasons=reasons)
+            )
         return results

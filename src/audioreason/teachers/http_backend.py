@@ -86,8 +86,9 @@ class HttpOptions:
             if getattr(self, name) < 0:
                 raise ConfigError(f"HttpOptions.{name} must be >= 0, got {getattr(self, name)!r}")
         if self.max_backoff_s < self.backoff_s:
-            raise ConfigError(f"HttpOptions.max_backoff_s ({self.max_backoff_s}) "
-                              f"must be >= backoff_s ({self.backoff_s})")
+            raise ConfigError(
+                f"HttpOptions.max_backoff_s ({self.max_backoff_s}) must be >= backoff_s ({self.backoff_s})"
+            )
 
 
 def build_body(model: str, request: ChatRequest, sampling: SamplingParams, audio_sample_rate: int) -> dict[str, Any]:
@@ -180,8 +181,14 @@ class OpenAIBackend:
 
     name = "openai"
 
-    def __init__(self, model: str, options: HttpOptions, *, sleep: Callable[[float], None] = time.sleep,
-                 session: requests.Session | None = None):
+    def __init__(
+        self,
+        model: str,
+        options: HttpOptions,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+    ):
         """Check the API key is available and open a connection pool.
 
         Args:
@@ -203,8 +210,10 @@ class OpenAIBackend:
             # that never call the server and need no key.
             key = os.environ.get(options.api_key_env)
             if not key:
-                raise ConfigError(f"openai backend: environment variable {options.api_key_env} "
-                                  f"(api_key_env) is not set or empty; export the API key there")
+                raise ConfigError(
+                    f"openai backend: environment variable {options.api_key_env} "
+                    f"(api_key_env) is not set or empty; export the API key there"
+                )
             self._headers["Authorization"] = f"Bearer {key}"
         if session is None:
             session = requests.Session()
@@ -244,8 +253,9 @@ class OpenAIBackend:
             self.retries += retries
 
     def _generate_one(self, request: ChatRequest, sampling: SamplingParams) -> Generation:
-        body = json.dumps(build_body(self.model, request, sampling, self.options.audio_sample_rate),
-                          ensure_ascii=False).encode("utf-8")
+        body = json.dumps(
+            build_body(self.model, request, sampling, self.options.audio_sample_rate), ensure_ascii=False
+        ).encode("utf-8")
         opts = self.options
         for attempt in range(opts.max_retries + 1):
             try:
@@ -254,24 +264,35 @@ class OpenAIBackend:
                 if attempt == opts.max_retries:
                     raise BackendError(
                         f"{request.item_id}: POST {self.url} failed after {attempt + 1} attempt(s): "
-                        f"{failure.reason}; body: {failure.body[:_BODY_EXCERPT]!r}") from failure
+                        f"{failure.reason}; body: {failure.body[:_BODY_EXCERPT]!r}"
+                    ) from failure
                 delay = min(opts.max_backoff_s, opts.backoff_s * 2**attempt)
                 if failure.retry_after is not None:
                     delay = min(opts.max_backoff_s, failure.retry_after)
-                logger.warning("%s: POST %s attempt %d/%d failed (%s); retrying in %.1f s",
-                               request.item_id, self.url, attempt + 1, opts.max_retries + 1,
-                               failure.reason, delay)
+                logger.warning(
+                    "%s: POST %s attempt %d/%d failed (%s); retrying in %.1f s",
+                    request.item_id,
+                    self.url,
+                    attempt + 1,
+                    opts.max_retries + 1,
+                    failure.reason,
+                    delay,
+                )
                 self._count(retries=1)
                 self._sleep(delay)
                 continue
             except _Fatal as failure:
-                raise BackendError(f"{request.item_id}: POST {self.url} failed: {failure.reason}; "
-                                   f"body: {failure.body[:_BODY_EXCERPT]!r}") from None
+                raise BackendError(
+                    f"{request.item_id}: POST {self.url} failed: {failure.reason}; "
+                    f"body: {failure.body[:_BODY_EXCERPT]!r}"
+                ) from None
             try:
                 return parse_response(payload, sampling.n)
             except ValueError as e:
-                raise BackendError(f"{request.item_id}: POST {self.url}: unusable response ({e}); "
-                                   f"body: {json.dumps(payload)[:_BODY_EXCERPT]!r}") from e
+                raise BackendError(
+                    f"{request.item_id}: POST {self.url}: unusable response ({e}); "
+                    f"body: {json.dumps(payload)[:_BODY_EXCERPT]!r}"
+                ) from e
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _post(self, body: bytes) -> dict[str, Any]:

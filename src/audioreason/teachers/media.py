@@ -58,8 +58,12 @@ def openai_messages(request, *, audio_sample_rate: int | None = 16000) -> list[d
     if request.video is not None:
         parts.append({"type": "video_url", "video_url": {"url": Path(request.video).resolve().as_uri()}})
     if request.audio is not None:
-        parts.append({"type": "input_audio",
-                      "input_audio": {"data": wav_base64(request.audio, audio_sample_rate), "format": "wav"}})
+        parts.append(
+            {
+                "type": "input_audio",
+                "input_audio": {"data": wav_base64(request.audio, audio_sample_rate), "format": "wav"},
+            }
+        )
     parts.append({"type": "text", "text": messages[-1]["content"]})
     messages[-1] = {"role": messages[-1]["role"], "content": parts}
     return messages

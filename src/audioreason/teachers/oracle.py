@@ -70,8 +70,9 @@ class WorldTruth:
         self.root = world.resolve().parent
         self.clips = {d["clip"]: d for d in map(json.loads, clips.read_text().splitlines())}
         visual = world / "visual.jsonl"
-        self.visual = ({d["clip"]: d for d in map(json.loads, visual.read_text().splitlines())}
-                       if visual.is_file() else {})
+        self.visual = (
+            {d["clip"]: d for d in map(json.loads, visual.read_text().splitlines())} if visual.is_file() else {}
+        )
 
     def key(self, request: ChatRequest) -> str:
         """The clip a request is about: its audio path under the world's root, or ``cota#<record id>``."""
@@ -116,18 +117,28 @@ class OracleBackend:
         self.calls += 1
         out = []
         for req in requests:
-            play = {TEXTUALIZE: self._textualize, GENERATE_QA: self._generate_qa, TEACHER_COT: self._teacher_cot,
-                    AGFV: self._agfv}.get(req.template)
+            play = {
+                TEXTUALIZE: self._textualize,
+                GENERATE_QA: self._generate_qa,
+                TEACHER_COT: self._teacher_cot,
+                AGFV: self._agfv,
+            }.get(req.template)
             if play is None:
                 raise ValueError(f"{req.item_id}: the oracle plays no teacher for template {req.template!r}")
             texts = []
             for s in range(sampling.n):
                 rng = _rng(self.options.seed, req.template, req.item_id, s, sampling.seed)
-                texts.append(self._malformed(req.template, rng) if rng.random() < self.options.malformed_rate
-                             else play(req, rng))
-            out.append(Generation(texts=texts, prompt_tokens=len(req.prompt_text.split()),
-                                  completion_tokens=sum(len(t.split()) for t in texts),
-                                  finish_reasons=["stop"] * len(texts)))
+                texts.append(
+                    self._malformed(req.template, rng) if rng.random() < self.options.malformed_rate else play(req, rng)
+                )
+            out.append(
+                Generation(
+                    texts=texts,
+                    prompt_tokens=len(req.prompt_text.split()),
+                    completion_tokens=sum(len(t.split()) for t in texts),
+                    finish_reasons=["stop"] * len(texts),
+                )
+            )
         return out
 
     # ----------------------------------------------------------------- teachers
@@ -144,7 +155,7 @@ class OracleBackend:
 
         truth = self.world.truth(req)
         answer, choices = req.meta["answer"], list(req.meta.get("choices") or [])
-        about = f"Regarding the question \"{req.meta['question']}\": what is heard corresponds to"
+        about = f'Regarding the question "{req.meta["question"]}": what is heard corresponds to'
         tone = "There is a steady low room tone throughout and no other distinct sound."
         if choices and rng.random() < self.options.error_rate:
             # A wrong description: the model misheard, and says so confidently.
@@ -152,15 +163,22 @@ class OracleBackend:
         return f"{caption_for(truth)} {about} {answer}. {tone}"
 
     def _generate_qa(self, req: ChatRequest, rng: np.random.Generator) -> str:
-        from audioreason.world.scenes import COUNT_OPTIONS as NUMBER_WORDS, EVENT_LABELS, TEMPI
+        from audioreason.world.scenes import COUNT_OPTIONS as NUMBER_WORDS
+        from audioreason.world.scenes import EVENT_LABELS, TEMPI
         from audioreason.world.sounds import INSTRUMENTS, VOICES
 
         truth = self.world.truth(req)
         kind = truth["kind"]
         hallucinated = truth.get("caption_hallucination")
-        pools = {"source": EVENT_LABELS, "order": EVENT_LABELS, "count": NUMBER_WORDS[:4],
-                 "n_speakers": NUMBER_WORDS[:4], "instrument": list(INSTRUMENTS), "tempo": list(TEMPI),
-                 "speaker": [v.lower() for v in VOICES]}
+        pools = {
+            "source": EVENT_LABELS,
+            "order": EVENT_LABELS,
+            "count": NUMBER_WORDS[:4],
+            "n_speakers": NUMBER_WORDS[:4],
+            "instrument": list(INSTRUMENTS),
+            "tempo": list(TEMPI),
+            "speaker": [v.lower() for v in VOICES],
+        }
         if hallucinated and rng.random() < 0.5:
             # The caption says something the clip does not contain; the LLM cannot know.
             noun = hallucinated.split(" ")[1] if hallucinated.startswith("a ") else hallucinated.split(" ")[0]
@@ -174,8 +192,10 @@ class OracleBackend:
                 "instrument": ("Which instrument plays the melody?", truth.get("instrument", "")),
                 "tempo": ("How would you describe the tempo of the melody?", truth.get("tempo", "")),
                 "speaker": ("Who is speaking in the recording?", truth.get("speakers", [""])[0].lower()),
-                "n_speakers": ("How many people speak in the recording?",
-                               NUMBER_WORDS[len(truth.get("speakers", [])) - 1] if truth.get("speakers") else ""),
+                "n_speakers": (
+                    "How many people speak in the recording?",
+                    NUMBER_WORDS[len(truth.get("speakers", [])) - 1] if truth.get("speakers") else "",
+                ),
             }
             if kind not in templates:
                 return '{"question": "", "answer": "", "distractors": []}'
@@ -215,8 +235,10 @@ class OracleBackend:
             reason = f"The video shows {', '.join(seen)}; that must be what makes the sound, so the audio has {pick}."
         else:
             pick = (supported or choices)[int(rng.integers(len(supported or choices)))]
-            reason = (f"The video shows {', '.join(seen) or 'nothing distinctive'}, which does not settle it; "
-                      f"the scene suggests {pick}.")
+            reason = (
+                f"The video shows {', '.join(seen) or 'nothing distinctive'}, which does not settle it; "
+                f"the scene suggests {pick}."
+            )
         if rng.random() < self.options.error_rate:
             pick = _other(rng, choices, pick)
             reason += f" On reflection, {pick} fits the scene better."

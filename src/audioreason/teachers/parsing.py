@@ -81,7 +81,8 @@ def parse_question_json(text: str) -> dict:
     Raises:
         ValueError: the reason the output is unusable (no JSON object, a missing key, ...).
 
-    >>> parse_question_json('```json\\n{"question": "Which animal?", "answer": "dog", "distractors": ["cat", "cow", "owl"]}\\n```')["answer"]
+    >>> reply = '{"question": "Which animal?", "answer": "dog", "distractors": ["cat", "cow", "owl"]}'
+    >>> parse_question_json("```json\\n" + reply + "\\n```")["answer"]
     'dog'
     """
     start = (text or "").find("{")

@@ -23,8 +23,10 @@ from audioreason.config import ConfigError
 from audioreason.teachers.base import BackendError, ChatRequest, Generation, SamplingParams, item_seed
 from audioreason.teachers.media import openai_messages
 
-VLLM_MISSING = ("the vllm backend needs the GPU extra: pip install 'audioreason[vllm]' on a CUDA node; "
-                "use backend 'transformers' or 'openai' elsewhere")
+VLLM_MISSING = (
+    "the vllm backend needs the GPU extra: pip install 'audioreason[vllm]' on a CUDA node; "
+    "use backend 'transformers' or 'openai' elsewhere"
+)
 
 #: vLLM's "top-k off". Older versions accept only -1 (they reject 0); newer ones prefer 0
 #: but still accept -1, so -1 works with both.
@@ -62,15 +64,18 @@ class VllmOptions:
         if self.tensor_parallel_size < 1:
             raise ConfigError(f"VllmOptions.tensor_parallel_size must be at least 1, got {self.tensor_parallel_size}")
         if not 0 < self.gpu_memory_utilization <= 1:
-            raise ConfigError("VllmOptions.gpu_memory_utilization must lie in (0, 1], "
-                              f"got {self.gpu_memory_utilization}")
+            raise ConfigError(
+                f"VllmOptions.gpu_memory_utilization must lie in (0, 1], got {self.gpu_memory_utilization}"
+            )
         if self.max_model_len < 1:
             raise ConfigError(f"VllmOptions.max_model_len must be positive, got {self.max_model_len}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"VllmOptions.dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.limit_audio_per_prompt < 0 or self.limit_video_per_prompt < 0:
-            raise ConfigError("VllmOptions.limit_audio_per_prompt and limit_video_per_prompt must be >= 0, got "
-                              f"{self.limit_audio_per_prompt}, {self.limit_video_per_prompt}")
+            raise ConfigError(
+                "VllmOptions.limit_audio_per_prompt and limit_video_per_prompt must be >= 0, got "
+                f"{self.limit_audio_per_prompt}, {self.limit_video_per_prompt}"
+            )
         if self.audio_sample_rate < 1:
             raise ConfigError(f"VllmOptions.audio_sample_rate must be positive, got {self.audio_sample_rate}")
 
@@ -94,8 +99,7 @@ def engine_kwargs(model: str, options: VllmOptions) -> dict[str, Any]:
         "trust_remote_code": False,
     }
     if options.limit_audio_per_prompt or options.limit_video_per_prompt:
-        kw["limit_mm_per_prompt"] = {"audio": options.limit_audio_per_prompt,
-                                     "video": options.limit_video_per_prompt}
+        kw["limit_mm_per_prompt"] = {"audio": options.limit_audio_per_prompt, "video": options.limit_video_per_prompt}
     if options.allowed_local_media_path:
         kw["allowed_local_media_path"] = str(Path(options.allowed_local_media_path).resolve())
     return kw
@@ -133,8 +137,9 @@ def check_media(requests: Sequence[ChatRequest], options: VllmOptions) -> None:
         if options.limit_video_per_prompt < 1:
             raise BackendError(f"{r.item_id}: carries a video but limit_video_per_prompt is 0")
         if allowed is None:
-            raise BackendError(f"{r.item_id}: vLLM reads videos as file:// URLs only from "
-                               "allowed_local_media_path, which is empty")
+            raise BackendError(
+                f"{r.item_id}: vLLM reads videos as file:// URLs only from allowed_local_media_path, which is empty"
+            )
         if allowed not in Path(r.video).resolve().parents:
             raise BackendError(f"{r.item_id}: video {r.video} lies outside allowed_local_media_path {allowed}")
 
@@ -199,8 +204,9 @@ class VllmBackend:
         params = [self._vllm.SamplingParams(**sampling_kwargs(sampling, r.item_id)) for r in requests]
         outputs = self.llm.chat(conversations, sampling_params=params, use_tqdm=True)
         if len(outputs) != len(requests):
-            raise BackendError(f"vLLM returned {len(outputs)} outputs for {len(requests)} requests "
-                               f"(first item {requests[0].item_id})")
+            raise BackendError(
+                f"vLLM returned {len(outputs)} outputs for {len(requests)} requests (first item {requests[0].item_id})"
+            )
         generations = [to_generation(o) for o in outputs]
         for r, g in zip(requests, generations):
             if len(g.texts) != sampling.n:

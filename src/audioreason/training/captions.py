@@ -15,8 +15,10 @@ SPEAKERS = {"F": "A woman", "M": "A man"}
 
 def emotion_caption(u: Utterance) -> str:
     """What a caption of an emotional utterance says: who speaks, in which emotion."""
-    return f"{SPEAKERS.get(u.gender, 'Someone')} speaks in {('an ' if EMOTION_WORDS[u.label][0] in 'aeiou' else 'a ')}" \
-           f"{EMOTION_WORDS[u.label]} voice."
+    return (
+        f"{SPEAKERS.get(u.gender, 'Someone')} speaks in {('an ' if EMOTION_WORDS[u.label][0] in 'aeiou' else 'a ')}"
+        f"{EMOTION_WORDS[u.label]} voice."
+    )
 
 
 def clip_caption_rows(captions_manifest: str, clips_manifest: str, prompt: str) -> tuple[list[dict], dict[str, int]]:

@@ -78,31 +78,51 @@ class DistillCollator:
         s_prompts, t_prompts = [], []
         for r in rows:
             q = cota_question(r["question"], r["choices"])
-            s_prompts.append(proc.apply_chat_template(
-                [{"role": "system", "content": self.system},
-                 {"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": q}]}],
-                tokenize=False, add_generation_prompt=True))
-            t_prompts.append(ttok.apply_chat_template(
-                [{"role": "system", "content": self.system},
-                 {"role": "user", "content": self.teacher_prompt.format(description=r["description"], question=q)}],
-                tokenize=False, add_generation_prompt=True))
+            s_prompts.append(
+                proc.apply_chat_template(
+                    [
+                        {"role": "system", "content": self.system},
+                        {"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": q}]},
+                    ],
+                    tokenize=False,
+                    add_generation_prompt=True,
+                )
+            )
+            t_prompts.append(
+                ttok.apply_chat_template(
+                    [
+                        {"role": "system", "content": self.system},
+                        {
+                            "role": "user",
+                            "content": self.teacher_prompt.format(description=r["description"], question=q),
+                        },
+                    ],
+                    tokenize=False,
+                    add_generation_prompt=True,
+                )
+            )
         audios = [load_clip(r["audio"], sr)[0] for r in rows]
-        enc = proc(text=s_prompts, audio=audios, sampling_rate=sr, return_tensors="pt", padding=True,
-                   padding_side="right")
+        enc = proc(
+            text=s_prompts, audio=audios, sampling_rate=sr, return_tensors="pt", padding=True, padding_side="right"
+        )
         s_seqs, t_seqs, labels, s_pos, t_pos, lengths = [], [], [], [], [], []
         for i, r in enumerate(rows):
             y = cota_response(r) + self.end_of_turn
             y_s = tok(y, add_special_tokens=False)["input_ids"]
             y_t = ttok(y, add_special_tokens=False)["input_ids"]
             if y_s != y_t:
-                raise ValueError(f"{r['id']}: teacher and student tokenize the response differently; "
-                                 "distillation over response tokens needs one tokenizer")
+                raise ValueError(
+                    f"{r['id']}: teacher and student tokenize the response differently; "
+                    "distillation over response tokens needs one tokenizer"
+                )
             sp = enc["input_ids"][i][enc["attention_mask"][i].bool()].tolist()
             tp = ttok(t_prompts[i], add_special_tokens=False)["input_ids"]
             room = self.max_length - max(len(sp), len(tp))
             if room < 1:
-                raise ValueError(f"{r['id']}: the prompt ({max(len(sp), len(tp))} tokens) leaves no room for the "
-                                 f"response within max_length {self.max_length}")
+                raise ValueError(
+                    f"{r['id']}: the prompt ({max(len(sp), len(tp))} tokens) leaves no room for the "
+                    f"response within max_length {self.max_length}"
+                )
             y_s = y_s[:room]
             s_seqs.append(sp + y_s)
             t_seqs.append(tp + y_s)
@@ -158,7 +178,7 @@ class KDSettings:
 
 def audio_tower(model) -> nn.Module:
     inner = getattr(model, "model", model)
-    return getattr(inner, "audio_tower", None) or getattr(model, "audio_tower")
+    return getattr(inner, "audio_tower", None) or model.audio_tower
 
 
 class DistillationModule(nn.Module):
@@ -181,7 +201,7 @@ class DistillationModule(nn.Module):
                 (DeepSpeed ZeRO-3 gathers it); its ``student.*`` entries are saved.
         """
         if state_dict is not None:
-            state_dict = {k[len("student."):]: v for k, v in state_dict.items() if k.startswith("student.")}
+            state_dict = {k[len("student.") :]: v for k, v in state_dict.items() if k.startswith("student.")}
         self.student.save_pretrained(out_dir, state_dict=state_dict)
         if processor is not None:
             processor.save_pretrained(out_dir)
@@ -254,29 +274,62 @@ class KDTrainer(Trainer):
                 vocab = min(s_logits.shape[-1], t_logits.shape[-1])  # checkpoints may pad the vocabulary
                 if s_logits.shape[-1] != vocab or t_logits.shape[-1] != vocab:
                     s_logits, t_logits = s_logits[..., :vocab], t_logits[..., :vocab]
-                terms["top"] = aligned_kd_loss(s_logits, t_logits, s_pos, t_pos, resp, kind=kd.divergence,
-                                               temperature=kd.temperature, beta=kd.beta, chunk_size=kd.chunk_size)
+                terms["top"] = aligned_kd_loss(
+                    s_logits,
+                    t_logits,
+                    s_pos,
+                    t_pos,
+                    resp,
+                    kind=kd.divergence,
+                    temperature=kd.temperature,
+                    beta=kd.beta,
+                    chunk_size=kd.chunk_size,
+                )
             if pairs and w.layer > 0:
                 layer_terms = []
                 for ls, lt in pairs:
                     h_t = module.projections(ls, _gather(t_out.hidden_states[lt], t_pos).detach())
-                    layer_terms.append(hidden_kd_loss(h_t, _gather(out.hidden_states[ls], s_pos), resp,
-                                                      kind=kd.hidden, divergence=kd.divergence,
-                                                      temperature=kd.temperature, beta=kd.beta))
+                    layer_terms.append(
+                        hidden_kd_loss(
+                            h_t,
+                            _gather(out.hidden_states[ls], s_pos),
+                            resp,
+                            kind=kd.hidden,
+                            divergence=kd.divergence,
+                            temperature=kd.temperature,
+                            beta=kd.beta,
+                        )
+                    )
                 terms["layer"] = torch.stack(layer_terms).sum()
         if w.acoustic > 0:
             self.snapshot_tap.clear()
             with torch.no_grad():
                 s0 = self.snapshot(**{k: v for k, v in inputs.items() if k != "labels"}, output_hidden_states=True)
             n_layers = len(out.hidden_states) - 1
-            dec = [hidden_kd_loss(s0.hidden_states[i], out.hidden_states[i], audio_mask, kind=kd.hidden,
-                                  divergence=kd.divergence, temperature=kd.temperature, beta=kd.beta)
-                   for i in range(1, n_layers + 1)]
-            enc = [hidden_kd_loss(a0.detach().reshape(1, -1, a0.shape[-1]), a.reshape(1, -1, a.shape[-1]),
-                                  torch.ones(1, a.reshape(-1, a.shape[-1]).shape[0], dtype=torch.bool,
-                                             device=a.device),
-                                  kind=kd.hidden, divergence=kd.divergence, temperature=kd.temperature, beta=kd.beta)
-                   for a, a0 in zip(self.tap.outputs, self.snapshot_tap.outputs)]
+            dec = [
+                hidden_kd_loss(
+                    s0.hidden_states[i],
+                    out.hidden_states[i],
+                    audio_mask,
+                    kind=kd.hidden,
+                    divergence=kd.divergence,
+                    temperature=kd.temperature,
+                    beta=kd.beta,
+                )
+                for i in range(1, n_layers + 1)
+            ]
+            enc = [
+                hidden_kd_loss(
+                    a0.detach().reshape(1, -1, a0.shape[-1]),
+                    a.reshape(1, -1, a.shape[-1]),
+                    torch.ones(1, a.reshape(-1, a.shape[-1]).shape[0], dtype=torch.bool, device=a.device),
+                    kind=kd.hidden,
+                    divergence=kd.divergence,
+                    temperature=kd.temperature,
+                    beta=kd.beta,
+                )
+                for a, a0 in zip(self.tap.outputs, self.snapshot_tap.outputs)
+            ]
             terms["acoustic"] = torch.stack(dec + enc).sum()
         loss = w.sft * terms["sft"]
         if "top" in terms:
@@ -295,4 +348,3 @@ class KDTrainer(Trainer):
             logs.update({k: sum(v) / len(v) for k, v in self._terms.items()})
             self._terms = {}
         super().log(logs, *args, **kwargs)
-

@@ -62,8 +62,9 @@ def build_grpo_config(trainer: dict[str, Any], output_dir: str, where: str = "gr
         raise ConfigError(f"{where}: {e}") from e
 
 
-def grpo_dataset(records: Sequence[QARecord], prompt: str, *, with_audio: bool = True,
-                 labels: dict[str, str] | None = None) -> Dataset:
+def grpo_dataset(
+    records: Sequence[QARecord], prompt: str, *, with_audio: bool = True, labels: dict[str, str] | None = None
+) -> Dataset:
     """Rows for :class:`AudioGRPOTrainer`: the user text, the clip (``""`` without audio), the reward columns.
 
     Args:
@@ -74,29 +75,37 @@ def grpo_dataset(records: Sequence[QARecord], prompt: str, *, with_audio: bool =
             (paper 02's vision-teacher label); defaults to the ground truth.
     """
     labels = labels or {}
-    return Dataset.from_list([{
-        "id": r.id,
-        "prompt": format_prompt(prompt, r),
-        "audio": r.audio if with_audio else "",
-        "answer": r.answer,
-        "choices": list(r.choices),
-        "teacher_answer": labels.get(r.id, r.answer),
-    } for r in records])
+    return Dataset.from_list(
+        [
+            {
+                "id": r.id,
+                "prompt": format_prompt(prompt, r),
+                "audio": r.audio if with_audio else "",
+                "answer": r.answer,
+                "choices": list(r.choices),
+                "teacher_answer": labels.get(r.id, r.answer),
+            }
+            for r in records
+        ]
+    )
 
 
 def vllm_audio_requests(prompt_ids: Sequence[list[int]], waveforms: Sequence[tuple]) -> list[dict]:
     """vLLM prompts: the (already expanded) token ids with the row's ``(waveform, rate)`` as ``multi_modal_data``."""
     if len(prompt_ids) != len(waveforms):
         raise ValueError(f"{len(prompt_ids)} prompts but {len(waveforms)} waveforms")
-    return [{"prompt_token_ids": list(ids), "multi_modal_data": {"audio": [wave]}}
-            for ids, wave in zip(prompt_ids, waveforms)]
+    return [
+        {"prompt_token_ids": list(ids), "multi_modal_data": {"audio": [wave]}}
+        for ids, wave in zip(prompt_ids, waveforms)
+    ]
 
 
 def completions_from_vllm(outputs) -> tuple[list[list[int]], list[list[float]]]:
     """Completion ids and the sampled tokens' log-probs (TRL's importance-sampling correction reads them)."""
     ids = [list(o.outputs[0].token_ids) for o in outputs]
-    logprobs = [[step[token].logprob for token, step in zip(o.outputs[0].token_ids, o.outputs[0].logprobs)]
-                for o in outputs]
+    logprobs = [
+        [step[token].logprob for token, step in zip(o.outputs[0].token_ids, o.outputs[0].logprobs)] for o in outputs
+    ]
     return ids, logprobs
 
 
@@ -115,7 +124,7 @@ class AudioGRPOTrainer(GRPOTrainer):
             raise ValueError("audio rollouts need vllm_mode='colocate': TRL's vLLM server protocol carries no audio")
         config = model.config
         # TRL suppresses the image placeholder in rollouts (a sampled one would not match the features) and reads
-        # `image_token_id` for it, which audio-only configs lack; here the audio placeholder is what must not be sampled.
+        # `image_token_id` for it, which audio-only configs lack; here the audio placeholder must not be sampled.
         audio_token = config.audio_token_index
         borrowed = not hasattr(config, "image_token_id")
         if borrowed:
@@ -129,8 +138,8 @@ class AudioGRPOTrainer(GRPOTrainer):
         self.generation_config.suppress_tokens = self.generation_kwargs["suppress_tokens"] = suppressed
         if self.tools or self.environment_factories is not None:
             raise ValueError("AudioGRPOTrainer supports single-turn rollouts only (no tools or environments)")
-        self._batch_audio: list[str] | None = None      # the clips of the rows being generated, in row order
-        self._batch_waveforms: list | None = None        # their waveforms (vLLM rollouts)
+        self._batch_audio: list[str] | None = None  # the clips of the rows being generated, in row order
+        self._batch_waveforms: list | None = None  # their waveforms (vLLM rollouts)
         self._audio_inputs: dict[str, torch.Tensor] | None = None  # their features, for every forward
         self.audio_rows_in_loss = 0  # sequences whose gradient forward heard a clip (a check for the stage's metrics)
 
@@ -145,15 +154,24 @@ class AudioGRPOTrainer(GRPOTrainer):
             raise ValueError("a batch mixes rows with and without audio; train text-only and audio rows separately")
         if all(has_audio):
             sr = proc.feature_extractor.sampling_rate
-            texts = [proc.apply_chat_template(audio_messages(p), tokenize=False, add_generation_prompt=True)
-                     for p in prompts]
+            texts = [
+                proc.apply_chat_template(audio_messages(p), tokenize=False, add_generation_prompt=True) for p in prompts
+            ]
             waves = [load_audio(a, sr) for a in self._batch_audio]
-            enc = proc(text=texts, audio=waves, sampling_rate=sr, return_tensors="pt", padding=True, padding_side="left")
+            enc = proc(
+                text=texts, audio=waves, sampling_rate=sr, return_tensors="pt", padding=True, padding_side="left"
+            )
             fields = {k: enc[k] for k in AUDIO_KEYS}
             self._batch_waveforms = [(w, sr) for w in waves]
         else:
-            texts = [proc.apply_chat_template([{"role": "user", "content": [{"type": "text", "text": p}]}],
-                                              tokenize=False, add_generation_prompt=True) for p in prompts]
+            texts = [
+                proc.apply_chat_template(
+                    [{"role": "user", "content": [{"type": "text", "text": p}]}],
+                    tokenize=False,
+                    add_generation_prompt=True,
+                )
+                for p in prompts
+            ]
             enc = self._tokenizer(texts, return_tensors="pt", padding=True, padding_side="left")
             fields = {}
             self._batch_waveforms = None
@@ -174,11 +192,20 @@ class AudioGRPOTrainer(GRPOTrainer):
         if self.state.global_step != self._last_loaded_step:
             gen.sync_weights()
             self._last_loaded_step = self.state.global_step
-        params = SamplingParams(n=1, temperature=gen.temperature, top_p=gen.top_p, top_k=gen.top_k,
-                                min_p=gen.min_p or 0.0, repetition_penalty=gen.repetition_penalty,
-                                max_tokens=gen.max_completion_length, logprobs=0, **(gen.generation_kwargs or {}))
-        outputs = gen.llm.generate(vllm_audio_requests(prompt_ids, self._batch_waveforms), sampling_params=params,
-                                   use_tqdm=False)
+        params = SamplingParams(
+            n=1,
+            temperature=gen.temperature,
+            top_p=gen.top_p,
+            top_k=gen.top_k,
+            min_p=gen.min_p or 0.0,
+            repetition_penalty=gen.repetition_penalty,
+            max_tokens=gen.max_completion_length,
+            logprobs=0,
+            **(gen.generation_kwargs or {}),
+        )
+        outputs = gen.llm.generate(
+            vllm_audio_requests(prompt_ids, self._batch_waveforms), sampling_params=params, use_tqdm=False
+        )
         return completions_from_vllm(outputs)
 
     def _generate_and_score_completions(self, inputs):
@@ -208,13 +235,29 @@ class AudioGRPOTrainer(GRPOTrainer):
                 self.audio_rows_in_loss += self._audio_inputs["input_features"].size(0)
             return super()._compute_loss(model, inputs)
 
-    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
-                                           compute_entropy=False, compute_aux_loss=False, **multimodal):
+    def _get_per_token_logps_and_entropies(
+        self,
+        model,
+        input_ids,
+        attention_mask,
+        logits_to_keep,
+        batch_size=None,
+        compute_entropy=False,
+        compute_aux_loss=False,
+        **multimodal,
+    ):
         audio = self._audio_inputs
         if audio is None:
             return super()._get_per_token_logps_and_entropies(
-                model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
-                compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, **multimodal)
+                model,
+                input_ids,
+                attention_mask,
+                logits_to_keep,
+                batch_size=batch_size,
+                compute_entropy=compute_entropy,
+                compute_aux_loss=compute_aux_loss,
+                **multimodal,
+            )
         rows = input_ids.size(0)
         if audio["input_features"].size(0) != rows:
             raise RuntimeError(f"{rows} sequences but {audio['input_features'].size(0)} clips: audio out of step")
@@ -223,16 +266,25 @@ class AudioGRPOTrainer(GRPOTrainer):
         for start in range(0, rows, step):
             end = min(start + step, rows)
             ids, mask = input_ids[start:end], attention_mask[start:end]
-            labels = ids.masked_fill(mask == 0, -100)   # only completion tokens are scored
+            labels = ids.masked_fill(mask == 0, -100)  # only completion tokens are scored
             labels[:, :-logits_to_keep] = -100
             extra = {"output_router_logits": True} if compute_aux_loss else {}
             with self.accelerator.autocast():
-                out = model(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True, **extra,
-                            **{k: v[start:end] for k, v in audio.items()})
+                out = model(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    labels=labels,
+                    fused_lm_head=True,
+                    **extra,
+                    **{k: v[start:end] for k, v in audio.items()},
+                )
             logps.append(out.log_probs[:, -logits_to_keep:])
             if compute_entropy:
                 entropies.append(out.entropy[:, -logits_to_keep:])
             if compute_aux_loss:
                 aux.append(out.aux_loss)
-        return (torch.cat(logps), torch.cat(entropies) if compute_entropy else None,
-                torch.stack(aux).mean() if compute_aux_loss else None)
+        return (
+            torch.cat(logps),
+            torch.cat(entropies) if compute_entropy else None,
+            torch.stack(aux).mean() if compute_aux_loss else None,
+        )

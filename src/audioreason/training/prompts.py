@@ -10,7 +10,7 @@ from audioreason.datasets.records import QARecord
 
 
 def format_prompt(template: str, record: QARecord) -> str:
-    """Fill ``{question}`` and ``{choices}`` (the Python list repr, as R1-AQA and Omni-R1 do; ``[]`` for open questions).
+    """Fill ``{question}`` and ``{choices}`` (the list repr, as R1-AQA and Omni-R1 do; ``[]`` for open questions).
 
     >>> from audioreason.datasets.records import QARecord
     >>> r = QARecord("1", "avqa", "train", "a.wav", "Which sound?", ("dog", "cat"), "dog")
@@ -26,17 +26,21 @@ def audio_messages(prompt: str) -> list[dict]:
 
 
 #: CoTA's system prompt (FORMATS.md, "CoTA").
-COTA_SYSTEM = ("You are an audio deep-thinking model. Upon receiving a question, please respond in two parts: <THINK> "
-               "and <RESPONSE>. The <THINK> section should be further divided into four parts: <PLANNING>, <CAPTION>, "
-               "<REASONING>, and <SUMMARY>.")
+COTA_SYSTEM = (
+    "You are an audio deep-thinking model. Upon receiving a question, please respond in two parts: <THINK> "
+    "and <RESPONSE>. The <THINK> section should be further divided into four parts: <PLANNING>, <CAPTION>, "
+    "<REASONING>, and <SUMMARY>."
+)
 
 
 def cota_response(row: dict) -> str:
     """y = (r, a) as CoTA's assistant turn writes it."""
     t = row["trace"]
-    return (f"<THINK>\n<PLANNING>{t['planning']}</PLANNING>\n<CAPTION>{t['caption']}</CAPTION>\n"
-            f"<REASONING>{t['reasoning']}</REASONING>\n<SUMMARY>{t['summary']}</SUMMARY>\n</THINK>\n"
-            f"<RESPONSE>{row['response']}</RESPONSE>")
+    return (
+        f"<THINK>\n<PLANNING>{t['planning']}</PLANNING>\n<CAPTION>{t['caption']}</CAPTION>\n"
+        f"<REASONING>{t['reasoning']}</REASONING>\n<SUMMARY>{t['summary']}</SUMMARY>\n</THINK>\n"
+        f"<RESPONSE>{row['response']}</RESPONSE>"
+    )
 
 
 def cota_question(question: str, choices) -> str:

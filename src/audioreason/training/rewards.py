@@ -144,7 +144,7 @@ def answer_block(text: str) -> str | None:
         last = think_tags[-1]
         if last.group(1) != "/" or last.end() > start.start():
             return None
-    content = text[start.end():end.start()].strip()
+    content = text[start.end() : end.start()].strip()
     return content or None
 
 
@@ -197,8 +197,8 @@ def named_choices(text: str, choices: Sequence[str]) -> list[str]:
     for key in sorted(by_key, key=len, reverse=True):
         n, i = len(key), 0
         while i + n <= len(words):
-            if tuple(words[i:i + n]) == key and not any(taken[i:i + n]):
-                taken[i:i + n] = [True] * n
+            if tuple(words[i : i + n]) == key and not any(taken[i : i + n]):
+                taken[i : i + n] = [True] * n
                 found.add(key)
                 i += n
             else:
@@ -220,8 +220,11 @@ def _columns(completions: Sequence[Completion], **columns: Sequence[Any]) -> Non
 
 def _choice_list(choices: Any) -> list[str]:
     # A bare string would be read character by character.
-    if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence) or not all(
-            isinstance(c, str) for c in choices):
+    if (
+        isinstance(choices, (str, bytes))
+        or not isinstance(choices, Sequence)
+        or not all(isinstance(c, str) for c in choices)
+    ):
         raise ValueError(f"choices must be a list of strings, got {choices!r}")
     return list(choices)
 
@@ -236,8 +239,9 @@ def _is_label(text: str | None, label: Any, choices: Any, column: str) -> bool:
     return len(named) == 1 and _key(named[0]) == _key(label)
 
 
-def omni_r1_accuracy(completions: Sequence[Completion], answer: Sequence[str],
-                     choices: Sequence[Sequence[str]], **kwargs: Any) -> list[float]:
+def omni_r1_accuracy(
+    completions: Sequence[Completion], answer: Sequence[str], choices: Sequence[Sequence[str]], **kwargs: Any
+) -> list[float]:
     """Omni-R1's r_acc (paper 03 §III.B): 1 when the response names the answer and no other choice.
 
     The whole response is read, or, when it has ``<answer>`` tags, the content of its one
@@ -270,8 +274,9 @@ def omni_r1_accuracy(completions: Sequence[Completion], answer: Sequence[str],
     return rewards
 
 
-def sightsound_accuracy(completions: Sequence[Completion], teacher_answer: Sequence[str],
-                        choices: Sequence[Sequence[str]], **kwargs: Any) -> list[float]:
+def sightsound_accuracy(
+    completions: Sequence[Completion], teacher_answer: Sequence[str], choices: Sequence[Sequence[str]], **kwargs: Any
+) -> list[float]:
     """SightSound-R1's accuracy reward (paper 02 §3.3): the ``<answer>`` names the teacher's choice.
 
     The label is the vision teacher's prediction (``teacher_answer``), not the ground
@@ -297,8 +302,10 @@ def sightsound_accuracy(completions: Sequence[Completion], teacher_answer: Seque
         [1.0, 0.0]
     """
     _columns(completions, teacher_answer=teacher_answer, choices=choices)
-    return [float(_is_label(answer_block(completion_text(c)), label, options, "teacher_answer"))
-            for c, label, options in zip(completions, teacher_answer, choices)]
+    return [
+        float(_is_label(answer_block(completion_text(c)), label, options, "teacher_answer"))
+        for c, label, options in zip(completions, teacher_answer, choices)
+    ]
 
 
 def sightsound_format(completions: Sequence[Completion], **kwargs: Any) -> list[float]:
@@ -324,14 +331,19 @@ def sightsound_format(completions: Sequence[Completion], **kwargs: Any) -> list[
     for completion in completions:
         text = completion_text(completion).strip()
         layout = _SIGHTSOUND_LAYOUT.fullmatch(text)
-        ok = (layout is not None and len(_ANY_TAG.findall(text)) == 4
-              and bool(layout.group(1).strip()) and bool(layout.group(2).strip()))
+        ok = (
+            layout is not None
+            and len(_ANY_TAG.findall(text)) == 4
+            and bool(layout.group(1).strip())
+            and bool(layout.group(2).strip())
+        )
         rewards.append(float(ok))
     return rewards
 
 
-def r1_aqa_accuracy(completions: Sequence[Completion], answer: Sequence[str],
-                    choices: Sequence[Sequence[str]], **kwargs: Any) -> list[float]:
+def r1_aqa_accuracy(
+    completions: Sequence[Completion], answer: Sequence[str], choices: Sequence[Sequence[str]], **kwargs: Any
+) -> list[float]:
     """R1-AQA's accuracy reward: the ``<answer>`` content is the ground-truth choice.
 
     Only the one usable ``<answer>`` block counts (:func:`answer_block`); it must name the
@@ -355,8 +367,10 @@ def r1_aqa_accuracy(completions: Sequence[Completion], answer: Sequence[str],
         [1.0, 0.0, 0.0]
     """
     _columns(completions, answer=answer, choices=choices)
-    return [float(_is_label(answer_block(completion_text(c)), label, options, "answer"))
-            for c, label, options in zip(completions, answer, choices)]
+    return [
+        float(_is_label(answer_block(completion_text(c)), label, options, "answer"))
+        for c, label, options in zip(completions, answer, choices)
+    ]
 
 
 def r1_aqa_format(completions: Sequence[Completion], **kwargs: Any) -> list[float]:
@@ -381,8 +395,7 @@ def r1_aqa_format(completions: Sequence[Completion], **kwargs: Any) -> list[floa
 
 
 REWARDS: dict[str, Callable[..., list[float]]] = {
-    fn.__name__: fn
-    for fn in (omni_r1_accuracy, sightsound_accuracy, sightsound_format, r1_aqa_accuracy, r1_aqa_format)
+    fn.__name__: fn for fn in (omni_r1_accuracy, sightsound_accuracy, sightsound_format, r1_aqa_accuracy, r1_aqa_format)
 }
 """The reward functions by name (the name TRL logs them under)."""
 

@@ -29,15 +29,17 @@ from audioreason.training.prompts import audio_messages, format_prompt
 IGNORE_INDEX = -100
 
 
-def build_sft_config(trainer: dict[str, Any], output_dir: str, where: str = "sft.trainer",
-                     prepare_dataset: bool = False) -> SFTConfig:
+def build_sft_config(
+    trainer: dict[str, Any], output_dir: str, where: str = "sft.trainer", prepare_dataset: bool = False
+) -> SFTConfig:
     """Build TRL's ``SFTConfig`` from the params mapping; a bad key names ``where.key``.
 
     The keys the audio collator relies on are fixed here rather than left to params;
     ``prepare_dataset`` (text-only models) lets TRL tokenize the dataset itself instead.
     """
-    fixed = {} if prepare_dataset else {"remove_unused_columns": False,
-                                        "dataset_kwargs": {"skip_prepare_dataset": True}}
+    fixed = (
+        {} if prepare_dataset else {"remove_unused_columns": False, "dataset_kwargs": {"skip_prepare_dataset": True}}
+    )
     clash = sorted(set(trainer) & set(fixed))
     if clash:
         raise ConfigError(f"{where}: {', '.join(clash)} is set by the audio SFT recipe, remove it from params")
@@ -55,16 +57,29 @@ def build_lora(cfg: LoraConfigSection):
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=list(cfg.target_modules),
-                      modules_to_save=list(cfg.modules_to_save) or None, task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=cfg.r,
+        lora_alpha=cfg.alpha,
+        lora_dropout=cfg.dropout,
+        target_modules=list(cfg.target_modules),
+        modules_to_save=list(cfg.modules_to_save) or None,
+        task_type="CAUSAL_LM",
+    )
 
 
 def sft_dataset(records: Sequence[QARecord], prompt: str, target: str) -> Dataset:
     """Raw rows for the collator: audio path, user prompt, assistant completion."""
-    return Dataset.from_list([
-        {"id": r.id, "audio": r.audio, "prompt": format_prompt(prompt, r), "completion": target.format(answer=r.answer)}
-        for r in records
-    ])
+    return Dataset.from_list(
+        [
+            {
+                "id": r.id,
+                "audio": r.audio,
+                "prompt": format_prompt(prompt, r),
+                "completion": target.format(answer=r.answer),
+            }
+            for r in records
+        ]
+    )
 
 
 @dataclass
@@ -84,11 +99,14 @@ class AudioSFTCollator:
         proc = self.processor
         tok = proc.tokenizer
         sr = proc.feature_extractor.sampling_rate
-        prompts = [proc.apply_chat_template(audio_messages(r["prompt"]), tokenize=False, add_generation_prompt=True)
-                   for r in rows]
+        prompts = [
+            proc.apply_chat_template(audio_messages(r["prompt"]), tokenize=False, add_generation_prompt=True)
+            for r in rows
+        ]
         audios = [r["audio_array"] if "audio_array" in r else load_audio(r["audio"], sr) for r in rows]
-        enc = proc(text=prompts, audio=audios, sampling_rate=sr, return_tensors="pt", padding=True,
-                   padding_side="right")
+        enc = proc(
+            text=prompts, audio=audios, sampling_rate=sr, return_tensors="pt", padding=True, padding_side="right"
+        )
         seqs, labels = [], []
         for i, r in enumerate(rows):
             prompt_ids = enc["input_ids"][i][enc["attention_mask"][i].bool()].tolist()
@@ -100,9 +118,9 @@ class AudioSFTCollator:
         input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
         label_t = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
         attention = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, (s, l) in enumerate(zip(seqs, labels)):
+        for i, (s, lab) in enumerate(zip(seqs, labels)):
             input_ids[i, : len(s)] = torch.tensor(s)
-            label_t[i, : len(l)] = torch.tensor(l)
+            label_t[i, : len(lab)] = torch.tensor(lab)
             attention[i, : len(s)] = 1
         return {
             "input_ids": input_ids,
@@ -113,8 +131,18 @@ class AudioSFTCollator:
         }
 
 
-def train_and_save(model, processor, dataset, collator, args, tracker, out_dir: Path, peft_config=None,
-                   plot_csv: Path | None = None, trainer_cls=None) -> dict:
+def train_and_save(
+    model,
+    processor,
+    dataset,
+    collator,
+    args,
+    tracker,
+    out_dir: Path,
+    peft_config=None,
+    plot_csv: Path | None = None,
+    trainer_cls=None,
+) -> dict:
     """TRL ``SFTTrainer`` over ``dataset``; the (merged) model and its processor go to ``out_dir/model``.
 
     The loss curve goes to ``out_dir/loss.png`` and ``plot_csv`` (a ``dvc plots`` file;
@@ -131,8 +159,15 @@ def train_and_save(model, processor, dataset, collator, args, tracker, out_dir: 
     from audioreason.training.callbacks import TrackerCallback
 
     callback = TrackerCallback(tracker)
-    trainer = (trainer_cls or SFTTrainer)(model=model, args=args, train_dataset=dataset, processing_class=processor,
-                                          data_collator=collator, peft_config=peft_config, callbacks=[callback])
+    trainer = (trainer_cls or SFTTrainer)(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=processor,
+        data_collator=collator,
+        peft_config=peft_config,
+        callbacks=[callback],
+    )
     result = trainer.train()
     final = trainer.model.merge_and_unload() if peft_config is not None else trainer.model
     final.save_pretrained(out_dir / "model")
@@ -141,6 +176,10 @@ def train_and_save(model, processor, dataset, collator, args, tracker, out_dir: 
     losses = [h["loss"] for h in callback.history if "loss" in h]
     plot_loss(callback.history, out_dir / "loss.png", plot_csv or out_dir / "loss.csv")
     tracker.log_artifact(out_dir / "loss.png", "plots")
-    return {"train_loss": result.training_loss, "final_logged_loss": losses[-1] if losses else float("nan"),
-            "steps": result.global_step, "train_examples": len(dataset),
-            "train_runtime_s": result.metrics.get("train_runtime", float("nan"))}
+    return {
+        "train_loss": result.training_loss,
+        "final_logged_loss": losses[-1] if losses else float("nan"),
+        "steps": result.global_step,
+        "train_examples": len(dataset),
+        "train_runtime_s": result.metrics.get("train_runtime", float("nan")),
+    }

@@ -28,8 +28,13 @@ from audioreason.world.audio_out import ytid
 from audioreason.world.captions import caption_for
 from audioreason.world.scenes import ALL_EVENTS
 
-HALLUCINATIONS = ("a piano plays softly in the background", "music plays in the background",
-                  "a guitar is strummed nearby", "a dog barks in the distance", "people cheer")
+HALLUCINATIONS = (
+    "a piano plays softly in the background",
+    "music plays in the background",
+    "a guitar is strummed nearby",
+    "a dog barks in the distance",
+    "people cheer",
+)
 
 
 def write_audiosetcaps(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence, truth: list[dict]) -> dict:

@@ -23,8 +23,9 @@ from audioreason.world.audio_out import write_audio, ytid
 from audioreason.world.scenes import KINDS, VIEW_KIND, balanced_schedule, render, shuffled_options
 
 
-def write_avqa_split(out: Path, split: str, n: int, cfg: WorldConfig, seed_seq: np.random.SeedSequence,
-                     id_offset: int, truth: list[dict]) -> None:
+def write_avqa_split(
+    out: Path, split: str, n: int, cfg: WorldConfig, seed_seq: np.random.SeedSequence, id_offset: int, truth: list[dict]
+) -> None:
     """Write ``avqa/<split>_qa.json`` and its clips; append one ground-truth line per clip to ``truth``.
 
     Args:
@@ -50,24 +51,35 @@ def write_avqa_split(out: Path, split: str, n: int, cfg: WorldConfig, seed_seq: 
         options = shuffled_options(crng, scene, 4)
         multi_choice = options + [None] * (4 - len(options))
         write_audio(out / "avqa" / "audio" / f"{video_name}.wav", scene.audio, cfg.avqa_sample_rate)
-        records.append({
-            "id": id_offset + i,
-            "video_name": video_name,
-            "video_id": 100000 + id_offset + i,
-            "question_text": scene.avqa_question,
-            "multi_choice": multi_choice,
-            "answer": options.index(scene.answer),
-            "question_relation": kind.question_relation,
-            "question_type": kind.question_type,
-        })
-        truth.append({"dataset": "avqa", "split": split, "clip": f"avqa/audio/{video_name}.wav",
-                      "kind": kind.name, "answer": scene.answer, **scene.truth})
+        records.append(
+            {
+                "id": id_offset + i,
+                "video_name": video_name,
+                "video_id": 100000 + id_offset + i,
+                "question_text": scene.avqa_question,
+                "multi_choice": multi_choice,
+                "answer": options.index(scene.answer),
+                "question_relation": kind.question_relation,
+                "question_type": kind.question_type,
+            }
+        )
+        truth.append(
+            {
+                "dataset": "avqa",
+                "split": split,
+                "clip": f"avqa/audio/{video_name}.wav",
+                "kind": kind.name,
+                "answer": scene.answer,
+                **scene.truth,
+            }
+        )
     (out / "avqa").mkdir(parents=True, exist_ok=True)
     (out / "avqa" / f"{split}_qa.json").write_text(json.dumps(records, indent=1) + "\n")
 
 
-def write_avqa(out: Path, cfg: WorldConfig, train_seq: np.random.SeedSequence, val_seq: np.random.SeedSequence,
-               truth: list[dict]) -> None:
+def write_avqa(
+    out: Path, cfg: WorldConfig, train_seq: np.random.SeedSequence, val_seq: np.random.SeedSequence, truth: list[dict]
+) -> None:
     """Write the train split (``cfg.n_train`` items), then the val split (``cfg.n_val``, ids after train's)."""
     write_avqa_split(out, "train", cfg.n_train, cfg, train_seq, 0, truth)
     write_avqa_split(out, "val", cfg.n_val, cfg, val_seq, cfg.n_train, truth)

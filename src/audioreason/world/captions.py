@@ -12,15 +12,30 @@ from __future__ import annotations
 from audioreason.world.scenes import NUMBER_WORDS
 
 NOUNS = {
-    "Alarm_bell_ringing": "an alarm bell", "Dog": "a dog", "Cat": "a cat", "Dishes": "dishes",
-    "cash register": "a cash register", "door opens/closes": "a door", "Running_water": "running water",
-    "Vacuum_cleaner": "a vacuum cleaner", "Electric_shaver_toothbrush": "an electric shaver",
-    "Frying": "food frying in a pan", "Blender": "a blender",
+    "Alarm_bell_ringing": "an alarm bell",
+    "Dog": "a dog",
+    "Cat": "a cat",
+    "Dishes": "dishes",
+    "cash register": "a cash register",
+    "door opens/closes": "a door",
+    "Running_water": "running water",
+    "Vacuum_cleaner": "a vacuum cleaner",
+    "Electric_shaver_toothbrush": "an electric shaver",
+    "Frying": "food frying in a pan",
+    "Blender": "a blender",
 }
 VERBS = {
-    "Alarm_bell_ringing": "rings", "Dog": "barks", "Cat": "meows", "Dishes": "clink", "cash register": "beeps",
-    "door opens/closes": "closes", "Running_water": "flows", "Vacuum_cleaner": "runs",
-    "Electric_shaver_toothbrush": "buzzes", "Frying": "sizzles", "Blender": "whirs",
+    "Alarm_bell_ringing": "rings",
+    "Dog": "barks",
+    "Cat": "meows",
+    "Dishes": "clink",
+    "cash register": "beeps",
+    "door opens/closes": "closes",
+    "Running_water": "flows",
+    "Vacuum_cleaner": "runs",
+    "Electric_shaver_toothbrush": "buzzes",
+    "Frying": "sizzles",
+    "Blender": "whirs",
 }
 # How a caption names a voice (a caption describes sound, so the robot is "a robotic voice").
 PEOPLE = {"Man": "a man", "Woman": "a woman", "Child": "a child", "Robot": "a robotic voice"}
@@ -55,7 +70,8 @@ def caption_for(truth: dict) -> str:
         return f"{PEOPLE[truth['speakers'][0]].capitalize()} speaks in a quiet room."
     if kind == "n_speakers":
         who = [PEOPLE[w] for w in truth["speakers"]]
-        return f"{NUMBER_WORDS[len(who)].capitalize()} {'person speaks' if len(who) == 1 else 'people take turns speaking'}: {', '.join(who)}."
+        speaking = "person speaks" if len(who) == 1 else "people take turns speaking"
+        return f"{NUMBER_WORDS[len(who)].capitalize()} {speaking}: {', '.join(who)}."
     if kind == "view":
         return "A quiet room tone with no distinct sound events."
     raise ValueError(f"no caption template for clip kind {kind!r}")

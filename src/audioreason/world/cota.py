@@ -28,9 +28,13 @@ from audioreason.world.scenes import KINDS, render, shuffled_options
 
 LETTERS = "abcdefgh"
 FOCUS = {
-    "source": "the sound source", "count": "how many times the event repeats", "order": "which event comes first",
-    "instrument": "the instrument's timbre", "tempo": "how fast the notes follow each other",
-    "speaker": "the pitch and timbre of the voice", "n_speakers": "how many different voices take turns",
+    "source": "the sound source",
+    "count": "how many times the event repeats",
+    "order": "which event comes first",
+    "instrument": "the instrument's timbre",
+    "tempo": "how fast the notes follow each other",
+    "speaker": "the pitch and timbre of the voice",
+    "n_speakers": "how many different voices take turns",
 }
 
 
@@ -39,11 +43,15 @@ def _trace(question: str, choices: list[str], answer: str, truth: dict, kind: st
     k = choices.index(answer)
     letter = LETTERS[k]
     caption = caption_for({**truth, "kind": kind})
-    planning = (f"The question asks: {question} I will listen for {FOCUS[kind]}, describe what I hear, "
-                f"then compare it with each option.")
+    planning = (
+        f"The question asks: {question} I will listen for {FOCUS[kind]}, describe what I hear, "
+        f"then compare it with each option."
+    )
     others = [f"({LETTERS[i]}) {c}" for i, c in enumerate(choices) if i != k]
-    reasoning = (f"The clip contains what the caption describes. That matches {answer}; "
-                 f"the other options ({', '.join(o.split(') ', 1)[1] for o in others)}) do not fit what is heard.")
+    reasoning = (
+        f"The clip contains what the caption describes. That matches {answer}; "
+        f"the other options ({', '.join(o.split(') ', 1)[1] for o in others)}) do not fit what is heard."
+    )
     summary = f"The audio supports one option only, so the answer is ({letter}) {answer}."
     response = f"Based on the audio, it is {answer}. The answer is {letter.upper()}."
     return planning, caption, reasoning, summary, response
@@ -53,9 +61,11 @@ def _assistant(parts: tuple[str, str, str, str, str], lower: bool) -> str:
     """The assistant turn in CoTA's tags, upper- or lower-case."""
     planning, caption, reasoning, summary, response = parts
     t = (lambda s: s.lower()) if lower else (lambda s: s)
-    return (f"<{t('THINK')}>\n<{t('PLANNING')}>{planning}</{t('PLANNING')}>\n<{t('CAPTION')}>{caption}</{t('CAPTION')}>\n"
-            f"<{t('REASONING')}>{reasoning}</{t('REASONING')}>\n<{t('SUMMARY')}>{summary}</{t('SUMMARY')}>\n</{t('THINK')}>\n"
-            f"<{t('RESPONSE')}>{response}</{t('RESPONSE')}>")
+    return (
+        f"<{t('THINK')}>\n<{t('PLANNING')}>{planning}</{t('PLANNING')}>\n<{t('CAPTION')}>{caption}</{t('CAPTION')}>\n"
+        f"<{t('REASONING')}>{reasoning}</{t('REASONING')}>\n<{t('SUMMARY')}>{summary}</{t('SUMMARY')}>\n</{t('THINK')}>\n"
+        f"<{t('RESPONSE')}>{response}</{t('RESPONSE')}>"
+    )
 
 
 def write_cota(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence, truth: list[dict]) -> dict:
@@ -74,8 +84,17 @@ def write_cota(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence, tr
         choices = shuffled_options(crng, scene, 4)
         buf = io.BytesIO()
         sf.write(buf, scene.audio, ccfg.sample_rate, subtype="PCM_16", format="WAV")
-        items.append({"id": f"cota-{i:06d}", "kind": kind.name, "question": scene.mmau_question, "choices": choices,
-                      "answer": scene.answer, "truth": scene.truth, "wav": buf.getvalue()})
+        items.append(
+            {
+                "id": f"cota-{i:06d}",
+                "kind": kind.name,
+                "question": scene.mmau_question,
+                "choices": choices,
+                "answer": scene.answer,
+                "truth": scene.truth,
+                "wav": buf.getvalue(),
+            }
+        )
     # Defects: item i carries the trace of another item j whose named option contradicts i's options.
     n_defects = int(round(ccfg.defect_rate * len(items)))
     defect_of: dict[int, int] = {}
@@ -97,14 +116,25 @@ def write_cota(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence, tr
         audio.append({"bytes": it["wav"], "path": f"{it['id']}.wav"})
         users.append(f"<audio>\n{it['question']} {options}")
         assistants.append(_assistant(parts, lower=bool(rng.random() < 0.15)))
-        truth.append({"dataset": "cota", "split": "train", "clip": f"cota#{it['id']}", "kind": it["kind"],
-                      "answer": it["answer"], "defect": i in defect_of, **it["truth"]})
-    table = pa.table({
-        "id": pa.array(ids, pa.string()),
-        "audio": pa.array(audio, pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
-        "user": pa.array(users, pa.string()),
-        "assistant": pa.array(assistants, pa.string()),
-    })
+        truth.append(
+            {
+                "dataset": "cota",
+                "split": "train",
+                "clip": f"cota#{it['id']}",
+                "kind": it["kind"],
+                "answer": it["answer"],
+                "defect": i in defect_of,
+                **it["truth"],
+            }
+        )
+    table = pa.table(
+        {
+            "id": pa.array(ids, pa.string()),
+            "audio": pa.array(audio, pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
+            "user": pa.array(users, pa.string()),
+            "assistant": pa.array(assistants, pa.string()),
+        }
+    )
     path = out / "cota" / "data" / "train-00000-of-00001.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)

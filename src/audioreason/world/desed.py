@@ -61,7 +61,10 @@ def write_desed(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence, t
     dcfg = cfg.desed
     root = out / "desed" / "dataset"
     expected = {"strong": dcfg.strong_clips, "weak": dcfg.weak_clips, "labels": {}}
-    for kind, n, sseq in (("strong", dcfg.strong_clips, seed_seq.spawn(2)[0]), ("weak", dcfg.weak_clips, seed_seq.spawn(2)[1])):
+    for kind, n, sseq in (
+        ("strong", dcfg.strong_clips, seed_seq.spawn(2)[0]),
+        ("weak", dcfg.weak_clips, seed_seq.spawn(2)[1]),
+    ):
         rng = np.random.default_rng(sseq)
         split, stem = ("validation", "validation") if kind == "strong" else ("train", "weak")
         rows = ["filename\tonset\toffset\tevent_label" if kind == "strong" else "filename\tevent_labels"]
@@ -76,9 +79,15 @@ def write_desed(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence, t
                 rows.append(f"{name}\t{','.join(sorted({c for _, _, c in events}))}")
             for c in {c for _, _, c in events}:
                 expected["labels"][c] = expected["labels"].get(c, 0) + 1
-            truth.append({"dataset": "desed", "split": split, "scene": "home",
-                          "clip": f"desed/dataset/audio/{split}/{stem}_16k/{name}",
-                          "events": [{"onset": on, "offset": off, "label": c} for on, off, c in events]})
+            truth.append(
+                {
+                    "dataset": "desed",
+                    "split": split,
+                    "scene": "home",
+                    "clip": f"desed/dataset/audio/{split}/{stem}_16k/{name}",
+                    "events": [{"onset": on, "offset": off, "label": c} for on, off, c in events],
+                }
+            )
         (root / "metadata" / split).mkdir(parents=True, exist_ok=True)
         (root / "metadata" / split / f"{stem}.tsv").write_text("\n".join(rows) + "\n")
     return expected

@@ -27,8 +27,18 @@ from audioreason.world.audio_out import write_audio
 # IEMOCAP label distribution (roughly the corpus' own, which is dominated by neu/fru/xxx).
 IEMOCAP_CODES = ("neu", "hap", "exc", "sad", "ang", "fru", "sur", "fea", "dis", "oth", "xxx")
 IEMOCAP_WEIGHTS = (0.22, 0.08, 0.12, 0.13, 0.13, 0.14, 0.03, 0.02, 0.01, 0.01, 0.11)
-IEMOCAP_CATEGORY = {"neu": "Neutral state", "hap": "Happiness", "exc": "Excited", "sad": "Sadness", "ang": "Anger",
-                    "fru": "Frustration", "sur": "Surprise", "fea": "Fear", "dis": "Disgust", "oth": "Other"}
+IEMOCAP_CATEGORY = {
+    "neu": "Neutral state",
+    "hap": "Happiness",
+    "exc": "Excited",
+    "sad": "Sadness",
+    "ang": "Anger",
+    "fru": "Frustration",
+    "sur": "Surprise",
+    "fea": "Fear",
+    "dis": "Disgust",
+    "oth": "Other",
+}
 IEMOCAP_4WAY = {"neu": "neu", "hap": "hap", "exc": "hap", "sad": "sad", "ang": "ang"}
 # A dialog list per session in the corpus' naming, suffixes included.
 IEMOCAP_DIALOGS = ("impro01", "script01_1", "impro05a", "script01_1b", "impro03", "script02_2", "impro08", "script03_1")
@@ -50,7 +60,7 @@ def write_iemocap(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence,
             transcript_lines = []
             t = 5.0 + float(rng.uniform(0, 3))
             turn = {"F": 0, "M": 0}
-            for u in range(icfg.utterances_per_dialog):
+            for _ in range(icfg.utterances_per_dialog):
                 g = "F" if rng.random() < 0.5 else "M"
                 utt = f"{dialog}_{g}{turn[g]:03d}"
                 turn[g] += 1
@@ -77,9 +87,18 @@ def write_iemocap(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence,
                     expected["speakers"][f"Ses{s:02d}_{g}"] = g  # speakers with a 4-way utterance
                 else:
                     expected["filtered"] += 1
-                truth.append({"dataset": "iemocap", "split": "test" if s == 5 else "train",
-                              "clip": f"iemocap/IEMOCAP_full_release/Session{s}/sentences/wav/{dialog}/{utt}.wav",
-                              "emotion": emotion, "code": code, "gender": g, "speaker": spk[g].id, "words": words})
+                truth.append(
+                    {
+                        "dataset": "iemocap",
+                        "split": "test" if s == 5 else "train",
+                        "clip": f"iemocap/IEMOCAP_full_release/Session{s}/sentences/wav/{dialog}/{utt}.wav",
+                        "emotion": emotion,
+                        "code": code,
+                        "gender": g,
+                        "speaker": spk[g].id,
+                        "words": words,
+                    }
+                )
             emo = sess / "dialog" / "EmoEvaluation"
             emo.mkdir(parents=True, exist_ok=True)
             (emo / f"{dialog}.txt").write_text("\n".join(lines) + "\n")

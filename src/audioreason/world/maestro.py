@@ -39,7 +39,9 @@ def write_maestro(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence,
     sr, seconds = mcfg.sample_rate, mcfg.clip_seconds
     expected = {"records": 0, "scenes": {}, "labels": {}}
     scenes = sorted(sounds.MAESTRO_SCENE_NAMES)
-    for scene, sseq in tqdm(list(zip(scenes, seed_seq.spawn(len(scenes)))), desc="world maestro", leave=False, disable=None):
+    for scene, sseq in tqdm(
+        list(zip(scenes, seed_seq.spawn(len(scenes)))), desc="world maestro", leave=False, disable=None
+    ):
         rng = np.random.default_rng(sseq)
         for k in range(mcfg.files_per_scene):
             bed = sounds.scene_bed(rng, sr, seconds, sounds.MAESTRO_SCENE_NAMES[scene]).astype(np.float64)
@@ -68,7 +70,13 @@ def write_maestro(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence,
             (ann / f"{name}.txt").write_text("\n".join(rows) + "\n")
             expected["records"] += 1
             expected["scenes"][scene] = expected["scenes"].get(scene, 0) + 1
-            truth.append({"dataset": "maestro", "split": "development", "scene": sounds.MAESTRO_SCENE_NAMES[scene],
-                          "clip": f"maestro/development_audio/{scene}/{name}.wav",
-                          "events": [{"onset": round(on, 3), "offset": round(off, 3), "label": c} for on, off, c in events]})
+            truth.append(
+                {
+                    "dataset": "maestro",
+                    "split": "development",
+                    "scene": sounds.MAESTRO_SCENE_NAMES[scene],
+                    "clip": f"maestro/development_audio/{scene}/{name}.wav",
+                    "events": [{"onset": round(on, 3), "offset": round(off, 3), "label": c} for on, off, c in events],
+                }
+            )
     return expected

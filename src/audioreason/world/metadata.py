@@ -45,11 +45,17 @@ def expected_counts(out: Path, cfg: WorldConfig, w: dict) -> dict:
         "avqa_train": {"records": cfg.n_train},
         "avqa_val": {"records": cfg.n_val},
         "mmau_test_mini": {"records": cfg.n_test_mini, "tasks": w["mmau"]},
-        "iemocap": {"records": iem["records"], "labels": dict(sorted(iem["labels"].items())),
-                    "gender": _count(iem["speakers"].values())},
+        "iemocap": {
+            "records": iem["records"],
+            "labels": dict(sorted(iem["labels"].items())),
+            "gender": _count(iem["speakers"].values()),
+        },
         "fau_aibo": {"records": w["fau_aibo"]["records"], "labels": dict(sorted(w["fau_aibo"]["labels"].items()))},
         "vctk": {"records": w["vctk"]["records"], "gender": dict(sorted(w["vctk"]["gender"].items()))},
-        "desed": {"records": w["desed"]["strong"] + w["desed"]["weak"], "labels": dict(sorted(w["desed"]["labels"].items()))},
+        "desed": {
+            "records": w["desed"]["strong"] + w["desed"]["weak"],
+            "labels": dict(sorted(w["desed"]["labels"].items())),
+        },
         "maestro": {"records": w["maestro"]["records"], "labels": dict(sorted(w["maestro"]["labels"].items()))},
         "vggsound": {"records": w["vggsound"]["records"], "labels": dict(sorted(w["vggsound"]["labels"].items()))},
         "audiosetcaps": {"records": w["audiosetcaps"]["vggsound_captions"]},
@@ -63,8 +69,11 @@ def expected_counts(out: Path, cfg: WorldConfig, w: dict) -> dict:
     for name, (fmt, path) in WORLD_DATASETS.items():
         entry = {"format": fmt, "path": path, "quarantined": 0, **exp[name]}
         result[name] = entry
-    return {"datasets": result, "caption_hallucinations": w["audiosetcaps"]["hallucinated"],
-            "iemocap_outside_4way": iem["filtered"]}
+    return {
+        "datasets": result,
+        "caption_hallucinations": w["audiosetcaps"]["hallucinated"],
+        "iemocap_outside_4way": iem["filtered"],
+    }
 
 
 def _count(values) -> dict[str, int]:

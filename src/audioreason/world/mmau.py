@@ -48,21 +48,31 @@ def write_mmau(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence, tr
         n_opts = min(1 + len(scene.distractors), cfg.mmau_n_choices[int(crng.integers(len(cfg.mmau_n_choices)))])
         choices = shuffled_options(crng, scene, n_opts)
         write_audio(out / "mmau" / "test-mini-audios" / f"{item_id}.wav", scene.audio, cfg.mmau_sample_rate)
-        items.append({
-            "id": item_id,
-            "audio_id": f"./test-mini-audios/{item_id}.wav",
-            "question": scene.mmau_question,
-            "choices": choices,
-            "answer": scene.answer,
-            "dataset": "audioreason-world",
-            "task": kind.task,
-            "split": "test-mini",
-            "category": kind.category,
-            "sub-category": kind.sub_category,
-            "difficulty": kind.difficulty,
-        })
-        truth.append({"dataset": "mmau", "split": "test-mini", "clip": f"mmau/test-mini-audios/{item_id}.wav",
-                      "kind": kind.name, "answer": scene.answer, **scene.truth})
+        items.append(
+            {
+                "id": item_id,
+                "audio_id": f"./test-mini-audios/{item_id}.wav",
+                "question": scene.mmau_question,
+                "choices": choices,
+                "answer": scene.answer,
+                "dataset": "audioreason-world",
+                "task": kind.task,
+                "split": "test-mini",
+                "category": kind.category,
+                "sub-category": kind.sub_category,
+                "difficulty": kind.difficulty,
+            }
+        )
+        truth.append(
+            {
+                "dataset": "mmau",
+                "split": "test-mini",
+                "clip": f"mmau/test-mini-audios/{item_id}.wav",
+                "kind": kind.name,
+                "answer": scene.answer,
+                **scene.truth,
+            }
+        )
     (out / "mmau").mkdir(parents=True, exist_ok=True)
     (out / "mmau" / "mmau-test-mini.json").write_text(json.dumps(items, indent=4) + "\n")
     tasks_written: dict[str, int] = {}

@@ -65,10 +65,17 @@ class Kind:
 
 # What a silent video shows of each source (the visual channel, for paper 02's vision teacher).
 OBJECTS = {
-    "Alarm_bell_ringing": "an alarm bell", "Dog": "a dog", "Cat": "a cat", "Dishes": "a stack of dishes",
-    "cash register": "a cash register", "door opens/closes": "a door", "Running_water": "a running tap",
-    "Vacuum_cleaner": "a vacuum cleaner", "Electric_shaver_toothbrush": "an electric shaver",
-    "Frying": "a frying pan", "Blender": "a blender",
+    "Alarm_bell_ringing": "an alarm bell",
+    "Dog": "a dog",
+    "Cat": "a cat",
+    "Dishes": "a stack of dishes",
+    "cash register": "a cash register",
+    "door opens/closes": "a door",
+    "Running_water": "a running tap",
+    "Vacuum_cleaner": "a vacuum cleaner",
+    "Electric_shaver_toothbrush": "an electric shaver",
+    "Frying": "a frying pan",
+    "Blender": "a blender",
 }
 PEOPLE = {"Man": "a man", "Woman": "a woman", "Child": "a child", "Robot": "a robot"}
 VIEW_OBJECTS = ("ball", "bicycle", "lamp", "chair", "umbrella", "plant")
@@ -103,9 +110,15 @@ def scene_source(rng, sr, seconds):
         seg = sounds.synth_event(cls, rng, sr, seconds * rng.uniform(0.5, 0.9))
         place(bed, 0.6 * seg, int(rng.uniform(0, n - len(seg))))
     label = sounds.event_label(cls)
-    return Scene("source", bed, "What is making the sound in the video?",
-                 "Which sound source can be heard in the audio?", label,
-                 _others(rng, EVENT_LABELS, label), {"events": [cls] * k, "visible": _visible_source(rng, cls)})
+    return Scene(
+        "source",
+        bed,
+        "What is making the sound in the video?",
+        "Which sound source can be heard in the audio?",
+        label,
+        _others(rng, EVENT_LABELS, label),
+        {"events": [cls] * k, "visible": _visible_source(rng, cls)},
+    )
 
 
 def scene_count(rng, sr, seconds):
@@ -117,9 +130,15 @@ def scene_count(rng, sr, seconds):
     for i in range(k):
         place(bed, 0.6 * sounds.synth_event(cls, rng, sr), i * slot + int(rng.uniform(0.0, 0.3) * slot))
     label = sounds.event_label(cls)
-    return Scene("count", bed, f"How many times is the {label} heard in the video?",
-                 f"How many times does the {label} sound occur in the audio?", COUNT_OPTIONS[k - 1],
-                 _others(rng, COUNT_OPTIONS, COUNT_OPTIONS[k - 1]), {"events": [cls] * k, "count": k, "visible": [OBJECTS[cls]]})
+    return Scene(
+        "count",
+        bed,
+        f"How many times is the {label} heard in the video?",
+        f"How many times does the {label} sound occur in the audio?",
+        COUNT_OPTIONS[k - 1],
+        _others(rng, COUNT_OPTIONS, COUNT_OPTIONS[k - 1]),
+        {"events": [cls] * k, "count": k, "visible": [OBJECTS[cls]]},
+    )
 
 
 def scene_order(rng, sr, seconds):
@@ -131,10 +150,16 @@ def scene_order(rng, sr, seconds):
         x = sounds.synth_event(cls, rng, sr, seconds * 0.4)
         place(bed, 0.6 * x, j * half + int(rng.uniform(0.0, 0.1) * half))
     first, second = sounds.event_label(a), sounds.event_label(b)
-    pool = [second] + [l for l in _others(rng, EVENT_LABELS, first) if l != second]
-    return Scene("order", bed, "Which sound comes first in the video?",
-                 "Which sound is heard first in the audio?", first, tuple(pool),
-                 {"events": [a, b], "visible": [OBJECTS[c] for c in sorted((a, b))]})
+    pool = [second] + [lab for lab in _others(rng, EVENT_LABELS, first) if lab != second]
+    return Scene(
+        "order",
+        bed,
+        "Which sound comes first in the video?",
+        "Which sound is heard first in the audio?",
+        first,
+        tuple(pool),
+        {"events": [a, b], "visible": [OBJECTS[c] for c in sorted((a, b))]},
+    )
 
 
 def scene_instrument(rng, sr, seconds):
@@ -144,10 +169,15 @@ def scene_instrument(rng, sr, seconds):
     x = sounds.melody(rng, sr, inst, n_notes, seconds)
     bed = sounds.background(rng, sr, seconds) + 0.6 * x
     shown = inst if rng.random() < ONSCREEN else [i for i in sounds.INSTRUMENTS if i != inst][int(rng.integers(3))]
-    return Scene("instrument", bed, "Which instrument is being played in the video?",
-                 "Which instrument is being played in the audio?", inst,
-                 _others(rng, sounds.INSTRUMENTS, inst), {"instrument": inst, "notes": n_notes,
-                                                          "visible": [f"a {shown}"]})
+    return Scene(
+        "instrument",
+        bed,
+        "Which instrument is being played in the video?",
+        "Which instrument is being played in the audio?",
+        inst,
+        _others(rng, sounds.INSTRUMENTS, inst),
+        {"instrument": inst, "notes": n_notes, "visible": [f"a {shown}"]},
+    )
 
 
 def scene_tempo(rng, sr, seconds):
@@ -155,9 +185,15 @@ def scene_tempo(rng, sr, seconds):
     tempo = list(TEMPI)[rng.integers(len(TEMPI))]
     inst = sounds.INSTRUMENTS[rng.integers(len(sounds.INSTRUMENTS))]
     bed = sounds.background(rng, sr, seconds) + 0.6 * sounds.melody(rng, sr, inst, TEMPI[tempo], seconds)
-    return Scene("tempo", bed, "Is the music in the video slow or fast?",
-                 "What is the tempo of the music in the audio?", tempo,
-                 _others(rng, list(TEMPI), tempo), {"instrument": inst, "tempo": tempo, "visible": [f"a person playing a {inst}"]})
+    return Scene(
+        "tempo",
+        bed,
+        "Is the music in the video slow or fast?",
+        "What is the tempo of the music in the audio?",
+        tempo,
+        _others(rng, list(TEMPI), tempo),
+        {"instrument": inst, "tempo": tempo, "visible": [f"a person playing a {inst}"]},
+    )
 
 
 def scene_speaker(rng, sr, seconds):
@@ -165,9 +201,15 @@ def scene_speaker(rng, sr, seconds):
     who = list(sounds.VOICES)[rng.integers(len(sounds.VOICES))]
     bed = sounds.background(rng, sr, seconds) + 0.6 * sounds.voice(rng, sr, who, seconds)
     shown = who if rng.random() < ONSCREEN else [w for w in sounds.VOICES if w != who][int(rng.integers(3))]
-    return Scene("speaker", bed, "Who is speaking in the video?",
-                 "Based on the given audio, identify the source of the speaking voice.", who,
-                 _others(rng, list(sounds.VOICES), who), {"speakers": [who], "visible": [PEOPLE[shown]]})
+    return Scene(
+        "speaker",
+        bed,
+        "Who is speaking in the video?",
+        "Based on the given audio, identify the source of the speaking voice.",
+        who,
+        _others(rng, list(sounds.VOICES), who),
+        {"speakers": [who], "visible": [PEOPLE[shown]]},
+    )
 
 
 def scene_n_speakers(rng, sr, seconds):
@@ -178,26 +220,56 @@ def scene_n_speakers(rng, sr, seconds):
     turn = len(bed) // k
     for i, w in enumerate(who):
         place(bed, 0.6 * sounds.voice(rng, sr, w, 0.9 * turn / sr), i * turn)
-    return Scene("n_speakers", bed, "How many people are talking in the video?",
-                 "How many individuals are part of this exchange?", COUNT_OPTIONS[k - 1],
-                 _others(rng, COUNT_OPTIONS, COUNT_OPTIONS[k - 1]),
-                 {"speakers": who, "visible": [PEOPLE[w] for w in who] + ["a man"] * int(rng.random() < 0.4)})
+    return Scene(
+        "n_speakers",
+        bed,
+        "How many people are talking in the video?",
+        "How many individuals are part of this exchange?",
+        COUNT_OPTIONS[k - 1],
+        _others(rng, COUNT_OPTIONS, COUNT_OPTIONS[k - 1]),
+        {"speakers": who, "visible": [PEOPLE[w] for w in who] + ["a man"] * int(rng.random() < 0.4)},
+    )
 
 
 def scene_view(rng, sr, seconds):
     """Room tone and an object in the picture: what can be seen (a question only vision answers)?"""
     obj = VIEW_OBJECTS[rng.integers(len(VIEW_OBJECTS))]
     bed = sounds.background(rng, sr, seconds)
-    return Scene("view", bed, "What object can be seen in the video?", "What object can be seen in the video?", obj,
-                 _others(rng, list(VIEW_OBJECTS), obj), {"visible": [f"a {obj}"]})
+    return Scene(
+        "view",
+        bed,
+        "What object can be seen in the video?",
+        "What object can be seen in the video?",
+        obj,
+        _others(rng, list(VIEW_OBJECTS), obj),
+        {"visible": [f"a {obj}"]},
+    )
 
 
 KINDS = [
-    Kind("source", "sound", "Information Extraction", "Sound-Based Event Recognition", "easy", "Sound", "Come From", scene_source),
+    Kind(
+        "source",
+        "sound",
+        "Information Extraction",
+        "Sound-Based Event Recognition",
+        "easy",
+        "Sound",
+        "Come From",
+        scene_source,
+    ),
     Kind("count", "sound", "Reasoning", "Event-Based Sound Reasoning", "medium", "Sound", "Happening", scene_count),
     Kind("order", "sound", "Reasoning", "Temporal Event Reasoning", "hard", "Sound", "Before Next", scene_order),
     Kind("instrument", "music", "Information Extraction", "Instrumentation", "easy", "Both", "Which", scene_instrument),
-    Kind("tempo", "music", "Information Extraction", "Rhythm and Tempo Understanding", "medium", "Sound", "Happening", scene_tempo),
+    Kind(
+        "tempo",
+        "music",
+        "Information Extraction",
+        "Rhythm and Tempo Understanding",
+        "medium",
+        "Sound",
+        "Happening",
+        scene_tempo,
+    ),
     Kind("speaker", "speech", "Reasoning", "Multi Speaker Role Mapping", "easy", "Both", "Which", scene_speaker),
     Kind("n_speakers", "speech", "Reasoning", "Counting", "hard", "Sound", "Happening", scene_n_speakers),
 ]

@@ -203,7 +203,7 @@ def voice(rng: np.random.Generator, sr: int, speaker: str, seconds: float, f0: f
         fk = k * f0_track
         f1 = np.array([_FORMANTS[v][0] for v in vowels])[syllable]
         f2 = np.array([_FORMANTS[v][1] for v in vowels])[syllable]
-        spec_weight += np.exp(-((fk - f1) / 150) ** 2) + 0.7 * np.exp(-((fk - f2) / 250) ** 2)
+        spec_weight += np.exp(-(((fk - f1) / 150) ** 2)) + 0.7 * np.exp(-(((fk - f2) / 250) ** 2))
     x = src * (0.3 + spec_weight / 4)
     am = np.clip(np.sin(np.pi * (t * syll_rate % 1.0)), 0, 1) ** 0.7
     return _normalise(x * am)
@@ -211,6 +211,7 @@ def voice(rng: np.random.Generator, sr: int, speaker: str, seconds: float, f0: f
 
 # --------------------------------------------------------------------------- music
 # Instruments differ in timbre (harmonic recipe and envelope); pitch sequences are random.
+
 
 def _note(rng, sr, instrument: str, f: float, seconds: float) -> np.ndarray:
     t = _t(sr, seconds)
@@ -257,7 +258,7 @@ def melody(rng: np.random.Generator, sr: int, instrument: str, n_notes: int, sec
     for i in range(n_notes):
         note = _note(rng, sr, instrument, float(rng.choice(scale)), step * 0.9)
         start = int(i * step * sr)
-        out[start:start + len(note)] += note[: len(out) - start]
+        out[start : start + len(note)] += note[: len(out) - start]
     return _normalise(out)
 
 
@@ -280,7 +281,7 @@ def _repeat(rng, sr, seconds, unit, rate_hz):
     while t < seconds:
         x = unit(rng, sr)
         i = int(t * sr)
-        out[i:i + len(x)] += x[: n - i]
+        out[i : i + len(x)] += x[: n - i]
         t += rng.uniform(0.6, 1.4) / rate_hz
     return out
 
@@ -300,30 +301,52 @@ def _sweep_rumble(rng, sr, seconds, rising: bool):
 
 
 MAESTRO_SYNTHS = {
-    "announcement": lambda rng, sr, s: np.concatenate([alarm_bell(rng, sr), voice(rng, sr, "Woman", max(s - 0.35, 0.1))]),
+    "announcement": lambda rng, sr, s: np.concatenate(
+        [alarm_bell(rng, sr), voice(rng, sr, "Woman", max(s - 0.35, 0.1))]
+    ),
     "birds singing": lambda rng, sr, s: _repeat(rng, sr, s, bird_chirp, 6.0),
-    "brakes squeaking": lambda rng, sr, s: _harmonic(_t(sr, s), 3100.0 * (1 + 0.01 * np.sin(2 * np.pi * 7 * _t(sr, s))), [1.0, 0.3])
-    * np.hanning(int(round(sr * s))) ** 0.5,
-    "car": lambda rng, sr, s: (_harmonic(_t(sr, s), 38.0 * rng.uniform(0.9, 1.1), [1.0, 0.8, 0.6, 0.4])
-                               + 0.8 * _bandpass_noise(rng, int(round(sr * s)), sr, 100, 1500)) * np.hanning(int(round(sr * s))),
+    "brakes squeaking": lambda rng, sr, s: (
+        _harmonic(_t(sr, s), 3100.0 * (1 + 0.01 * np.sin(2 * np.pi * 7 * _t(sr, s))), [1.0, 0.3])
+        * np.hanning(int(round(sr * s))) ** 0.5
+    ),
+    "car": lambda rng, sr, s: (
+        (
+            _harmonic(_t(sr, s), 38.0 * rng.uniform(0.9, 1.1), [1.0, 0.8, 0.6, 0.4])
+            + 0.8 * _bandpass_noise(rng, int(round(sr * s)), sr, 100, 1500)
+        )
+        * np.hanning(int(round(sr * s)))
+    ),
     "cash register": lambda rng, sr, s: _repeat(rng, sr, s, register_beep, 2.0),
     "children voices": lambda rng, sr, s: _babble(rng, sr, s, 290, 360, 2),
-    "coffee machine": lambda rng, sr, s: _bandpass_noise(rng, int(round(sr * s)), sr, 600, 2500)
-    * (1 + 0.8 * np.sin(2 * np.pi * 31 * _t(sr, s))),
+    "coffee machine": lambda rng, sr, s: (
+        _bandpass_noise(rng, int(round(sr * s)), sr, 600, 2500) * (1 + 0.8 * np.sin(2 * np.pi * 31 * _t(sr, s)))
+    ),
     "cutlery and dishes": lambda rng, sr, s: _repeat(rng, sr, s, dishes_clink, 4.0),
     "door opens/closes": lambda rng, sr, s: _repeat(rng, sr, s, door_thud, 0.8),
     "footsteps": lambda rng, sr, s: _repeat(rng, sr, s, footstep, 2.0),
-    "furniture dragging": lambda rng, sr, s: _bandpass_noise(rng, int(round(sr * s)), sr, 150, 900)
-    * (1 + np.sign(np.sin(2 * np.pi * 11 * _t(sr, s)))),
-    "large vehicle": lambda rng, sr, s: (_harmonic(_t(sr, s), 28.0, [1.0, 1.0, 0.8, 0.6, 0.5])
-                                         + _bandpass_noise(rng, int(round(sr * s)), sr, 30, 400)) * np.hanning(int(round(sr * s))) ** 0.5,
+    "furniture dragging": lambda rng, sr, s: (
+        _bandpass_noise(rng, int(round(sr * s)), sr, 150, 900) * (1 + np.sign(np.sin(2 * np.pi * 11 * _t(sr, s))))
+    ),
+    "large vehicle": lambda rng, sr, s: (
+        (_harmonic(_t(sr, s), 28.0, [1.0, 1.0, 0.8, 0.6, 0.5]) + _bandpass_noise(rng, int(round(sr * s)), sr, 30, 400))
+        * np.hanning(int(round(sr * s))) ** 0.5
+    ),
     "metro approaching": lambda rng, sr, s: _sweep_rumble(rng, sr, s, True),
     "metro leaving": lambda rng, sr, s: _sweep_rumble(rng, sr, s, False),
     "people talking": lambda rng, sr, s: _babble(rng, sr, s, 100, 240, 3),
-    "shopping cart": lambda rng, sr, s: _repeat(rng, sr, s, lambda r, q: _normalise(
-        _bandpass_noise(r, int(0.02 * q), q, 2000, min(7000, q / 2 - 100)) * np.hanning(int(0.02 * q))), 25.0),
-    "wind blowing": lambda rng, sr, s: _bandpass_noise(rng, int(round(sr * s)), sr, 30, 500)
-    * (1.2 + np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * _t(sr, s))),
+    "shopping cart": lambda rng, sr, s: _repeat(
+        rng,
+        sr,
+        s,
+        lambda r, q: _normalise(
+            _bandpass_noise(r, int(0.02 * q), q, 2000, min(7000, q / 2 - 100)) * np.hanning(int(0.02 * q))
+        ),
+        25.0,
+    ),
+    "wind blowing": lambda rng, sr, s: (
+        _bandpass_noise(rng, int(round(sr * s)), sr, 30, 500)
+        * (1.2 + np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * _t(sr, s)))
+    ),
 }
 
 
@@ -354,16 +377,48 @@ MAESTRO_SCENE_NAMES = {  # MAESTRO-Real folder name -> SSEU scene
     "residential_area": "residential area",
 }
 SCENE_EVENTS = {  # MAESTRO folder -> classes that occur there
-    "cafe_restaurant": ("people talking", "cutlery and dishes", "coffee machine", "furniture dragging",
-                        "door opens/closes", "footsteps"),
-    "city_center": ("car", "large vehicle", "footsteps", "people talking", "brakes squeaking", "birds singing",
-                    "children voices"),
-    "grocery_store": ("shopping cart", "cash register", "announcement", "people talking", "footsteps",
-                      "children voices"),
-    "metro_station": ("metro approaching", "metro leaving", "announcement", "footsteps", "people talking",
-                      "brakes squeaking"),
-    "residential_area": ("birds singing", "car", "wind blowing", "children voices", "door opens/closes",
-                         "footsteps", "large vehicle"),
+    "cafe_restaurant": (
+        "people talking",
+        "cutlery and dishes",
+        "coffee machine",
+        "furniture dragging",
+        "door opens/closes",
+        "footsteps",
+    ),
+    "city_center": (
+        "car",
+        "large vehicle",
+        "footsteps",
+        "people talking",
+        "brakes squeaking",
+        "birds singing",
+        "children voices",
+    ),
+    "grocery_store": (
+        "shopping cart",
+        "cash register",
+        "announcement",
+        "people talking",
+        "footsteps",
+        "children voices",
+    ),
+    "metro_station": (
+        "metro approaching",
+        "metro leaving",
+        "announcement",
+        "footsteps",
+        "people talking",
+        "brakes squeaking",
+    ),
+    "residential_area": (
+        "birds singing",
+        "car",
+        "wind blowing",
+        "children voices",
+        "door opens/closes",
+        "footsteps",
+        "large vehicle",
+    ),
 }
 
 
@@ -377,5 +432,5 @@ def scene_bed(rng: np.random.Generator, sr: int, seconds: float, scene: str) -> 
         x = x + 0.5 * _harmonic(t, hum, [1.0, 0.5, 0.25]) if n > 1 else x
     if mod:
         x = x * (1 + 0.5 * np.sin(2 * np.pi * mod * t + rng.uniform(0, 6)))
-    rms = np.sqrt(np.mean(x ** 2)) + 1e-12
+    rms = np.sqrt(np.mean(x**2)) + 1e-12
     return (x * 10 ** (-30 / 20) / rms).astype(np.float32)

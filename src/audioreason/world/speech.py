@@ -79,12 +79,66 @@ import scipy.signal
 
 LEXICON: tuple[str, ...] = (
     # The VCTK elicitation paragraph ("Please call Stella ...") and a few extras.
-    "please", "call", "stella", "ask", "her", "to", "bring", "these", "things", "with",
-    "from", "the", "store", "six", "spoons", "of", "fresh", "snow", "peas", "five",
-    "thick", "slabs", "blue", "cheese", "and", "maybe", "a", "snack", "for", "brother",
-    "bob", "we", "also", "need", "small", "plastic", "snake", "big", "toy", "frog",
-    "kids", "she", "can", "scoop", "into", "three", "red", "bags", "will", "go",
-    "meet", "wednesday", "at", "train", "station", "dog", "ran", "home", "is", "it",
+    "please",
+    "call",
+    "stella",
+    "ask",
+    "her",
+    "to",
+    "bring",
+    "these",
+    "things",
+    "with",
+    "from",
+    "the",
+    "store",
+    "six",
+    "spoons",
+    "of",
+    "fresh",
+    "snow",
+    "peas",
+    "five",
+    "thick",
+    "slabs",
+    "blue",
+    "cheese",
+    "and",
+    "maybe",
+    "a",
+    "snack",
+    "for",
+    "brother",
+    "bob",
+    "we",
+    "also",
+    "need",
+    "small",
+    "plastic",
+    "snake",
+    "big",
+    "toy",
+    "frog",
+    "kids",
+    "she",
+    "can",
+    "scoop",
+    "into",
+    "three",
+    "red",
+    "bags",
+    "will",
+    "go",
+    "meet",
+    "wednesday",
+    "at",
+    "train",
+    "station",
+    "dog",
+    "ran",
+    "home",
+    "is",
+    "it",
 )
 """Sixty common lowercase English words; VCTK-like sentences are drawn from them."""
 
@@ -241,8 +295,28 @@ def transcript(words: list[str]) -> str:
 
 
 # Function words carry no lexical stress (shorter, quieter, no pitch accent).
-_UNSTRESSED = frozenset({"a", "the", "to", "of", "and", "at", "for", "her", "with", "from", "is", "it", "we",
-                         "she", "can", "will", "into", "also"})
+_UNSTRESSED = frozenset(
+    {
+        "a",
+        "the",
+        "to",
+        "of",
+        "and",
+        "at",
+        "for",
+        "her",
+        "with",
+        "from",
+        "is",
+        "it",
+        "we",
+        "she",
+        "can",
+        "will",
+        "into",
+        "also",
+    }
+)
 
 # --------------------------------------------------------------------------- speakers
 
@@ -384,10 +458,22 @@ EMOTIONS: dict[str, Emotion] = {
 """Emotion name -> acoustic profile (module docstring has the table and sources)."""
 
 EMOTION_CODES: dict[str, str] = {
-    "neu": "neutral", "hap": "happy", "exc": "excited", "sad": "sad", "ang": "angry",
-    "fru": "frustrated", "sur": "surprised", "fea": "fearful", "dis": "disgusted",
-    "oth": "other", "xxx": "neutral",
-    "A": "anger", "E": "emphatic", "N": "neutral", "P": "positive", "R": "rest",
+    "neu": "neutral",
+    "hap": "happy",
+    "exc": "excited",
+    "sad": "sad",
+    "ang": "angry",
+    "fru": "frustrated",
+    "sur": "surprised",
+    "fea": "fearful",
+    "dis": "disgusted",
+    "oth": "other",
+    "xxx": "neutral",
+    "A": "anger",
+    "E": "emphatic",
+    "N": "neutral",
+    "P": "positive",
+    "R": "rest",
 }
 """IEMOCAP codes and FAU-Aibo letters -> :data:`EMOTIONS` names (``xxx``: no agreement)."""
 
@@ -395,8 +481,9 @@ EMOTION_CODES: dict[str, str] = {
 def _emotion(name_or_code: str) -> Emotion:
     name = EMOTION_CODES.get(name_or_code, name_or_code)
     if name not in EMOTIONS:
-        raise ValueError(f"unknown emotion {name_or_code!r}; expected one of {sorted(EMOTIONS)} "
-                         f"or a code of {sorted(EMOTION_CODES)}")
+        raise ValueError(
+            f"unknown emotion {name_or_code!r}; expected one of {sorted(EMOTIONS)} or a code of {sorted(EMOTION_CODES)}"
+        )
     return EMOTIONS[name]
 
 
@@ -456,9 +543,7 @@ class _Slot:
     aspiration: int  # start of formant-filtered aspiration (== vowel if none)
 
 
-def _layout(
-    rng: np.random.Generator, sr: int, words: list[str], rate: float, emo: Emotion
-) -> tuple[list[_Slot], int]:
+def _layout(rng: np.random.Generator, sr: int, words: list[str], rate: float, emo: Emotion) -> tuple[list[_Slot], int]:
     """Place every syllable in time; returns slots and the total length in samples."""
     period = 1.0 / rate  # s per syllable
     t = rng.uniform(0.05, 0.1)
@@ -491,8 +576,16 @@ def _layout(
             else:
                 aspiration = vowel
             t += d
-            slots.append(_Slot(syl, stressed, *(int(round(x * sr)) for x in (start, vowel, t)), gain,
-                               int(round(burst * sr)), int(round(aspiration * sr))))
+            slots.append(
+                _Slot(
+                    syl,
+                    stressed,
+                    *(int(round(x * sr)) for x in (start, vowel, t)),
+                    gain,
+                    int(round(burst * sr)),
+                    int(round(aspiration * sr)),
+                )
+            )
     t += rng.uniform(0.05, 0.1)
     return slots, int(round(t * sr)) + 1
 
@@ -548,15 +641,18 @@ def speak(
     for i, sl in enumerate(slots):
         v_start = sl.start if sl.syllable.onset_kind == "nasal" else sl.vowel
         length = sl.end - v_start
-        voiced[v_start:sl.end] = sl.gain * _ramp(length, int(0.015 * sr), int(0.03 * sr))
+        voiced[v_start : sl.end] = sl.gain * _ramp(length, int(0.015 * sr), int(0.03 * sr))
         if sl.aspiration < sl.vowel:
             m = sl.vowel - sl.aspiration + int(0.01 * sr)
-            asp_env[sl.aspiration:sl.aspiration + m] += 0.7 * sl.gain * _ramp(m, int(0.005 * sr), int(0.015 * sr))
+            asp_env[sl.aspiration : sl.aspiration + m] += 0.7 * sl.gain * _ramp(m, int(0.005 * sr), int(0.015 * sr))
         p_creak = min(1.0, 2.0 * emo.creak) if i == last else 0.5 * emo.creak
         if creak_draws[i] < p_creak:
-            creak[(sl.vowel + sl.end) // 2:sl.end] = True
-        accent = (0.6 * rng_range * (1.0 + emo.stress) * rng.uniform(0.7, 1.0) if sl.stressed
-                  else 0.15 * rng_range * rng.standard_normal())
+            creak[(sl.vowel + sl.end) // 2 : sl.end] = True
+        accent = (
+            0.6 * rng_range * (1.0 + emo.stress) * rng.uniform(0.7, 1.0)
+            if sl.stressed
+            else 0.15 * rng_range * rng.standard_normal()
+        )
         f0_times.append(0.5 * (sl.vowel + sl.end))
         f0_st.append(accent)
     f0_times = np.asarray(f0_times)
@@ -585,8 +681,10 @@ def speak(
     i0 = np.floor(pos).astype(np.int64)
     frac = pos - i0
     ok = (i0 >= 0) & (i0 < n - 1)
-    pulses = (np.bincount(i0[ok], amp[ok] * (1 - frac[ok]), minlength=n)
-              + np.bincount(i0[ok] + 1, amp[ok] * frac[ok], minlength=n))[:n]
+    pulses = (
+        np.bincount(i0[ok], amp[ok] * (1 - frac[ok]), minlength=n)
+        + np.bincount(i0[ok] + 1, amp[ok] * frac[ok], minlength=n)
+    )[:n]
 
     # Aspiration: pulse-synchronous for breathy voicing, steady for /h/ and releases.
     # A pulse train of height a has power a^2*f0/sr per sample; scale the noise likewise.
@@ -600,8 +698,7 @@ def speak(
     dc_block = (freq / 60.0) ** 2 / (1.0 + (freq / 60.0) ** 2)
     h_tilt = dc_block * (1.0 + (freq / _TILT_CORNER_HZ) ** 2) ** (tilt / 12.04)
     h_noise = (freq / 400.0) ** 2 / (1.0 + (freq / 400.0) ** 2) * (1.0 + (freq / 1000.0) ** 2) ** (tilt / 12.04)
-    source = scipy.fft.irfft(scipy.fft.rfft(pulses, n_fft) * h_tilt + scipy.fft.rfft(noise, n_fft) * h_noise,
-                             n_fft)[:n]
+    source = scipy.fft.irfft(scipy.fft.rfft(pulses, n_fft) * h_tilt + scipy.fft.rfft(noise, n_fft) * h_noise, n_fft)[:n]
 
     # Vocal tract: one resonator cascade per vowel (and per nasal murmur), crossfaded.
     tail, xfade = int(_TAIL_S * sr), max(int(_XFADE_S * sr), 1)
@@ -621,7 +718,7 @@ def speak(
         for a, b, sos, level in segments:
             lo, hi = max(a - xfade // 2, 0), min(b + xfade // 2, n)
             x = np.concatenate([source[lo:hi] * _ramp(hi - lo, xfade, xfade), np.zeros(tail)])
-            out[lo:lo + len(x)] += level * scipy.signal.sosfilt(sos, x)
+            out[lo : lo + len(x)] += level * scipy.signal.sosfilt(sos, x)
     out = out[:n]
     active = voiced > 0.05
     vowel_rms = np.sqrt(np.mean(out[active] ** 2)) if active.any() else 1.0
@@ -633,12 +730,12 @@ def speak(
             m = sl.vowel - sl.start + int(0.01 * sr)
             env = _ramp(m, int(0.02 * sr), int(0.02 * sr))
             seg = onset.level * vowel_rms * sl.gain * env * _band_noise(rng, m, sr, onset.lo_hz, onset.hi_hz)
-            out[sl.start:sl.start + m] += seg[: n - sl.start]
+            out[sl.start : sl.start + m] += seg[: n - sl.start]
         elif onset.kind == "plosive":
             m = int(0.02 * sr)
             env = np.exp(-np.arange(m) / (0.003 * sr))
             seg = 2.0 * vowel_rms * sl.gain * env * _band_noise(rng, m, sr, onset.lo_hz * vscale, onset.hi_hz * vscale)
-            out[sl.burst:sl.burst + m] += seg[: n - sl.burst]
+            out[sl.burst : sl.burst + m] += seg[: n - sl.burst]
 
     # Level carries the emotion: set active-speech RMS, then only ever scale down.
     rms = np.sqrt(np.mean(out[active] ** 2)) if active.any() else np.sqrt(np.mean(out**2))

@@ -17,8 +17,14 @@ from audioreason.config import WorldConfig
 from audioreason.world import speech
 from audioreason.world.audio_out import write_audio
 
-VCTK_ACCENTS = (("English", "Southern England"), ("Scottish", "Edinburgh"), ("Irish", "Dublin"),
-                ("American", "Connecticut"), ("Welsh", "Cardiff"), ("Canadian", "Toronto"))
+VCTK_ACCENTS = (
+    ("English", "Southern England"),
+    ("Scottish", "Edinburgh"),
+    ("Irish", "Dublin"),
+    ("American", "Connecticut"),
+    ("Welsh", "Cardiff"),
+    ("Canadian", "Toronto"),
+)
 
 
 def _mic2(x: np.ndarray) -> np.ndarray:
@@ -59,8 +65,17 @@ def write_vctk(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence, tr
             else:
                 expected["no_text"] += 1
             expected["records"] += 1
-            truth.append({"dataset": "vctk", "split": "all", "clip": f"vctk/wav48_silence_trimmed/{sid}/{sid}_{u:03d}_mic1.flac",
-                          "speaker": sid, "gender": gender, "words": words, "text": speech.transcript(words)})
+            truth.append(
+                {
+                    "dataset": "vctk",
+                    "split": "all",
+                    "clip": f"vctk/wav48_silence_trimmed/{sid}/{sid}_{u:03d}_mic1.flac",
+                    "speaker": sid,
+                    "gender": gender,
+                    "words": words,
+                    "text": speech.transcript(words),
+                }
+            )
     root.mkdir(parents=True, exist_ok=True)
     (root / "speaker-info.txt").write_text("\n".join(info) + "\n")
     return expected

@@ -22,13 +22,25 @@ from audioreason.world.scenes import KINDS, render
 
 # VGGSound-style labels of the world's single-source clips (several hold commas, as the real ones).
 VGG_LABELS = {
-    "Alarm_bell_ringing": "church bell ringing", "Dog": "dog barking", "Cat": "cat meowing",
-    "Dishes": "cutlery, silverware", "cash register": "cash register", "door opens/closes": "door slamming",
-    "Running_water": "water tap, faucet", "Vacuum_cleaner": "vacuum cleaner cleaning floors",
-    "Electric_shaver_toothbrush": "electric shaver, electric razor shaving", "Frying": "frying food",
-    "Blender": "blender", "piano": "playing piano", "flute": "playing flute", "violin": "playing violin, fiddle",
-    "drum": "playing drum kit", "Man": "male speech, man speaking", "Woman": "female speech, woman speaking",
-    "Child": "child speech, kid speaking", "Robot": "speech synthesizer",
+    "Alarm_bell_ringing": "church bell ringing",
+    "Dog": "dog barking",
+    "Cat": "cat meowing",
+    "Dishes": "cutlery, silverware",
+    "cash register": "cash register",
+    "door opens/closes": "door slamming",
+    "Running_water": "water tap, faucet",
+    "Vacuum_cleaner": "vacuum cleaner cleaning floors",
+    "Electric_shaver_toothbrush": "electric shaver, electric razor shaving",
+    "Frying": "frying food",
+    "Blender": "blender",
+    "piano": "playing piano",
+    "flute": "playing flute",
+    "violin": "playing violin, fiddle",
+    "drum": "playing drum kit",
+    "Man": "male speech, man speaking",
+    "Woman": "female speech, woman speaking",
+    "Child": "child speech, kid speaking",
+    "Robot": "speech synthesizer",
 }
 SINGLE_KINDS = ("source", "instrument", "speaker")
 
@@ -60,8 +72,17 @@ def write_vggsound(out: Path, cfg: WorldConfig, seed_seq: np.random.SeedSequence
         expected["records"] += 1
         expected["labels"][label] = expected["labels"].get(label, 0) + 1
         expected["splits"][split] = expected["splits"].get(split, 0) + 1
-        truth.append({"dataset": "vggsound", "split": split, "clip": f"vggsound/audio/{clip}.wav", "label": label,
-                      "kind": kind.name, "answer": scene.answer, **t})
+        truth.append(
+            {
+                "dataset": "vggsound",
+                "split": split,
+                "clip": f"vggsound/audio/{clip}.wav",
+                "label": label,
+                "kind": kind.name,
+                "answer": scene.answer,
+                **t,
+            }
+        )
     (out / "vggsound").mkdir(parents=True, exist_ok=True)
     (out / "vggsound" / "vggsound.csv").write_text(buf.getvalue())
     return expected

@@ -54,8 +54,20 @@ def write_world(out_dir: str | Path, cfg: WorldConfig) -> dict[str, int]:
     # The spawn order fixes every writer's random stream: appending a writer keeps the
     # others' streams, reordering or inserting changes the data.
     root = np.random.SeedSequence(cfg.seed)
-    (train_seq, val_seq, mmau_seq, music_seq, iemocap_seq, fau_seq, vctk_seq, desed_seq, maestro_seq, vgg_seq,
-     caption_seq, cota_seq) = root.spawn(12)
+    (
+        train_seq,
+        val_seq,
+        mmau_seq,
+        music_seq,
+        iemocap_seq,
+        fau_seq,
+        vctk_seq,
+        desed_seq,
+        maestro_seq,
+        vgg_seq,
+        caption_seq,
+        cota_seq,
+    ) = root.spawn(12)
     truth: list[dict] = []
     avqa.write_avqa(out, cfg, train_seq, val_seq, truth)
     expected = {
