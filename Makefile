@@ -2,6 +2,7 @@
 #   make repro   environment + data + `dvc repro` (tiny scale)
 #   make test    environment (if needed) + the whole test suite
 #   make ui      MLflow UI on 127.0.0.1:5000 over mlflow.db
+#   make lint    ruff check + ruff format --check (make format applies both)
 #   make gpu-lock / mlflow-server-lock   re-resolve the GPU image's / tracking server's pins (needs PyPI)
 #   make cluster-dvc              inside a cluster pod: DVC cache and remote from the environment (k8s/)
 SHELL := /bin/bash
@@ -24,7 +25,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: repro test ui env deps data clean-outputs cluster-dvc
+.PHONY: repro test lint format ui env deps data clean-outputs cluster-dvc
 
 env: $(STAMP)
 
@@ -65,6 +66,14 @@ repro: data
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
 
 ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

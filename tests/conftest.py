@@ -1,4 +1,4 @@
-"""Shared fixtures and hooks for every test tier (unit, integration, e2e)."""
+"""Shared fixtures and hooks for every test tier (unit, integration, e2e); importable builders are in helpers.py."""
 
 from __future__ import annotations
 
@@ -61,17 +61,31 @@ def server(tmp_path):
     import requests
 
     port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1",
-                             "--port", str(port), "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-                             "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "artifacts"),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
             if requests.get(f"{url}/health", timeout=1).ok:
                 break
-        except (requests.ConnectionError, requests.Timeout):   # not listening yet, or still starting up
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting up
             time.sleep(0.5)
     else:
         proc.kill()
@@ -93,15 +107,3 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
     for item in gpu_items:
         item.add_marker(skip)
-
-
-def shrink_world(w: dict) -> None:
-    """Shrink the non-QA datasets of a params ``world`` mapping to a handful of items each (in place)."""
-    w["music_avqa"].update(train_videos=2, val_videos=1, test_videos=2)
-    w["iemocap"].update(dialogs_per_session=1, utterances_per_dialog=4)
-    w["fau_aibo"].update(ohm_chunks=4, mont_chunks=3)
-    w["vctk"].update(speakers=3, utterances_per_speaker=1)
-    w["desed"].update(clip_seconds=2.0, strong_clips=2, weak_clips=1)
-    w["maestro"].update(clip_seconds=3.0, files_per_scene=1)
-    w["vggsound"].update(train_clips=3, test_clips=2, audioset_captions=1)
-    w["cota"].update(items=10)

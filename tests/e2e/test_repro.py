@@ -24,11 +24,18 @@ BIN = Path(sys.executable).parent
 
 
 def sh(cmd: list[str], cwd: Path, timeout: int = 2700) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
-           "DVC_SITE_CACHE_DIR": str(cwd / ".cache" / "dvc_site"), "AUDIOREASON_TRACKING": "on"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(cwd / ".cache" / "dvc_site"),
+        "AUDIOREASON_TRACKING": "on",
+    }
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 
@@ -41,8 +48,11 @@ def fresh_clone(tmp_path_factory, repo_root) -> Path:
         if src.is_file():
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / rel)
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "clone"]):
+    for cmd in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "clone"],
+    ):
         subprocess.run(cmd, cwd=dst, check=True, capture_output=True)
     return dst
 
@@ -51,8 +61,15 @@ BASES = ("qwen2_audio", "qwen2_5_omni_thinker")
 SFT_ROWS = ("direct", "sft_gt_label", "sft_distilled_label", "sft_cot", "agfv_sft", "tts_agfv_sft")
 P04_MODELS = {"qwen2_audio": "qw2_audio", "qwen2_5_omni_thinker": "qw_omni", "qwen2_audio_ser_ft": "ft_qw2_audio"}
 P04_CONDITIONS = ("audio_only", "correct", "shuffle", "conflict", "corrupt")
-GRPO_ROWS = ("grpo_distilled_label", "sightsound_r1", "base", "grpo_avqa", "grpo_avqa_gpt", "grpo_vggs_gpt",
-             "grpo_avqa_text_only")
+GRPO_ROWS = (
+    "grpo_distilled_label",
+    "sightsound_r1",
+    "base",
+    "grpo_avqa",
+    "grpo_avqa_gpt",
+    "grpo_vggs_gpt",
+    "grpo_avqa_text_only",
+)
 
 
 def test_generated_world_matches_data_dvc(fresh_clone):
@@ -67,11 +84,29 @@ def test_generated_world_matches_data_dvc(fresh_clone):
 def test_dvc_repro_runs_every_stage(fresh_clone):
     out = sh(["dvc", "repro"], fresh_clone).stdout
     rows = ("baseline", "sft_only", "top_kd", "skip_kd", "layer_kd", "layer_ac_kd")
-    for stage in ("ingest", "validate", "textualize_cota", "generate_qa", "teacher_cot", "agfv", "models",
-                  "pretrain_student", "train_text_teacher", *(f"distill@{r}" for r in rows),
-                  *(f"instruct_base@{m}" for m in BASES), *(f"sft_cot@{r}" for r in SFT_ROWS),
-                  *(f"grpo@{r}" for r in GRPO_ROWS), "evaluate", "concept_tokens", "ser_finetune", "mix_sseu", "sseu_bench",
-                  *(f"interventions@{m}" for m in P04_MODELS), "report", "register"):
+    for stage in (
+        "ingest",
+        "validate",
+        "textualize_cota",
+        "generate_qa",
+        "teacher_cot",
+        "agfv",
+        "models",
+        "pretrain_student",
+        "train_text_teacher",
+        *(f"distill@{r}" for r in rows),
+        *(f"instruct_base@{m}" for m in BASES),
+        *(f"sft_cot@{r}" for r in SFT_ROWS),
+        *(f"grpo@{r}" for r in GRPO_ROWS),
+        "evaluate",
+        "concept_tokens",
+        "ser_finetune",
+        "mix_sseu",
+        "sseu_bench",
+        *(f"interventions@{m}" for m in P04_MODELS),
+        "report",
+        "register",
+    ):
         assert f"Running stage '{stage}'" in out
     scores = json.loads((fresh_clone / "outputs/evaluate/scores.json").read_text())
     assert scores["n"] == 180 and set(scores["task"]) == {"sound", "music", "speech"}
@@ -110,16 +145,25 @@ def test_dvc_repro_runs_every_stage(fresh_clone):
     assert tokens["iemocap.nmi.ENERGY"] > 0.2 and tokens["throughput.real_time_factor"] < 1
     for m, prefix in P04_MODELS.items():
         p04 = json.loads((fresh_clone / f"metrics/interventions/{m}.json").read_text())
-        for key in ("audio_only.iemocap.uar", "correct.aibo5.dev.uar", "audio_only.aibo5.test.uar", "conflict.uar",
-                    "shuffle.uar",
-                    "corrupt_full.uar", "mcnemar.conflict_vs_correct.p_holm"):
+        for key in (
+            "audio_only.iemocap.uar",
+            "correct.aibo5.dev.uar",
+            "audio_only.aibo5.test.uar",
+            "conflict.uar",
+            "shuffle.uar",
+            "corrupt_full.uar",
+            "mcnemar.conflict_vs_correct.p_holm",
+        ):
             assert 0 <= p04[key] <= 1, key
-        if m != "qwen2_audio_ser_ft":   # the paper has no such row
+        if m != "qwen2_audio_ser_ft":  # the paper has no such row
             assert "paper.aibo5.dev.uar" in json.loads(
-                (fresh_clone / f"metrics/concept_tokens/{prefix}_tokens.json").read_text())
+                (fresh_clone / f"metrics/concept_tokens/{prefix}_tokens.json").read_text()
+            )
     # The SER fine-tune trained on the training splits only and hears the emotions better than chance.
     ft = json.loads((fresh_clone / "metrics/interventions/qwen2_audio_ser_ft.json").read_text())
-    assert ft["audio_only.uar"] > 0.25 and json.loads((fresh_clone / "metrics/ser_finetune.json").read_text())["steps"] > 0
+    assert (
+        ft["audio_only.uar"] > 0.25 and json.loads((fresh_clone / "metrics/ser_finetune.json").read_text())["steps"] > 0
+    )
     # Paper 05: every scene at every SNR; the ground truth scores the upper bounds exactly.
     mix = json.loads((fresh_clone / "metrics/mix_sseu.json").read_text())
     assert mix["mixtures"] == 7 * mix["items"] and mix["max_snr_error_db"] < 0.1
@@ -151,23 +195,41 @@ def test_mlflow_holds_the_runs(fresh_clone):
         scales = {v for (v,) in db.execute("select value from tags where key='scale'")}
         champions = dict(db.execute("select name, version from registered_model_aliases where alias='champion'"))
     rows = ("baseline", "sft_only", "top_kd", "skip_kd", "layer_kd", "layer_ac_kd")
-    grpo = [f"p02.table2.{r}.grpo" for r in ("grpo_distilled_label", "sightsound_r1")] + [
-        f"p03.table1.{r}.grpo" for r in ("base", "grpo_avqa", "grpo_avqa_gpt", "grpo_vggs_gpt")] + [
-        "p03.table2.grpo_avqa_text_only.grpo"]
-    assert names == sorted(["p01.data.textualize_cota.textualize_cota", "p01.table1.pretrain.pretrain_student",
-                            "p01.table1.teacher.train_text_teacher", *(f"p01.table1.{r}.distill" for r in rows),
-                            "p02.data.agfv.agfv", "p02.data.teacher_cot.teacher_cot",
-                            *(f"p02.base.{m}.instruct_base" for m in BASES),
-                            *(f"p02.table2.{r}.sft_cot" for r in SFT_ROWS), *grpo,
-                            "p02.table2.sft_gt_label.evaluate", "p03.data.generate_qa.generate_qa",
-                            "p04.table1.concept_tokens.concept_tokens", "p04.ft_qw2_audio.ser_finetune.ser_finetune",
-                            *(f"p04.{prefix}.{c}.interventions" for prefix in P04_MODELS.values() for c in P04_CONDITIONS),
-                            "p05.data.mix_sseu.mix_sseu",
-                            *(f"p05.table1.{r}.sseu_bench" for r in ("upper_bound", "clap", "independent")),
-                            *(f"p05.table2.{r}.sseu_bench" for r in ("joint", "joint_cot")),
-                            "all.report.report.report"])
-    assert {"audioreason", "audioreason-p01", "audioreason-p02", "audioreason-p03", "audioreason-p04",
-            "audioreason-p05"} <= experiments
+    grpo = (
+        [f"p02.table2.{r}.grpo" for r in ("grpo_distilled_label", "sightsound_r1")]
+        + [f"p03.table1.{r}.grpo" for r in ("base", "grpo_avqa", "grpo_avqa_gpt", "grpo_vggs_gpt")]
+        + ["p03.table2.grpo_avqa_text_only.grpo"]
+    )
+    assert names == sorted(
+        [
+            "p01.data.textualize_cota.textualize_cota",
+            "p01.table1.pretrain.pretrain_student",
+            "p01.table1.teacher.train_text_teacher",
+            *(f"p01.table1.{r}.distill" for r in rows),
+            "p02.data.agfv.agfv",
+            "p02.data.teacher_cot.teacher_cot",
+            *(f"p02.base.{m}.instruct_base" for m in BASES),
+            *(f"p02.table2.{r}.sft_cot" for r in SFT_ROWS),
+            *grpo,
+            "p02.table2.sft_gt_label.evaluate",
+            "p03.data.generate_qa.generate_qa",
+            "p04.table1.concept_tokens.concept_tokens",
+            "p04.ft_qw2_audio.ser_finetune.ser_finetune",
+            *(f"p04.{prefix}.{c}.interventions" for prefix in P04_MODELS.values() for c in P04_CONDITIONS),
+            "p05.data.mix_sseu.mix_sseu",
+            *(f"p05.table1.{r}.sseu_bench" for r in ("upper_bound", "clap", "independent")),
+            *(f"p05.table2.{r}.sseu_bench" for r in ("joint", "joint_cot")),
+            "all.report.report.report",
+        ]
+    )
+    assert {
+        "audioreason",
+        "audioreason-p01",
+        "audioreason-p02",
+        "audioreason-p03",
+        "audioreason-p04",
+        "audioreason-p05",
+    } <= experiments
     assert scales == {"tiny"}
     assert set(champions) == {"audioreason-p02", "audioreason-p03"}
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=fresh_clone, capture_output=True, text=True).stdout.strip()

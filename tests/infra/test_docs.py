@@ -118,7 +118,7 @@ def section(text: str, title: str) -> str:
     raw = text.splitlines()
     start = next(i for i, line in enumerate(lines) if re.match(rf"^## {re.escape(title)}\s*$", line))
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    return "\n".join(raw[start + 1:end])
+    return "\n".join(raw[start + 1 : end])
 
 
 def test_readme_is_an_index():
@@ -154,7 +154,8 @@ def test_the_link_check_reports_broken_links_and_anchors(tmp_path):
         "[ok](docs/a.md) [ok](docs/a.md#the-distill-stage) [ok](src/) [ok](#index) [web](https://example.org/x)\n"
         "[gone](docs/missing.md) [bad anchor](docs/a.md#not-a-heading) [here](#nowhere)\n"
         "`[in code](docs/missing.md)`\n"
-        "```\n[in a block](docs/missing.md)\n```\n")
+        "```\n[in a block](docs/missing.md)\n```\n"
+    )
     problems = broken_links(tmp_path / "README.md", root=tmp_path)
     assert [p.split(": ", 1)[1] for p in problems] == [
         "(docs/missing.md) names no file or folder",

@@ -43,7 +43,9 @@ def imports_of(module: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             names = [f"{base}.{a.name}" for a in node.names] + [base]
         else:
             continue
@@ -67,7 +69,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -99,14 +101,20 @@ def test_no_import_cycles():
 
 
 def test_config_imports_nothing_else_of_the_package():
-    outside = {m: sorted(t for t in deps if not t.startswith("audioreason.config"))
-               for m, deps in GRAPH.items() if m.startswith("audioreason.config")}
+    outside = {
+        m: sorted(t for t in deps if not t.startswith("audioreason.config"))
+        for m, deps in GRAPH.items()
+        if m.startswith("audioreason.config")
+    }
     assert not {m: d for m, d in outside.items() if d}
 
 
 def test_stages_never_import_stages():
-    offenders = {m: sorted(t for t in deps if t.startswith("audioreason.stages."))
-                 for m, deps in GRAPH.items() if m.startswith("audioreason.stages.")}
+    offenders = {
+        m: sorted(t for t in deps if t.startswith("audioreason.stages."))
+        for m, deps in GRAPH.items()
+        if m.startswith("audioreason.stages.")
+    }
     assert not {m: d for m, d in offenders.items() if d}
 
 
@@ -121,14 +129,16 @@ def test_stages_folder_holds_exactly_the_dvc_stages():
 
 @pytest.mark.parametrize("stage", sorted(dvc_stages()))
 def test_every_stage_has_the_one_shape(stage):
-    """A pure ``run``, a short ``main`` that opens ``stage_run``, and the ``__main__`` guard."""
+    """A ``run``, a ``main`` of about ten statements that opens ``stage_run``, and the ``__main__`` guard."""
     path = PACKAGE / "stages" / f"{stage}.py"
     tree = ast.parse(path.read_text())
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     assert "run" in functions, f"{path.name} has no run()"
     main = functions.get("main")
     assert main is not None, f"{path.name} has no main()"
-    assert main.end_lineno - main.lineno + 1 <= 16, f"{path.name}: main() is {main.end_lineno - main.lineno + 1} lines"
+    # Statements, not lines: the formatter spreads one long call over several lines.
+    statements = sum(isinstance(n, ast.stmt) for n in ast.walk(main)) - 1
+    assert statements <= 12, f"{path.name}: main() has {statements} statements"
     calls = {n.func.id for n in ast.walk(main) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert "stage_run" in calls, f"{path.name}: main() does not open stage_run"
     assert ast.get_docstring(tree), f"{path.name} has no module docstring"

@@ -17,35 +17,15 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import shrink_world
 from safetensors import safe_open
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
+TORCHRUN = [str(BIN / "torchrun"), "--nproc_per_node=1", "-m"]
 
 
-def run_stage(ws: Path, *args: str, launcher: list[str] | None = None, **env) -> subprocess.CompletedProcess:
-    cmd = (launcher or [sys.executable, "-m"]) + list(args)
-    proc = subprocess.run(cmd, cwd=ws, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", **env})
-    if proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    return proc
-
-
-def set_params(ws: Path, edit) -> None:
-    params = yaml.safe_load((ws / "params.yaml").read_text())
-    edit(params)
-    (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory, repo_root) -> Path:
-    ws = tmp_path_factory.mktemp("distill")
-    params = yaml.safe_load((repo_root / "params.yaml").read_text())
+def tiny_params(params: dict) -> None:
     params["world"].update(n_train=14, n_val=7, n_test_mini=6)
-    shrink_world(params["world"])
     params["world"]["cota"]["items"] = 12
     params["world"]["iemocap"].update(dialogs_per_session=1, utterances_per_dialog=6)
     d = params["distill"]
@@ -53,18 +33,17 @@ def workspace(tmp_path_factory, repo_root) -> Path:
     d["trainer"].update(max_steps=4, save_steps=2, logging_steps=1, per_device_train_batch_size=2)
     d["eval"]["batch_size"] = 8
     d["eval"]["generation"]["max_new_tokens"] = 8
-    params["tracking"]["uri"] = f"sqlite:///{ws / 'mlflow.db'}"
-    (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (ws / "docker").symlink_to(repo_root / "docker")
-    subprocess.run([sys.executable, "-m", "audioreason.cli", "world", "--out", "data"], cwd=ws, check=True,
-                   capture_output=True)
-    for stage in ("ingest", "validate", "textualize_cota", "models"):
-        run_stage(ws, f"audioreason.stages.{stage}")
-    return ws
 
 
-def test_a_row_trains_evaluates_and_logs_every_loss_term(workspace):
-    run_stage(workspace, "audioreason.stages.distill", "--row", "layer_ac_kd", AUDIOREASON_TRACKING="on")
+@pytest.fixture(scope="module")
+def workspace(make_workspace) -> Path:
+    return make_workspace(
+        "distill", tiny_params, stages=("ingest", "validate", "textualize_cota", "models"), links=("docker",)
+    )
+
+
+def test_a_row_trains_evaluates_and_logs_every_loss_term(workspace, run_stage, mlflow_run):
+    run_stage(workspace, "distill", "--row", "layer_ac_kd", AUDIOREASON_TRACKING="on")
     m = json.loads((workspace / "metrics/distill/layer_ac_kd.json").read_text())
     assert m["deepspeed_zero_stage"] == -1
     assert m["steps"] == 4 and m["layer_pairs"] == 2 and m["alpha_ac_used"] == 0.05
@@ -74,19 +53,21 @@ def test_a_row_trains_evaluates_and_logs_every_loss_term(workspace):
     with safe_open(str(model / "model.safetensors"), "pt") as f:
         assert not any("projections" in k for k in f.keys())
     assert not (workspace / "outputs/distill/layer_ac_kd/checkpoints").exists()
-    with sqlite3.connect(workspace / "mlflow.db") as db:
-        (run_id,) = db.execute("select run_uuid from runs where name='p01.table1.layer_ac_kd.distill'").fetchone()
-        keys = {k for (k,) in db.execute("select key from metrics where run_uuid=?", (run_id,))}
-        tags = dict(db.execute("select key, value from tags where run_uuid=?", (run_id,)).fetchall())
-    assert {"loss_sft", "loss_top", "loss_layer", "loss_acoustic", "mmau.average", "ser.ua"} <= keys
-    assert (tags["paper"], tags["table"], tags["row"]) == ("p01", "table1", "layer_ac_kd")
+    run = mlflow_run(workspace, "p01.table1.layer_ac_kd.distill")
+    assert {"loss_sft", "loss_top", "loss_layer", "loss_acoustic", "mmau.average", "ser.ua"} <= set(run.metrics)
+    assert (run.tags["paper"], run.tags["table"], run.tags["row"]) == ("p01", "table1", "layer_ac_kd")
 
 
-def test_interrupted_row_resumes_from_its_checkpoint_into_the_same_run(workspace):
+def test_interrupted_row_resumes_from_its_checkpoint_into_the_same_run(workspace, run_stage, set_params):
     set_params(workspace, lambda p: p["distill"]["trainer"].update(max_steps=30, save_steps=2))
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "AUDIOREASON_TRACKING": "on"}
-    proc = subprocess.Popen([sys.executable, "-m", "audioreason.stages.distill", "--row", "top_kd"], cwd=workspace,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audioreason.stages.distill", "--row", "top_kd"],
+        cwd=workspace,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ckpt = workspace / "outputs/distill/top_kd/checkpoints"
     deadline = time.time() + 300
     while time.time() < deadline and not any(ckpt.glob("checkpoint-4/trainer_state.json")):
@@ -94,25 +75,30 @@ def test_interrupted_row_resumes_from_its_checkpoint_into_the_same_run(workspace
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert any(ckpt.glob("checkpoint-*")), "no checkpoint was written before the kill"
-    run_stage(workspace, "audioreason.stages.distill", "--row", "top_kd", AUDIOREASON_TRACKING="on")
+    run_stage(workspace, "distill", "--row", "top_kd", AUDIOREASON_TRACKING="on")
     m = json.loads((workspace / "metrics/distill/top_kd.json").read_text())
     assert m["steps"] == 30 and m["resumed_from_step"] >= 4
     with sqlite3.connect(workspace / "mlflow.db") as db:
         runs = db.execute("select run_uuid, status from runs where name='p01.table1.top_kd.distill'").fetchall()
-        (steps,) = db.execute("select value from latest_metrics where run_uuid=? and key='steps'", (runs[0][0],)).fetchone()
+        (steps,) = db.execute(
+            "select value from latest_metrics where run_uuid=? and key='steps'", (runs[0][0],)
+        ).fetchone()
     assert len(runs) == 1 and runs[0][1] == "FINISHED" and steps == 30
     set_params(workspace, lambda p: p["distill"]["trainer"].update(max_steps=4, save_steps=2))
 
 
 @pytest.mark.parametrize("zero", ["zero2", "zero3"])
-def test_deepspeed_zero_steps_on_cpu_under_torchrun(workspace, zero):
-    set_params(workspace, lambda p: p["distill"]["trainer"].update(max_steps=2, deepspeed=f"docker/deepspeed/{zero}.json"))
+def test_deepspeed_zero_steps_on_cpu_under_torchrun(workspace, zero, run_stage, set_params):
+    set_params(
+        workspace, lambda p: p["distill"]["trainer"].update(max_steps=2, deepspeed=f"docker/deepspeed/{zero}.json")
+    )
     try:
-        run_stage(workspace, "audioreason.stages.distill", "--row", "layer_ac_kd",
-                         launcher=[str(BIN / "torchrun"), "--nproc_per_node=1", "-m"])
+        run_stage(workspace, "distill", "--row", "layer_ac_kd", launcher=TORCHRUN)
     finally:
-        set_params(workspace, lambda p: (p["distill"]["trainer"].pop("deepspeed", None),
-                                         p["distill"]["trainer"].update(max_steps=4)))
+        set_params(
+            workspace,
+            lambda p: (p["distill"]["trainer"].pop("deepspeed", None), p["distill"]["trainer"].update(max_steps=4)),
+        )
     m = json.loads((workspace / "metrics/distill/layer_ac_kd.json").read_text())
     assert m["deepspeed_zero_stage"] == int(zero[-1]) and m["steps"] == 2 and m["train_loss"] > 0
     with safe_open(str(workspace / "outputs/distill/layer_ac_kd/model/model.safetensors"), "pt") as f:

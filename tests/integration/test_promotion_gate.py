@@ -28,8 +28,9 @@ def workspace(root: Path, repo_root: Path) -> Path:
     """params (register: two GRPO candidates; tracking) and the candidates' model folders."""
     ws = root / "ws"
     params = yaml.safe_load((repo_root / "params.yaml").read_text())
-    params["register"] = {"models": {"p03": {"name": NAME, "metric": METRIC,
-                                             "candidates": ["grpo/grpo_avqa", "grpo/grpo_avqa_gpt"]}}}
+    params["register"] = {
+        "models": {"p03": {"name": NAME, "metric": METRIC, "candidates": ["grpo/grpo_avqa", "grpo/grpo_avqa_gpt"]}}
+    }
     for row in ("grpo_avqa", "grpo_avqa_gpt"):
         (ws / "outputs" / "grpo" / row / "model").mkdir(parents=True)
         (ws / "outputs" / "grpo" / row / "model" / "weights.txt").write_text(row)
@@ -43,8 +44,13 @@ def run_gate(ws: Path, server: str, **scores: float | None) -> subprocess.Comple
     for row, value in scores.items():
         metrics = {"mmau.average": 50.0} if value is None else {METRIC: value, "mmau.average": 50.0}
         (ws / "metrics" / "grpo" / f"{row}.json").write_text(json.dumps(metrics))
-    return subprocess.run([sys.executable, "-m", "audioreason.stages.register"], cwd=ws, capture_output=True,
-                          text=True, env={**os.environ, "AUDIOREASON_TRACKING": "on", "MLFLOW_TRACKING_URI": server})
+    return subprocess.run(
+        [sys.executable, "-m", "audioreason.stages.register"],
+        cwd=ws,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AUDIOREASON_TRACKING": "on", "MLFLOW_TRACKING_URI": server},
+    )
 
 
 def champion(server: str) -> tuple[int, str, int]:
@@ -67,19 +73,23 @@ def test_better_moves_the_alias_worse_does_not_missing_metric_fails(server, tmp_
 
     v1 = MlflowClient(tracking_uri=server, registry_uri=server).get_model_version(NAME, "1")
     assert v1.source.startswith("mlflow-artifacts:/") and v1.source.endswith("/model") and v1.run_id
-    listed = requests.get(f"{server}/api/2.0/mlflow/artifacts/list",
-                          params={"run_id": v1.run_id, "path": "model"}, timeout=10).json()
+    listed = requests.get(
+        f"{server}/api/2.0/mlflow/artifacts/list", params={"run_id": v1.run_id, "path": "model"}, timeout=10
+    ).json()
     assert [f["path"] for f in listed["files"]] == ["model/weights.txt"]
 
     better = run_gate(ws, server, grpo_avqa=47.0, grpo_avqa_gpt=42.5)
     assert better.returncode == 0, better.stderr
     assert champion(server) == (2, "47.0", 2)
     assert json.loads((ws / "metrics" / "register.json").read_text()) == {
-        "p03.promoted": 1, "p03.value": 47.0, "p03.version": 2}
+        "p03.promoted": 1,
+        "p03.value": 47.0,
+        "p03.version": 2,
+    }
 
     worse = run_gate(ws, server, grpo_avqa=45.0, grpo_avqa_gpt=44.0)
     assert worse.returncode == 0, worse.stderr
-    assert champion(server) == (2, "47.0", 3)        # registered as v3, the alias stays on v2
+    assert champion(server) == (2, "47.0", 3)  # registered as v3, the alias stays on v2
     assert "did not beat the champion v2 (47.0)" in worse.stdout
     assert json.loads((ws / "metrics" / "register.json").read_text())["p03.promoted"] == 0
 
@@ -87,7 +97,7 @@ def test_better_moves_the_alias_worse_does_not_missing_metric_fails(server, tmp_
     assert missing.returncode == 1
     assert f"metrics/grpo/grpo_avqa.json has no '{METRIC}'" in missing.stderr
     assert "Traceback" not in missing.stderr
-    assert champion(server) == (2, "47.0", 3)        # nothing registered, nothing moved
+    assert champion(server) == (2, "47.0", 3)  # nothing registered, nothing moved
 
 
 def test_a_champion_chosen_by_another_metric_stops_the_gate(server):

@@ -84,9 +84,9 @@ def test_the_state_on_the_outputs_volume_carries_persistent_stages_across_pods(t
     assert (first / "dvc.lock").is_symlink() and (volume / ".cluster" / "dvc.lock").is_file()
     assert "outputs/model" in (volume / ".cluster" / "dvc.lock").read_text()
     pod(tmp_path, "pod2", origin, volume)
-    assert log.read_text() == "train\n"                 # the state was on the volume: skipped
+    assert log.read_text() == "train\n"  # the state was on the volume: skipped
     pod(tmp_path, "pod3", origin, volume, lr=0.2)
-    assert log.read_text() == "train\ntrain\n"          # a changed param trains again
+    assert log.read_text() == "train\ntrain\n"  # a changed param trains again
     assert (volume / "model" / "weights.txt").read_text() == "lr: 0.2\n"
 
 
@@ -95,13 +95,17 @@ def test_without_the_volume_a_plain_stage_comes_back_from_the_run_cache(tmp_path
     origin = origin_repo(tmp_path, log, persist=False)
     pod(tmp_path, "pod1", origin, None)
     assert log.read_text() == "train\n"
-    second = pod(tmp_path, "pod2", origin, None)         # no lock, no outputs: only the remote
+    second = pod(tmp_path, "pod2", origin, None)  # no lock, no outputs: only the remote
     assert log.read_text() == "train\n"
     assert (second / "outputs" / "model" / "weights.txt").read_text() == "lr: 0.1\n"
 
 
 def test_cluster_dvc_refuses_to_run_without_its_settings(tmp_path):
-    r = subprocess.run(["make", "-f", str(REPO / "Makefile"), f"BIN={BIN}", "cluster-dvc"], cwd=tmp_path,
-                       capture_output=True, text=True, env={k: v for k, v in os.environ.items()
-                                                             if not k.startswith("DVC_")})
+    r = subprocess.run(
+        ["make", "-f", str(REPO / "Makefile"), f"BIN={BIN}", "cluster-dvc"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("DVC_")},
+    )
     assert r.returncode != 0 and "DVC_CACHE_DIR is not set" in r.stdout + r.stderr

@@ -19,38 +19,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import yaml
-from conftest import shrink_world
 
 pytestmark = pytest.mark.slow
 
 
-def run_stage(ws: Path, name: str, *args: str, check: bool = True, **env) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", f"audioreason.stages.{name}", *args], cwd=ws, capture_output=True,
-                          text=True, env={**os.environ, **env}, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"stage {name} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory, repo_root) -> Path:
-    ws = tmp_path_factory.mktemp("ws")
-    params = yaml.safe_load((repo_root / "params.yaml").read_text())
+def tiny_params(params: dict) -> None:
     params["world"].update(n_train=28, n_val=7, n_test_mini=9)
-    shrink_world(params["world"])
     params["instruct_base"]["trainer"].update(max_steps=4, logging_steps=2, per_device_train_batch_size=4)
     params["sft_cot"]["trainer"].update(max_steps=6, logging_steps=2, save_steps=3, per_device_train_batch_size=4)
     params["sft_cot"]["eval"]["batch_size"] = 8
     params["sft_cot"]["eval"]["generation"]["max_new_tokens"] = 8
     params["evaluate"]["batch_size"] = 4
     params["evaluate"]["generation"]["max_new_tokens"] = 8
-    params["tracking"]["uri"] = f"sqlite:///{ws / 'mlflow.db'}"
-    (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = subprocess.run([sys.executable, "-m", "audioreason.cli", "world", "--out", "data"], cwd=ws,
-                         capture_output=True, text=True, check=True)
-    summary = json.loads(out.stdout.strip().splitlines()[-1])
-    assert (summary["avqa_train"], summary["avqa_val"], summary["mmau_test_mini"]) == (28, 7, 9)
+
+
+@pytest.fixture(scope="module")
+def workspace(make_workspace) -> Path:
+    ws = make_workspace("ws", tiny_params)
+    world = json.loads((ws / "data/world/metadata.json").read_text())["datasets"]
+    assert [world[name]["records"] for name in ("avqa_train", "avqa_val", "mmau_test_mini")] == [28, 7, 9]
     return ws
 
 
@@ -60,7 +47,7 @@ def _copy(ws: Path, tmp_path: Path) -> Path:
     return dst
 
 
-def test_ingest_writes_manifests(workspace):
+def test_ingest_writes_manifests(workspace, run_stage):
     run_stage(workspace, "ingest")
     metrics = json.loads((workspace / "metrics/ingest.json").read_text())
     assert (metrics["avqa_train.records"], metrics["avqa_val.records"], metrics["mmau_test_mini.records"]) == (28, 7, 9)
@@ -77,25 +64,29 @@ def test_ingest_writes_manifests(workspace):
     assert Path(first["audio"]).is_file()
 
 
-def test_validate_passes_on_clean_data(workspace):
+def test_validate_passes_on_clean_data(workspace, run_stage):
     proc = run_stage(workspace, "validate")
     assert "passed" in proc.stdout
     assert json.loads((workspace / "metrics/validate.json").read_text())["audio_failed"] == 0
 
 
-def test_models_are_saved_like_checkpoints(workspace):
+def test_models_are_saved_like_checkpoints(workspace, run_stage):
     run_stage(workspace, "models")
     manifest = json.loads((workspace / "outputs/models/manifest.json").read_text())
     assert [m["architecture"] for m in manifest["built"]] == [
-        "Qwen2AudioForConditionalGeneration", "Qwen2_5OmniThinkerForConditionalGeneration", "Qwen3ForCausalLM"]
+        "Qwen2AudioForConditionalGeneration",
+        "Qwen2_5OmniThinkerForConditionalGeneration",
+        "Qwen3ForCausalLM",
+    ]
     for m in manifest["built"]:
         assert (workspace / m["path"] / "config.json").is_file()
         assert (workspace / m["path"] / "model.safetensors").is_file()
-    assert (workspace / "outputs/models/qwen2_audio/processor_config.json").is_file() or \
-        (workspace / "outputs/models/qwen2_audio/preprocessor_config.json").is_file()
+    assert (workspace / "outputs/models/qwen2_audio/processor_config.json").is_file() or (
+        workspace / "outputs/models/qwen2_audio/preprocessor_config.json"
+    ).is_file()
 
 
-def test_instruct_base_then_a_lora_sft_row_chosen_on_validation(workspace):
+def test_instruct_base_then_a_lora_sft_row_chosen_on_validation(workspace, run_stage):
     run_stage(workspace, "instruct_base", "--model", "qwen2_audio", AUDIOREASON_TRACKING="on")
     base = json.loads((workspace / "metrics/instruct_base/qwen2_audio.json").read_text())
     assert base["steps"] == 4 and base["emotion_questions"] > 0 and base["sound_questions"] > 0
@@ -116,8 +107,10 @@ def test_instruct_base_then_a_lora_sft_row_chosen_on_validation(workspace):
         tags = dict(db.execute("select key, value from tags where run_uuid=?", (run_id,)).fetchall())
         params = dict(db.execute("select key, value from params where run_uuid=?", (run_id,)).fetchall())
         metric_keys = {k for (k,) in db.execute("select key from metrics where run_uuid=?", (run_id,))}
-        selection = db.execute("select step, value from metrics where run_uuid=? and key=?",
-                               (run_id, "selection.candidate.avqa_val.accuracy")).fetchall()
+        selection = db.execute(
+            "select step, value from metrics where run_uuid=? and key=?",
+            (run_id, "selection.candidate.avqa_val.accuracy"),
+        ).fetchall()
     assert "p02.base.qwen2_audio.instruct_base" in runs
     assert tags["paper"] == "p02" and tags["table"] == "table2" and tags["row"] == "sft_gt_label"
     assert tags["data_md5"] == "" or tags["data_md5"].endswith(".dir")
@@ -128,31 +121,46 @@ def test_instruct_base_then_a_lora_sft_row_chosen_on_validation(workspace):
     assert sorted(step for step, _ in selection) == [3, 6]
 
 
-def test_evaluate_scores_with_the_official_rule(workspace):
+def test_evaluate_scores_with_the_official_rule(workspace, run_stage, mlflow_run):
     run_stage(workspace, "evaluate", AUDIOREASON_TRACKING="on")
     scores = json.loads((workspace / "outputs/evaluate/scores.json").read_text())
     assert scores["n"] == 9 and set(scores["task"]) == {"sound", "music", "speech"}
     predictions = json.loads((workspace / "outputs/evaluate/predictions.json").read_text())
     assert len(predictions) == 9 and all("model_output" in p for p in predictions)
     # The CLI scorer reads the same file and agrees with the stage.
-    cli = subprocess.run([sys.executable, "-m", "audioreason.cli", "score", "mmau",
-                          str(workspace / "outputs/evaluate/predictions.json")], capture_output=True, text=True, check=True)
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "audioreason.cli",
+            "score",
+            "mmau",
+            str(workspace / "outputs/evaluate/predictions.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(cli.stdout)["overall"] == scores["overall"]
     assert (workspace / "outputs/evaluate/accuracy.png").stat().st_size > 1000
-    with sqlite3.connect(workspace / "mlflow.db") as db:
-        run_id = db.execute("select run_uuid from runs where name='p02.table2.sft_gt_label.evaluate'").fetchone()[0]
-        tags = dict(db.execute("select key, value from tags where run_uuid=?", (run_id,)).fetchall())
-        metrics = dict(db.execute("select key, value from latest_metrics where run_uuid=?", (run_id,)).fetchall())
+    run = mlflow_run(workspace, "p02.table2.sft_gt_label.evaluate")
+    tags, metrics = run.tags, run.metrics
     assert tags["scorer"] == "mmau-official-2025-01" and len(tags["test_set_sha256"]) == 64
     assert metrics["overall"] == pytest.approx(scores["overall"]) and "task.sound" in metrics
 
 
-def test_concept_tokens_then_the_interventions_of_one_model(workspace):
-    params = yaml.safe_load((workspace / "params.yaml").read_text())
-    params["concept_tokens"]["datasets"]["aibo5"]["dev_fraction"] = 0.0   # the shrunk world has few Ohm speakers
-    params["interventions"].update(splits={"iemocap": ["test"], "aibo5": ["train", "test"]}, n_boot=50,
-                                   shuffle_seeds=[0, 1], corrupt_p=[0.0, 0.5, 1.0], batch_size=8)
-    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+def test_concept_tokens_then_the_interventions_of_one_model(workspace, run_stage, set_params):
+    def few_speakers(params: dict) -> None:
+        params["concept_tokens"]["datasets"]["aibo5"]["dev_fraction"] = 0.0  # the shrunk world has few Ohm speakers
+        params["interventions"].update(
+            splits={"iemocap": ["test"], "aibo5": ["train", "test"]},
+            n_boot=50,
+            shuffle_seeds=[0, 1],
+            corrupt_p=[0.0, 0.5, 1.0],
+            batch_size=8,
+        )
+
+    set_params(workspace, few_speakers)
     run_stage(workspace, "concept_tokens", AUDIOREASON_TRACKING="on")
     tokens = [json.loads(line) for line in (workspace / "outputs/concept_tokens/iemocap/tokens.jsonl").open()]
     assert tokens and all(r["token_string"].startswith("ENERGY=") and len(r["tokens"]) == 6 for r in tokens)
@@ -173,31 +181,41 @@ def test_concept_tokens_then_the_interventions_of_one_model(workspace):
     # corrupt(0) appends exactly the aligned tokens: greedy decoding answers as under `correct`.
     assert m["corrupt.p0.uar"] == m["correct.uar"]
     assert m["mcnemar.conflict_vs_correct.p_holm"] >= m["mcnemar.conflict_vs_correct.p"]
-    predictions = [json.loads(line) for line in
-                   (workspace / "outputs/interventions/qwen2_audio/predictions/iemocap.test.conflict.jsonl").open()]
+    predictions = [
+        json.loads(line)
+        for line in (workspace / "outputs/interventions/qwen2_audio/predictions/iemocap.test.conflict.jsonl").open()
+    ]
     assert all("Acoustic concept tokens: ENERGY=" in p["prompt"] for p in predictions)
-    assert not any("Acoustic" in json.loads(line)["prompt"] for line in
-                   (workspace / "outputs/interventions/qwen2_audio/predictions/iemocap.test.audio_only.jsonl").open())
+    assert not any(
+        "Acoustic" in json.loads(line)["prompt"]
+        for line in (workspace / "outputs/interventions/qwen2_audio/predictions/iemocap.test.audio_only.jsonl").open()
+    )
     row = json.loads((workspace / "metrics/concept_tokens/qw2_audio_tokens.json").read_text())
     assert row["paper.aibo5.dev.uar"] == 0.240 and "aibo5.test.uar" in row
     assert (workspace / "outputs/interventions/qwen2_audio/plots/corruption_curve.png").stat().st_size > 5000
     with sqlite3.connect(workspace / "mlflow.db") as db:
         runs = dict(db.execute("select name, run_uuid from runs where name like 'p04.%'").fetchall())
-        tags = dict(db.execute("select key, value from tags where run_uuid=?",
-                               (runs["p04.qw2_audio.conflict.interventions"],)).fetchall())
-        artifacts_uri = db.execute("select artifact_uri from runs where run_uuid=?",
-                                   (runs["p04.qw2_audio.corrupt.interventions"],)).fetchone()[0]
-    assert set(runs) == {"p04.table1.concept_tokens.concept_tokens",
-                         *(f"p04.qw2_audio.{c}.interventions" for c in
-                           ("audio_only", "correct", "shuffle", "conflict", "corrupt"))}
+        tags = dict(
+            db.execute(
+                "select key, value from tags where run_uuid=?", (runs["p04.qw2_audio.conflict.interventions"],)
+            ).fetchall()
+        )
+        artifacts_uri = db.execute(
+            "select artifact_uri from runs where run_uuid=?", (runs["p04.qw2_audio.corrupt.interventions"],)
+        ).fetchone()[0]
+    assert set(runs) == {
+        "p04.table1.concept_tokens.concept_tokens",
+        *(f"p04.qw2_audio.{c}.interventions" for c in ("audio_only", "correct", "shuffle", "conflict", "corrupt")),
+    }
     assert tags["paper"] == "p04" and tags["row"] == "conflict" and tags["model"] == "qwen2_audio"
     assert artifacts_uri
 
 
-def test_ser_finetune_trains_on_training_splits_only(workspace):
-    params = yaml.safe_load((workspace / "params.yaml").read_text())
-    params["ser_finetune"]["trainer"].update(max_steps=2, per_device_train_batch_size=4, logging_steps=1)
-    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+def test_ser_finetune_trains_on_training_splits_only(workspace, run_stage, set_params):
+    set_params(
+        workspace,
+        lambda p: p["ser_finetune"]["trainer"].update(max_steps=2, per_device_train_batch_size=4, logging_steps=1),
+    )
     from audioreason.config import load_params
     from audioreason.stages.ser_finetune import training_rows
 
@@ -207,24 +225,30 @@ def test_ser_finetune_trains_on_training_splits_only(workspace):
         rows, counts = training_rows(cfg.ser_finetune, cfg.interventions)
     finally:
         os.chdir(workspace.parent)
-    train_ids = {json.loads(line)["id"] for name in ("iemocap", "aibo5")
-                 for line in (workspace / f"outputs/concept_tokens/{name}/tokens.jsonl").open()
-                 if json.loads(line)["split"] == "train"}
+    train_ids = {
+        json.loads(line)["id"]
+        for name in ("iemocap", "aibo5")
+        for line in (workspace / f"outputs/concept_tokens/{name}/tokens.jsonl").open()
+        if json.loads(line)["split"] == "train"
+    }
     assert {r["id"].split("#")[0] for r in rows} == train_ids
-    assert len(rows) == 2 * len(train_ids) and sum("Acoustic concept tokens" in r["prompt"] for r in rows) == len(train_ids)
+    assert len(rows) == 2 * len(train_ids) and sum("Acoustic concept tokens" in r["prompt"] for r in rows) == len(
+        train_ids
+    )
     run_stage(workspace, "ser_finetune")
     metrics = json.loads((workspace / "metrics/ser_finetune.json").read_text())
     assert metrics["steps"] == 2 and metrics["train_examples"] == counts["train_examples"]
     assert (workspace / "outputs/ser_finetune/model/model.safetensors").is_file()
 
 
-def test_mix_sseu_then_every_sseu_bench_row(workspace):
-    params = yaml.safe_load((workspace / "params.yaml").read_text())
-    params["mix_sseu"]["items_per_scene"] = 1
-    params["sseu_bench"]["batch_size"] = 8
-    for prompt, limit in {"asr": 6, "asc": 4, "at": 6, "joint": 12, "joint_cot": 12}.items():
-        params["sseu_bench"]["generation"][prompt]["max_new_tokens"] = limit
-    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+def test_mix_sseu_then_every_sseu_bench_row(workspace, run_stage, set_params):
+    def one_item_per_scene(params: dict) -> None:
+        params["mix_sseu"]["items_per_scene"] = 1
+        params["sseu_bench"]["batch_size"] = 8
+        for prompt, limit in {"asr": 6, "asc": 4, "at": 6, "joint": 12, "joint_cot": 12}.items():
+            params["sseu_bench"]["generation"][prompt]["max_new_tokens"] = limit
+
+    params = set_params(workspace, one_item_per_scene)
     run_stage(workspace, "mix_sseu", AUDIOREASON_TRACKING="on")
     rows = [json.loads(line) for line in (workspace / "outputs/mix_sseu/manifest.jsonl").open()]
     assert len(rows) == 6 * 7 and {r["scene"] for r in rows} == set(params["mix_sseu"]["scenes"].values())
@@ -234,8 +258,8 @@ def test_mix_sseu_then_every_sseu_bench_row(workspace):
         x, rate = sf.read(r["audio"])
         assert rate == 44100 and np.max(np.abs(x)) <= 1.0
     report = json.loads((workspace / "outputs/mix_sseu/report.json").read_text())
-    assert report["speech_missing_transcript"] >= 1          # VCTK p315 has no transcripts
-    assert report["background_looped"] > 0                   # the shrunk MAESTRO recordings are 3 s, windows 4 s
+    assert report["speech_missing_transcript"] >= 1  # VCTK p315 has no transcripts
+    assert report["background_looped"] > 0  # the shrunk MAESTRO recordings are 3 s, windows 4 s
     metrics = json.loads((workspace / "metrics/mix_sseu.json").read_text())
     assert metrics["mixtures"] == 42 and metrics["max_snr_error_db"] < 0.1
     # A second run renders nothing: every item resumes from its record.
@@ -264,9 +288,14 @@ def test_mix_sseu_then_every_sseu_bench_row(workspace):
     assert {c["row"] for c in curves} == {"upper_bound", "clap", "independent", "joint", "joint_cot"}
     with sqlite3.connect(workspace / "mlflow.db") as db:
         runs = {n for (n,) in db.execute("select name from runs where name like 'p05.%'")}
-    assert runs == {"p05.data.mix_sseu.mix_sseu", "p05.table1.upper_bound.sseu_bench", "p05.table1.clap.sseu_bench",
-                    "p05.table1.independent.sseu_bench", "p05.table2.joint.sseu_bench",
-                    "p05.table2.joint_cot.sseu_bench"}
+    assert runs == {
+        "p05.data.mix_sseu.mix_sseu",
+        "p05.table1.upper_bound.sseu_bench",
+        "p05.table1.clap.sseu_bench",
+        "p05.table1.independent.sseu_bench",
+        "p05.table2.joint.sseu_bench",
+        "p05.table2.joint_cot.sseu_bench",
+    }
 
 
 # ---------------------------------------------------------------- malformed inputs stop the pipeline
@@ -278,13 +307,16 @@ def _edit_json(path: Path, edit) -> None:
     path.write_text(json.dumps(data))
 
 
-@pytest.mark.parametrize("breakage, expected", [
-    ("mmau_missing_choices", "missing key(s) choices"),
-    ("mmau_answer_not_in_choices", "is not among the choices"),
-    ("avqa_answer_out_of_range", "is not an index into multi_choice"),
-    ("avqa_missing_audio", "does not exist"),
-])
-def test_ingest_names_file_and_record(workspace, tmp_path, breakage, expected):
+@pytest.mark.parametrize(
+    "breakage, expected",
+    [
+        ("mmau_missing_choices", "missing key(s) choices"),
+        ("mmau_answer_not_in_choices", "is not among the choices"),
+        ("avqa_answer_out_of_range", "is not an index into multi_choice"),
+        ("avqa_missing_audio", "does not exist"),
+    ],
+)
+def test_ingest_names_file_and_record(workspace, tmp_path, breakage, expected, run_stage, set_params):
     ws = _copy(workspace, tmp_path)
     mmau, avqa = ws / "data/mmau/mmau-test-mini.json", ws / "data/avqa/train_qa.json"
     if breakage == "mmau_missing_choices":
@@ -300,15 +332,15 @@ def test_ingest_names_file_and_record(workspace, tmp_path, breakage, expected):
         name = json.loads(avqa.read_text())[3]["video_name"]
         (ws / "data/avqa/audio" / f"{name}.wav").unlink()
         bad_file, where = avqa, "#3 (id 3)"
-    params = yaml.safe_load((ws / "params.yaml").read_text())
-    params["ingest"]["on_error"] = "raise"
-    (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    set_params(ws, lambda p: p["ingest"].update(on_error="raise"))
     proc = run_stage(ws, "ingest", check=False)
     assert proc.returncode != 0
-    assert f"data/{bad_file.relative_to(ws / 'data')}" in proc.stderr and where in proc.stderr and expected in proc.stderr
+    assert (
+        f"data/{bad_file.relative_to(ws / 'data')}" in proc.stderr and where in proc.stderr and expected in proc.stderr
+    )
 
 
-def test_validate_stops_on_wrong_rate_and_quarantines_silent_audio(workspace, tmp_path):
+def test_validate_stops_on_wrong_rate_and_quarantines_silent_audio(workspace, tmp_path, run_stage):
     ws = _copy(workspace, tmp_path)
     run_stage(ws, "ingest")
     avqa = json.loads((ws / "data/avqa/train_qa.json").read_text())
@@ -328,7 +360,7 @@ def test_validate_stops_on_wrong_rate_and_quarantines_silent_audio(workspace, tm
     assert [(q["manifest"], q["id"], q["check"]) for q in quarantined] == [("avqa_train", "1", "audio.silent")]
 
 
-def test_ingest_quarantines_and_counts_when_params_say_so(workspace, tmp_path):
+def test_ingest_quarantines_and_counts_when_params_say_so(workspace, tmp_path, run_stage):
     ws = _copy(workspace, tmp_path)
     avqa, mmau = ws / "data/avqa/train_qa.json", ws / "data/mmau/mmau-test-mini.json"
     _edit_json(avqa, lambda d: d[5].update(answer=7))

@@ -11,13 +11,9 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import shrink_world
 
 from audioreason.datasets.avqa import read_avqa
 
@@ -25,34 +21,19 @@ pytestmark = pytest.mark.slow
 STAGES = ("textualize_cota", "generate_qa", "teacher_cot", "agfv")
 
 
-def run_stage(ws: Path, name: str, **env) -> subprocess.CompletedProcess:
-    import os
-
-    proc = subprocess.run([sys.executable, "-m", f"audioreason.stages.{name}"], cwd=ws, capture_output=True,
-                          text=True, env={**os.environ, **env}, timeout=600)
-    if proc.returncode != 0:
-        raise AssertionError(f"stage {name} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
-
-
 def metrics(ws: Path, stage: str) -> dict:
     return json.loads((ws / "metrics" / f"{stage}.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory, repo_root) -> Path:
-    ws = tmp_path_factory.mktemp("teachers")
-    params = yaml.safe_load((repo_root / "params.yaml").read_text())
+def tiny_params(params: dict) -> None:
     params["world"].update(n_train=60, n_val=7, n_test_mini=9)
-    shrink_world(params["world"])
     params["world"]["cota"]["items"] = 40
     params["world"]["vggsound"].update(train_clips=12, test_clips=3)
-    params["tracking"]["uri"] = f"sqlite:///{ws / 'mlflow.db'}"
-    (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    subprocess.run([sys.executable, "-m", "audioreason.cli", "world", "--out", "data"], cwd=ws, check=True,
-                   capture_output=True)
-    for stage in ("ingest", "validate"):
-        run_stage(ws, stage)
+
+
+@pytest.fixture(scope="module")
+def workspace(make_workspace, run_stage) -> Path:
+    ws = make_workspace("teachers", tiny_params, stages=("ingest", "validate"))
     for stage in STAGES:
         run_stage(ws, stage, AUDIOREASON_TRACKING="on")
     return ws
@@ -85,9 +66,14 @@ def test_generated_questions_are_avqa_format_and_balanced(workspace):
         accounted = m[f"{name}.kept"] + m[f"{name}.unparseable"] + m[f"{name}.duplicate"] + m[f"{name}.too_long"]
         assert accounted == samples
     # AVQA-GPT asks only about AVQA training clips, VGGS-GPT only about VGGSound's training split
-    vgg_train = {json.loads(x)["id"] for x in (workspace / "outputs/validate/vggsound.jsonl").read_text().splitlines()
-                 if json.loads(x)["split"] == "train"}
-    names = {r["video_name"] for r in json.loads((workspace / "outputs/generate_qa/vggs_gpt/train_qa.json").read_text())}
+    vgg_train = {
+        json.loads(x)["id"]
+        for x in (workspace / "outputs/validate/vggsound.jsonl").read_text().splitlines()
+        if json.loads(x)["split"] == "train"
+    }
+    names = {
+        r["video_name"] for r in json.loads((workspace / "outputs/generate_qa/vggs_gpt/train_qa.json").read_text())
+    }
     assert names <= vgg_train
 
 
@@ -104,8 +90,10 @@ def test_teacher_cot_unanimity(workspace):
 
 def test_agfv_filters_hallucinated_traces(workspace):
     m = metrics(workspace, "agfv")
-    n_traces = sum(len(json.loads(x)["traces"])
-                   for x in (workspace / "outputs/teacher_cot/d_reason.jsonl").read_text().splitlines())
+    n_traces = sum(
+        len(json.loads(x)["traces"])
+        for x in (workspace / "outputs/teacher_cot/d_reason.jsonl").read_text().splitlines()
+    )
     assert m["traces"] == n_traces and m["detect.tp"] + m["detect.fp"] + m["detect.fn"] + m["detect.tn"] == n_traces
     assert 0 < m["precision"] <= 1 and 0 < m["recall"] <= 1
     assert m["hallucination_rate.after"] < m["hallucination_rate.before"]
@@ -118,23 +106,22 @@ def test_agfv_filters_hallucinated_traces(workspace):
     assert any(not s["unanimous"] for s in single)
 
 
-def test_each_stage_is_one_mlflow_run_tagged_with_paper_and_row(workspace):
+def test_each_stage_is_one_mlflow_run_tagged_with_paper_and_row(workspace, mlflow_run):
     with sqlite3.connect(workspace / "mlflow.db") as db:
         runs = dict(db.execute("select name, run_uuid from runs where status='FINISHED'").fetchall())
-        assert sorted(runs) == sorted(f"{p}.data.{s}.{s}" for p, s in
-                                      (("p01", "textualize_cota"), ("p03", "generate_qa"), ("p02", "teacher_cot"),
-                                       ("p02", "agfv")))
-        agfv = runs["p02.data.agfv.agfv"]
-        tags = dict(db.execute("select key, value from tags where run_uuid=?", (agfv,)).fetchall())
-        logged = dict(db.execute("select key, value from latest_metrics where run_uuid=?", (agfv,)).fetchall())
-        params = dict(db.execute("select key, value from params where run_uuid=?", (agfv,)).fetchall())
-    assert (tags["paper"], tags["row"]) == ("p02", "agfv")
-    assert logged["precision"] == pytest.approx(metrics(workspace, "agfv")["precision"])
-    assert "generation.items_per_s" in logged and "generation.completion_tokens" in logged
-    assert params["teachers.checker.backend"] == "oracle"
+    assert sorted(runs) == sorted(
+        f"{p}.data.{s}.{s}"
+        for p, s in (("p01", "textualize_cota"), ("p03", "generate_qa"), ("p02", "teacher_cot"), ("p02", "agfv"))
+    )
+    agfv = mlflow_run(workspace, "p02.data.agfv.agfv")
+    assert agfv.run_id == runs["p02.data.agfv.agfv"]
+    assert (agfv.tags["paper"], agfv.tags["row"]) == ("p02", "agfv")
+    assert agfv.metrics["precision"] == pytest.approx(metrics(workspace, "agfv")["precision"])
+    assert "generation.items_per_s" in agfv.metrics and "generation.completion_tokens" in agfv.metrics
+    assert agfv.params["teachers.checker.backend"] == "oracle"
 
 
-def test_interrupted_stage_regenerates_only_missing_items(workspace, tmp_path):
+def test_interrupted_stage_regenerates_only_missing_items(workspace, tmp_path, run_stage):
     ws = tmp_path / "ws"
     # The manifests name the original clips: share the world (and its ground truth) instead of copying it.
     shutil.copytree(workspace, ws, ignore=shutil.ignore_patterns("mlflow.db", "data"))
@@ -150,20 +137,29 @@ def test_interrupted_stage_regenerates_only_missing_items(workspace, tmp_path):
     assert (m["generation.cached"], m["generation.generated"], m["generation.torn_cache_lines"]) == (25, 35, 1)
     assert (ws / "outputs/teacher_cot/traces.jsonl").read_text() == before
     run_stage(ws, "teacher_cot")
-    assert (metrics(ws, "teacher_cot")["generation.generated"], metrics(ws, "teacher_cot")["generation.backend_calls"]) == (0, 0)
+    assert (
+        metrics(ws, "teacher_cot")["generation.generated"],
+        metrics(ws, "teacher_cot")["generation.backend_calls"],
+    ) == (0, 0)
 
 
-def test_transformers_backend_runs_a_stage_on_a_tiny_checkpoint(workspace, tmp_path):
+def test_transformers_backend_runs_a_stage_on_a_tiny_checkpoint(workspace, tmp_path, run_stage, set_params):
     ws = tmp_path / "hf"
     shutil.copytree(workspace, ws, ignore=shutil.ignore_patterns("mlflow.db", "generations", "data"))
     (ws / "data").symlink_to(workspace / "data")
     run_stage(ws, "models")
-    params = yaml.safe_load((ws / "params.yaml").read_text())
-    params["teachers"]["textualizer"] = {"backend": "transformers", "model": "outputs/models/qwen2_audio",
-                                         "batch_size": 3, "options": {"device": "cpu", "dtype": "float32"}}
-    params["textualize_cota"]["max_items"] = 5
-    params["textualize_cota"]["sampling"]["max_tokens"] = 6
-    (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def tiny_transformers_textualizer(params: dict) -> None:
+        params["teachers"]["textualizer"] = {
+            "backend": "transformers",
+            "model": "outputs/models/qwen2_audio",
+            "batch_size": 3,
+            "options": {"device": "cpu", "dtype": "float32"},
+        }
+        params["textualize_cota"]["max_items"] = 5
+        params["textualize_cota"]["sampling"]["max_tokens"] = 6
+
+    set_params(ws, tiny_transformers_textualizer)
     run_stage(ws, "textualize_cota")
     m = metrics(ws, "textualize_cota")
     assert m["items"] == 5 and m["kept"] + m["rejected"] == 5

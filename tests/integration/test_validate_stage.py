@@ -30,16 +30,34 @@ from audioreason.stages import validate
 pytestmark = pytest.mark.slow
 
 PARAMS = {
-    "policy": {"default": "fail", "audio.silent": "quarantine", "audio.clipping": "quarantine",
-               "overlap.clip_id": "quarantine", "overlap.fingerprint": "quarantine"},
+    "policy": {
+        "default": "fail",
+        "audio.silent": "quarantine",
+        "audio.clipping": "quarantine",
+        "overlap.clip_id": "quarantine",
+        "overlap.fingerprint": "quarantine",
+    },
     "workers": 2,
-    "defaults": {"audio": True, "sample_rates": [16000], "max_channels": 1, "min_duration_s": 0.5,
-                 "max_duration_s": 30.0, "silence_dbfs": -60.0, "clipping_fraction": 0.01,
-                 "splits": ["train", "val", "test"], "tasks": [""], "difficulties": [""], "labels": None},
+    "defaults": {
+        "audio": True,
+        "sample_rates": [16000],
+        "max_channels": 1,
+        "min_duration_s": 0.5,
+        "max_duration_s": 30.0,
+        "silence_dbfs": -60.0,
+        "clipping_fraction": 0.01,
+        "splits": ["train", "val", "test"],
+        "tasks": [""],
+        "difficulties": [""],
+        "labels": None,
+    },
     "manifests": {
         "avqa_train": {"sample_rates": [32000], "splits": ["train"]},
-        "mmau_test_mini": {"splits": ["test-mini"], "tasks": ["sound", "music", "speech"],
-                           "difficulties": ["easy", "medium", "hard"]},
+        "mmau_test_mini": {
+            "splits": ["test-mini"],
+            "tasks": ["sound", "music", "speech"],
+            "difficulties": ["easy", "medium", "hard"],
+        },
         "iemocap": {"splits": ["train", "test"], "labels": ["ang", "hap", "neu", "sad"]},
         "audiosetcaps": {"audio": False},
     },
@@ -58,7 +76,7 @@ def clip(seed: int, sr: int, seconds: float = 1.5) -> np.ndarray:
         phase = 2 * np.pi * np.cumsum(450 * rng.uniform(0.9, 1.1) * np.linspace(1.15, 0.85, len(t))) / sr
         burst = (np.sin(phase) + 0.6 * np.sin(2 * phase) + 0.3 * rng.standard_normal(len(t))) * np.exp(-t / 0.06)
         start = int(rng.uniform(0, len(x) - len(t)))
-        x[start:start + len(t)] += burst
+        x[start : start + len(t)] += burst
     return (0.4 * x / np.abs(x).max()).astype(np.float32)
 
 
@@ -81,32 +99,74 @@ class Workspace:
         for i in range(N_TRAIN):
             path = audio / "avqa" / f"yt{i}_000010.wav"
             sf.write(path, clip(i, 32000), 32000, subtype="PCM_16")
-            self.train.append(QARecord(id=str(i), dataset="avqa", split="train", audio=str(path),
-                                       question="What makes the sound?", choices=("dog", "cat", "bell", "car"),
-                                       answer="dog", category="Sound", sub_category="Come From",
-                                       source=f"data/avqa/train_qa.json#{i}"))
+            self.train.append(
+                QARecord(
+                    id=str(i),
+                    dataset="avqa",
+                    split="train",
+                    audio=str(path),
+                    question="What makes the sound?",
+                    choices=("dog", "cat", "bell", "car"),
+                    answer="dog",
+                    category="Sound",
+                    sub_category="Come From",
+                    source=f"data/avqa/train_qa.json#{i}",
+                )
+            )
         self.evals = []
         for i in range(N_EVAL):
             path = audio / "mmau" / f"m{i}.wav"
             sf.write(path, clip(100 + i, 16000), 16000, subtype="PCM_16")
-            self.evals.append(QARecord(id=f"m{i}", dataset="mmau", split="test-mini", audio=str(path),
-                                       question="Which sound?", choices=("dog", "cat"), answer="cat", task="sound",
-                                       difficulty="easy", source=f"data/mmau/mmau-test-mini.json#{i}"))
+            self.evals.append(
+                QARecord(
+                    id=f"m{i}",
+                    dataset="mmau",
+                    split="test-mini",
+                    audio=str(path),
+                    question="Which sound?",
+                    choices=("dog", "cat"),
+                    answer="cat",
+                    task="sound",
+                    difficulty="easy",
+                    source=f"data/mmau/mmau-test-mini.json#{i}",
+                )
+            )
         self.utts = []
         for i, split in enumerate(["train", "train", "test", "test"]):
             path = audio / "iemocap" / f"Ses0{i + 1}F_impro01_F000.wav"
             sf.write(path, clip(200 + i, 16000), 16000, subtype="PCM_16")
-            self.utts.append(Utterance(id=path.stem, dataset="iemocap", split=split, audio=str(path),
-                                       speaker=f"Ses0{i + 1}_F", gender="F", label="neu",
-                                       source=f"Session{i + 1}/dialog/EmoEvaluation/x.txt#{i}"))
-        self.caps = [Caption(id=f"Y{i}", dataset="audiosetcaps", caption="A dog barks.", corpus="audioset",
-                             source=f"caps.csv#{i + 2}") for i in range(3)]
+            self.utts.append(
+                Utterance(
+                    id=path.stem,
+                    dataset="iemocap",
+                    split=split,
+                    audio=str(path),
+                    speaker=f"Ses0{i + 1}_F",
+                    gender="F",
+                    label="neu",
+                    source=f"Session{i + 1}/dialog/EmoEvaluation/x.txt#{i}",
+                )
+            )
+        self.caps = [
+            Caption(
+                id=f"Y{i}",
+                dataset="audiosetcaps",
+                caption="A dog barks.",
+                corpus="audioset",
+                source=f"caps.csv#{i + 2}",
+            )
+            for i in range(3)
+        ]
         self.params = copy.deepcopy(PARAMS)
         self.write()
 
     def write(self) -> None:
-        manifests = {"avqa_train": ("QARecord", "avqa", self.train), "mmau_test_mini": ("QARecord", "mmau", self.evals),
-                     "iemocap": ("Utterance", "iemocap", self.utts), "audiosetcaps": ("Caption", "audiosetcaps", self.caps)}
+        manifests = {
+            "avqa_train": ("QARecord", "avqa", self.train),
+            "mmau_test_mini": ("QARecord", "mmau", self.evals),
+            "iemocap": ("Utterance", "iemocap", self.utts),
+            "audiosetcaps": ("Caption", "audiosetcaps", self.caps),
+        }
         index = {}
         for name, (record_type, fmt, records) in manifests.items():
             n = write_manifest(records, self.ingest / f"{name}.jsonl")
@@ -122,8 +182,12 @@ class Workspace:
         return Path({"avqa_train": self.train, "mmau_test_mini": self.evals, "iemocap": self.utts}[name][row].audio)
 
     def kept(self, name: str) -> list:
-        record_type = {"avqa_train": QARecord, "mmau_test_mini": QARecord, "iemocap": Utterance,
-                       "audiosetcaps": Caption}[name]
+        record_type = {
+            "avqa_train": QARecord,
+            "mmau_test_mini": QARecord,
+            "iemocap": Utterance,
+            "audiosetcaps": Caption,
+        }[name]
         return read_manifest(self.out / f"{name}.jsonl", record_type)
 
     def quarantine(self) -> list[dict]:
@@ -163,8 +227,12 @@ def _assert_quarantined(ws: Workspace, report, check: str, manifest: str, row: i
     index = json.loads((ws.out / "index.json").read_text())["manifests"]
     assert index[manifest]["n"] == len(original) - 1
     metrics = validate.stage_metrics(report)
-    assert metrics["manifests"][manifest] == {"in": len(original), "kept": len(original) - 1, "quarantined": 1,
-                                              "failed": 0}
+    assert metrics["manifests"][manifest] == {
+        "in": len(original),
+        "kept": len(original) - 1,
+        "quarantined": 1,
+        "failed": 0,
+    }
     assert metrics["checks"][check] == 1
     assert f"QUARANTINED {check} in {manifest} (1 row(s))" in (ws.out / "report.txt").read_text()
 
@@ -177,8 +245,16 @@ def test_clean_input_passes_and_writes_every_output(ws):
     assert report.success, report.to_text()
     assert report.overlaps == []  # different clips of one sound class do not collide
     assert {p.name for p in ws.out.iterdir()} == {
-        "avqa_train.jsonl", "mmau_test_mini.jsonl", "iemocap.jsonl", "audiosetcaps.jsonl", "index.json",
-        "quarantine.jsonl", "report.json", "report.txt", "report.html"}
+        "avqa_train.jsonl",
+        "mmau_test_mini.jsonl",
+        "iemocap.jsonl",
+        "audiosetcaps.jsonl",
+        "index.json",
+        "quarantine.jsonl",
+        "report.json",
+        "report.txt",
+        "report.html",
+    }
     for name in ("avqa_train", "mmau_test_mini", "iemocap", "audiosetcaps"):
         assert (ws.out / f"{name}.jsonl").read_bytes() == (ws.ingest / f"{name}.jsonl").read_bytes()
     index = json.loads((ws.out / "index.json").read_text())["manifests"]
@@ -275,16 +351,21 @@ def test_silent_clip_fails_under_fail_policy(ws):
 
 
 def test_a_shared_bad_clip_flags_every_row_using_it(ws):
-    ws.train.append(QARecord(**{**ws.train[6].to_json(), "id": "8", "choices": ("dog", "cat"),
-                                "source": "data/avqa/train_qa.json#8"}))
+    ws.train.append(
+        QARecord(
+            **{**ws.train[6].to_json(), "id": "8", "choices": ("dog", "cat"), "source": "data/avqa/train_qa.json#8"}
+        )
+    )
     ws.write()
     sf.write(ws.audio_of("avqa_train", 6), np.zeros(48000, np.float32), 32000, subtype="PCM_16")
     report = ws.run()
     assert report.success
     assert [(q["row"], q["check"]) for q in ws.quarantine()] == [(6, "audio.silent"), (8, "audio.silent")]
     assert len(ws.kept("avqa_train")) == N_TRAIN - 1
-    assert report.to_json()["audio"]["failures"][0]["records"] == ["data/avqa/train_qa.json#6",
-                                                                   "data/avqa/train_qa.json#8"]
+    assert report.to_json()["audio"]["failures"][0]["records"] == [
+        "data/avqa/train_qa.json#6",
+        "data/avqa/train_qa.json#8",
+    ]
 
 
 # --------------------------------------------------------------------------- records
@@ -316,8 +397,10 @@ def test_wrong_field_types_fail(ws):
     report = ws.run()
     _assert_failed(ws, report, "manifest.field_types", "avqa_train", 3)
     assert [f.check for f in report.findings] == ["manifest.field_types"]
-    assert ("data/avqa/train_qa.json#3 (id 3): wrong field type: id: expected a string, got int; "
-            "choices: expected a list, got str") in (ws.out / "report.txt").read_text()
+    assert (
+        "data/avqa/train_qa.json#3 (id 3): wrong field type: id: expected a string, got int; "
+        "choices: expected a list, got str"
+    ) in (ws.out / "report.txt").read_text()
 
 
 def test_answer_not_among_choices_fails(ws):
@@ -325,15 +408,17 @@ def test_answer_not_among_choices_fails(ws):
     ws.write()
     report = ws.run()
     _assert_failed(ws, report, "manifest.answer_in_choices", "avqa_train", 1)
-    assert ("data/avqa/train_qa.json#1 (id 1): answer not among choices: 'lion' not in "
-            "['dog', 'cat', 'bell', 'car']") in (ws.out / "report.txt").read_text()
+    assert (
+        "data/avqa/train_qa.json#1 (id 1): answer not among choices: 'lion' not in ['dog', 'cat', 'bell', 'car']"
+    ) in (ws.out / "report.txt").read_text()
 
 
 def test_answer_not_among_choices_quarantined_by_policy(ws):
     ws.train[1] = QARecord(**{**ws.train[1].to_json(), "answer": "lion", "choices": ("dog", "cat", "bell", "car")})
     ws.write()
-    _assert_quarantined(ws, ws.run(**{"manifest.answer_in_choices": "quarantine"}),
-                        "manifest.answer_in_choices", "avqa_train", 1)
+    _assert_quarantined(
+        ws, ws.run(**{"manifest.answer_in_choices": "quarantine"}), "manifest.answer_in_choices", "avqa_train", 1
+    )
 
 
 def test_label_outside_the_per_manifest_set_fails(ws):
@@ -364,10 +449,16 @@ def test_overlap_by_clip_id_quarantines_the_training_row(ws):
     report = ws.run()
     _assert_quarantined(ws, report, "overlap.clip_id", "avqa_train", 3)
     (pair,) = report.overlaps  # the same file is not reported a second time by fingerprint
-    assert (pair.check, pair.train_clip, pair.train_rows, pair.eval_rows) == ("overlap.clip_id", "yt3_000010", (3,), (2,))
+    assert (pair.check, pair.train_clip, pair.train_rows, pair.eval_rows) == (
+        "overlap.clip_id",
+        "yt3_000010",
+        (3,),
+        (2,),
+    )
     line = ws.quarantine()[0]
-    assert line["overlaps_with"] == [{"manifest": "mmau_test_mini", "id": "m2",
-                                      "source": "data/mmau/mmau-test-mini.json#2"}]
+    assert line["overlaps_with"] == [
+        {"manifest": "mmau_test_mini", "id": "m2", "source": "data/mmau/mmau-test-mini.json#2"}
+    ]
 
 
 def test_overlap_by_clip_id_fails_under_fail_policy(ws):
@@ -388,8 +479,15 @@ def _reencode(src: Path, dst: Path, sr: int, *, new_sr: int, gain_db: float, lea
 
 def test_overlap_by_fingerprint_of_a_reencoded_copy(ws):
     # MMAU item 0 becomes training clip 5, resampled 32 -> 16 kHz, -5 dB, 24-bit, 10 ms of silence in front.
-    _reencode(ws.audio_of("avqa_train", 5), ws.audio_of("mmau_test_mini", 0), 32000,
-              new_sr=16000, gain_db=-5.0, lead_ms=10.0, subtype="PCM_24")
+    _reencode(
+        ws.audio_of("avqa_train", 5),
+        ws.audio_of("mmau_test_mini", 0),
+        32000,
+        new_sr=16000,
+        gain_db=-5.0,
+        lead_ms=10.0,
+        subtype="PCM_24",
+    )
     report = ws.run()
     _assert_quarantined(ws, report, "overlap.fingerprint", "avqa_train", 5)
     (pair,) = report.overlaps
@@ -401,8 +499,15 @@ def test_overlap_by_fingerprint_of_a_reencoded_copy(ws):
 
 
 def test_overlap_by_fingerprint_fails_under_fail_policy(ws):
-    _reencode(ws.audio_of("avqa_train", 5), ws.audio_of("mmau_test_mini", 0), 32000,
-              new_sr=16000, gain_db=4.0, lead_ms=0.0, subtype="PCM_16")
+    _reencode(
+        ws.audio_of("avqa_train", 5),
+        ws.audio_of("mmau_test_mini", 0),
+        32000,
+        new_sr=16000,
+        gain_db=4.0,
+        lead_ms=0.0,
+        subtype="PCM_16",
+    )
     _assert_failed(ws, ws.run(**{"overlap.fingerprint": "fail"}), "overlap.fingerprint", "avqa_train", 5)
 
 
@@ -437,8 +542,14 @@ def test_missing_index_stops_the_stage(ws):
 def _run_module(ws: Workspace) -> subprocess.CompletedProcess:
     (ws.root / "params.yaml").write_text(yaml.safe_dump({"validate": ws.params}, sort_keys=False))
     env = {**os.environ, "AUDIOREASON_PARAMS": "params.yaml"}
-    return subprocess.run([sys.executable, "-m", "audioreason.stages.validate"], cwd=ws.root, capture_output=True,
-                          text=True, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "audioreason.stages.validate"],
+        cwd=ws.root,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 def test_stage_module_exit_codes_and_metrics(ws):

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import yaml
-from conftest import shrink_world
 from typer.testing import CliRunner
 
 from audioreason.cli import app
 from audioreason.evaluation.mmau import mmau_tokens
+from helpers import shrink_world
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MMAU_TEST_MINI = REPO_ROOT.parent / "shared" / "reference" / "mmau" / "mmau-test-mini.v05.15.25.json"
@@ -88,8 +88,12 @@ def test_score_first_wrong_choice_follows_official_rule(tmp_path, test_mini):
 
 def test_score_answer_plus_other_choice_word_is_wrong(tmp_path, test_mini):
     items = _with_output(test_mini, lambda it: it["answer"])
-    index = next(i for i, it in enumerate(items) if _distinct_wrong_choice(it) is not None
-                 and mmau_tokens(_distinct_wrong_choice(it)) - mmau_tokens(it["answer"]))
+    index = next(
+        i
+        for i, it in enumerate(items)
+        if _distinct_wrong_choice(it) is not None
+        and mmau_tokens(_distinct_wrong_choice(it)) - mmau_tokens(it["answer"])
+    )
     item = items[index]
     distinguishing = sorted(mmau_tokens(_distinct_wrong_choice(item)) - mmau_tokens(item["answer"]))[0]
     item["model_output"] = f"{item['answer']} or maybe {distinguishing}"
@@ -134,8 +138,11 @@ def tiny_params(tmp_path) -> Path:
 
 
 def _digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_world_command_writes_files(tmp_path, tiny_params):
@@ -144,7 +151,13 @@ def test_world_command_writes_files(tmp_path, tiny_params):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert {k: summary[k] for k in ("out", "avqa_train", "avqa_val", "mmau_test_mini", "vctk", "maestro")} == {
-        "out": str(out), "avqa_train": 7, "avqa_val": 2, "mmau_test_mini": 3, "vctk": 3, "maestro": 5}
+        "out": str(out),
+        "avqa_train": 7,
+        "avqa_val": 2,
+        "mmau_test_mini": 3,
+        "vctk": 3,
+        "maestro": 5,
+    }
     truth = [json.loads(x) for x in (out / "world" / "clips.jsonl").read_text().splitlines()]
     assert summary["clips"] == len(truth)
     assert len(json.loads((out / "avqa" / "train_qa.json").read_text())) == 7
@@ -182,8 +195,17 @@ def test_world_command_bad_params(tmp_path):
 
 
 def test_data_inspect_real_music_avqa_val(reference_dir):
-    result = runner.invoke(app, ["data", "inspect", "--format", "music_avqa", "--no-check-audio",
-                                 str(reference_dir / "music-avqa" / "avqa-val.json")])
+    result = runner.invoke(
+        app,
+        [
+            "data",
+            "inspect",
+            "--format",
+            "music_avqa",
+            "--no-check-audio",
+            str(reference_dir / "music-avqa" / "avqa-val.json"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert (out["format"], out["records"], out["quarantined"]) == ("music_avqa", 4568, 0)
@@ -203,7 +225,9 @@ def test_data_inspect_real_mmau_counts_missing_audio_as_quarantined(reference_di
 def test_data_inspect_iemocap_world(tmp_path, tiny_params):
     out = tmp_path / "data"
     assert runner.invoke(app, ["world", "--out", str(out), "--params", str(tiny_params)]).exit_code == 0
-    result = runner.invoke(app, ["data", "inspect", "--format", "iemocap", str(out / "iemocap" / "IEMOCAP_full_release")])
+    result = runner.invoke(
+        app, ["data", "inspect", "--format", "iemocap", str(out / "iemocap" / "IEMOCAP_full_release")]
+    )
     summary = json.loads(result.stdout)
     meta = json.loads((out / "world" / "metadata.json").read_text())["datasets"]["iemocap"]
     assert summary["records"] == meta["records"] and summary.get("labels", {}) == meta.get("labels", {})
@@ -211,18 +235,23 @@ def test_data_inspect_iemocap_world(tmp_path, tiny_params):
     assert summary["records"] + sum(v for k, v in summary["filtered"].items() if k.startswith("label")) == 5 * 4
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--format", "nope", "x"], "unknown dataset format 'nope'"),
-    (["--format", "vctk", "/no/such/dir"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--format", "nope", "x"], "unknown dataset format 'nope'"),
+        (["--format", "vctk", "/no/such/dir"], "does not exist"),
+    ],
+)
 def test_data_inspect_bad_arguments(args, message):
     result = runner.invoke(app, ["data", "inspect", *args])
     assert result.exit_code == 1 and message in result.output
 
 
 def test_score_music_avqa_cli(tmp_path):
-    items = [{"answer": "two", "group": "Audio", "type": "Counting", "prediction": "<answer>2</answer>"},
-             {"answer": "yes", "group": "Audio-Visual", "type": "Existential", "prediction": "no"}]
+    items = [
+        {"answer": "two", "group": "Audio", "type": "Counting", "prediction": "<answer>2</answer>"},
+        {"answer": "yes", "group": "Audio-Visual", "type": "Existential", "prediction": "no"},
+    ]
     path = tmp_path / "pred.json"
     path.write_text(json.dumps(items))
     out = CliRunner().invoke(app, ["score", "music_avqa", str(path)])
@@ -232,12 +261,17 @@ def test_score_music_avqa_cli(tmp_path):
 
 
 def test_score_ser_cli_with_confusion_png(tmp_path):
-    items = [{"answer": "A", "prediction": "Anger."}, {"answer": "N", "prediction": "rest"},
-             {"answer": "N", "prediction": "neutral"}, {"answer": "E", "prediction": "???"}]
+    items = [
+        {"answer": "A", "prediction": "Anger."},
+        {"answer": "N", "prediction": "rest"},
+        {"answer": "N", "prediction": "neutral"},
+        {"answer": "E", "prediction": "???"},
+    ]
     path = tmp_path / "pred.json"
     path.write_text(json.dumps(items))
-    out = CliRunner().invoke(app, ["score", "ser", str(path), "--dataset", "fau_aibo",
-                                   "--confusion-png", str(tmp_path / "c.png")])
+    out = CliRunner().invoke(
+        app, ["score", "ser", str(path), "--dataset", "fau_aibo", "--confusion-png", str(tmp_path / "c.png")]
+    )
     assert out.exit_code == 0, out.output
     s = json.loads(out.output)
     assert s["per_class"] == {"A": 100.0, "E": 0.0, "N": 50.0} and s["wa"] == 50.0 and s["unparsed"] == 1

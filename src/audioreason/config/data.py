@@ -21,7 +21,7 @@ class DatasetSource:
     format: DatasetFormat
     """A format of :data:`audioreason.datasets.formats.FORMATS` (``avqa``, ``iemocap``, ...)."""
     path: str
-    """What the format's importer reads (a file or a folder; see the registry's table)."""
+    """What the format's importer reads (a file or a folder; see audioreason.datasets.formats)."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ def _is_dataclass(node: ast.ClassDef) -> bool:
     for d in node.decorator_list:
         target = d.func if isinstance(d, ast.Call) else d
         if (isinstance(target, ast.Name) and target.id == "dataclass") or (
-                isinstance(target, ast.Attribute) and target.attr == "dataclass"):
+            isinstance(target, ast.Attribute) and target.attr == "dataclass"
+        ):
             return True
     return False
 
@@ -57,8 +58,11 @@ def test_every_field_has_a_docstring(path):
 
 
 def test_the_walk_sees_every_dataclass_of_the_package():
-    exported = {name: obj for name, obj in vars(config).items()
-                if inspect.isclass(obj) and dataclasses.is_dataclass(obj) and obj.__module__.startswith(config.__name__)}
+    exported = {
+        name: obj
+        for name, obj in vars(config).items()
+        if inspect.isclass(obj) and dataclasses.is_dataclass(obj) and obj.__module__.startswith(config.__name__)
+    }
     assert len(exported) > 40
     for name, cls in exported.items():
         assert name in FOUND, name
@@ -67,15 +71,17 @@ def test_the_walk_sees_every_dataclass_of_the_package():
 
 def test_a_field_without_a_docstring_is_found(tmp_path):
     source = tmp_path / "m.py"
-    source.write_text('from dataclasses import dataclass\n\n\n@dataclass(frozen=True)\nclass A:\n    """A."""\n\n'
-                      '    x: int\n    """Documented."""\n    y: int\n    z: int\n    """Documented."""\n')
+    source.write_text(
+        'from dataclasses import dataclass\n\n\n@dataclass(frozen=True)\nclass A:\n    """A."""\n\n'
+        '    x: int\n    """Documented."""\n    y: int\n    z: int\n    """Documented."""\n'
+    )
     assert documented_fields(source) == {"A": (["x", "y", "z"], ["y"], True)}
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
 def test_the_package_imports_nothing_else_of_audioreason(path):
     imported = set()
-    for node in ast.walk(ast.parse(path.read_text())):   # function-level imports included
+    for node in ast.walk(ast.parse(path.read_text())):  # function-level imports included
         if isinstance(node, ast.Import):
             imported |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):

@@ -32,16 +32,19 @@ def _registry(module: str, name: str):
     return tuple(getattr(importlib.import_module(module), name))
 
 
-@pytest.mark.parametrize("literal, module, name", [
-    (DatasetFormat, "audioreason.datasets.formats", "FORMATS"),
-    (TeacherBackend, "audioreason.teachers.backends", "BACKENDS"),
-    (Reward, "audioreason.training.rewards", "REWARDS"),
-    (Divergence, "audioreason.losses.divergences", "KINDS"),
-    (HiddenKd, "audioreason.losses.divergences", "HIDDEN_KINDS"),
-    (Concept, "audioreason.features.concept_tokens", "CONCEPTS"),
-    (ModelName, "audioreason.models.factory", "BUILDERS"),
-    (SseuRow, "audioreason.stages.sseu_bench", "ROWS"),
-])
+@pytest.mark.parametrize(
+    "literal, module, name",
+    [
+        (DatasetFormat, "audioreason.datasets.formats", "FORMATS"),
+        (TeacherBackend, "audioreason.teachers.backends", "BACKENDS"),
+        (Reward, "audioreason.training.rewards", "REWARDS"),
+        (Divergence, "audioreason.losses.divergences", "KINDS"),
+        (HiddenKd, "audioreason.losses.divergences", "HIDDEN_KINDS"),
+        (Concept, "audioreason.features.concept_tokens", "CONCEPTS"),
+        (ModelName, "audioreason.models.factory", "BUILDERS"),
+        (SseuRow, "audioreason.stages.sseu_bench", "ROWS"),
+    ],
+)
 def test_literal_names_equal_the_registry(literal, module, name):
     # Same names in the same order: error messages list the allowed names in the registry's order.
     assert typing.get_args(literal) == _registry(module, name), f"{module}.{name}"
@@ -75,7 +78,7 @@ def test_teacher_options_are_checked_by_the_teachers_package(tmp_path):
     from audioreason.teachers.backends import build_backend, check_teachers, load_teacher
 
     path = _params_with(tmp_path, _bad_option)
-    teachers = load_params(path, sections=["teachers"])["teachers"]    # the config does not know the backends
+    teachers = load_params(path, sections=["teachers"])["teachers"]  # the config does not know the backends
     message = "teachers.checker: options.error_rate: expected a number, got 'high'"
     with pytest.raises(ConfigError, match=message):
         check_teachers(teachers)
@@ -95,10 +98,13 @@ def test_validate_policy_is_checked_by_the_quality_package(tmp_path):
         Policy(cfg.policy)
 
 
-@pytest.mark.parametrize("change, message", [
-    (_bad_option, r": params.teachers.checker: options.error_rate: expected a number, got 'high'"),
-    (_bad_policy, r": params.validate: policy: unknown check 'audio.silence'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (_bad_option, r": params.teachers.checker: options.error_rate: expected a number, got 'high'"),
+        (_bad_policy, r": params.validate: policy: unknown check 'audio.silence'"),
+    ],
+)
 def test_audioreason_params_checks_the_whole_file_before_writing(tmp_path, change, message):
     from audioreason.deploy import write_params
 

@@ -58,10 +58,23 @@ def test_params_file_builds(name):
     assert p.grpo.recipes["p03"].rewards == ["omni_r1_accuracy"]
     assert p.grpo.recipes["p02"].rewards == ["sightsound_accuracy", "sightsound_format"]
     assert p.grpo.recipes["p02"].prompt == p.sft_cot.prompt
-    assert set(p.sft_cot.rows) == {"direct", "sft_gt_label", "sft_distilled_label", "sft_cot", "agfv_sft",
-                                   "tts_agfv_sft"}
-    assert set(p.grpo.rows) == {"grpo_distilled_label", "sightsound_r1", "base", "grpo_avqa", "grpo_avqa_gpt",
-                                "grpo_vggs_gpt", "grpo_avqa_text_only"}
+    assert set(p.sft_cot.rows) == {
+        "direct",
+        "sft_gt_label",
+        "sft_distilled_label",
+        "sft_cot",
+        "agfv_sft",
+        "tts_agfv_sft",
+    }
+    assert set(p.grpo.rows) == {
+        "grpo_distilled_label",
+        "sightsound_r1",
+        "base",
+        "grpo_avqa",
+        "grpo_avqa_gpt",
+        "grpo_vggs_gpt",
+        "grpo_avqa_text_only",
+    }
     assert p.grpo.rows["sightsound_r1"].init.endswith("sft_cot/tts_agfv_sft/model")
     assert not p.grpo.rows["grpo_avqa_text_only"].with_audio and not p.grpo.rows["base"].train
 
@@ -283,7 +296,9 @@ def test_paper04_sections_reject_bad_values():
     from audioreason.config import ConceptDatasetSpec, InterventionsConfig, build_section
 
     with pytest.raises(ConfigError, match=r"x\.grouped\[0\]: unknown name 'LOUDNESS' \(allowed: ENERGY, PITCH, "):
-        build_section(ConceptDatasetSpec, {**raw["concept_tokens"]["datasets"]["iemocap"], "grouped": ["LOUDNESS"]}, "x")
+        build_section(
+            ConceptDatasetSpec, {**raw["concept_tokens"]["datasets"]["iemocap"], "grouped": ["LOUDNESS"]}, "x"
+        )
     with pytest.raises(ConfigError, match="corrupt_p must hold"):
         build_section(InterventionsConfig, {**raw["interventions"], "corrupt_p": [0.0, 0.5]}, "interventions")
     with pytest.raises(ConfigError, match="intervention_dataset 'msp'"):
@@ -296,21 +311,27 @@ GREEDY = {"do_sample": False, "temperature": 1.0, "top_k": 50, "top_p": 1.0, "se
 PAPER01 = {"temperature": 0.6, "top_k": 5, "top_p": 0.5, "seed": 0}
 DECODING = {  # what each evaluation decodes with: the values its stage used when they were separate keys
     "params.yaml": {
-        "sft_cot.eval": dict(GREEDY, max_new_tokens=64), "grpo.eval": dict(GREEDY, max_new_tokens=64),
+        "sft_cot.eval": dict(GREEDY, max_new_tokens=64),
+        "grpo.eval": dict(GREEDY, max_new_tokens=64),
         "evaluate": dict(GREEDY, max_new_tokens=16),
         "distill.eval": dict(PAPER01, max_new_tokens=160, do_sample=False),
         "interventions": dict(GREEDY, max_new_tokens=8),
-        "sseu_bench.asr": dict(GREEDY, max_new_tokens=24), "sseu_bench.asc": dict(GREEDY, max_new_tokens=8),
-        "sseu_bench.at": dict(GREEDY, max_new_tokens=16), "sseu_bench.joint": dict(GREEDY, max_new_tokens=48),
+        "sseu_bench.asr": dict(GREEDY, max_new_tokens=24),
+        "sseu_bench.asc": dict(GREEDY, max_new_tokens=8),
+        "sseu_bench.at": dict(GREEDY, max_new_tokens=16),
+        "sseu_bench.joint": dict(GREEDY, max_new_tokens=48),
         "sseu_bench.joint_cot": dict(GREEDY, max_new_tokens=96),
     },
     "params.paper.yaml": {
-        "sft_cot.eval": dict(GREEDY, max_new_tokens=1024), "grpo.eval": dict(GREEDY, max_new_tokens=1024),
+        "sft_cot.eval": dict(GREEDY, max_new_tokens=1024),
+        "grpo.eval": dict(GREEDY, max_new_tokens=1024),
         "evaluate": dict(GREEDY, max_new_tokens=256),
         "distill.eval": dict(PAPER01, max_new_tokens=2048, do_sample=True),
         "interventions": dict(GREEDY, max_new_tokens=32),
-        "sseu_bench.asr": dict(GREEDY, max_new_tokens=128), "sseu_bench.asc": dict(GREEDY, max_new_tokens=32),
-        "sseu_bench.at": dict(GREEDY, max_new_tokens=64), "sseu_bench.joint": dict(GREEDY, max_new_tokens=256),
+        "sseu_bench.asr": dict(GREEDY, max_new_tokens=128),
+        "sseu_bench.asc": dict(GREEDY, max_new_tokens=32),
+        "sseu_bench.at": dict(GREEDY, max_new_tokens=64),
+        "sseu_bench.joint": dict(GREEDY, max_new_tokens=256),
         "sseu_bench.joint_cot": dict(GREEDY, max_new_tokens=1024),
     },
 }
@@ -326,21 +347,36 @@ def test_every_evaluation_decodes_with_one_generation_type(name):
     assert GenerationSettings is Generation
     p = load_params(REPO_ROOT / name)
     s = p.sseu_bench.generation
-    found = {"sft_cot.eval": p.sft_cot.eval.generation, "grpo.eval": p.grpo.eval.generation,
-             "evaluate": p.evaluate.generation, "distill.eval": p.distill.eval.generation,
-             "interventions": p.interventions.generation, "sseu_bench.asr": s.asr, "sseu_bench.asc": s.asc,
-             "sseu_bench.at": s.at, "sseu_bench.joint": s.joint, "sseu_bench.joint_cot": s.joint_cot}
+    found = {
+        "sft_cot.eval": p.sft_cot.eval.generation,
+        "grpo.eval": p.grpo.eval.generation,
+        "evaluate": p.evaluate.generation,
+        "distill.eval": p.distill.eval.generation,
+        "interventions": p.interventions.generation,
+        "sseu_bench.asr": s.asr,
+        "sseu_bench.asc": s.asc,
+        "sseu_bench.at": s.at,
+        "sseu_bench.joint": s.joint,
+        "sseu_bench.joint_cot": s.joint_cot,
+    }
     assert all(type(g) is Generation for g in found.values())
     assert {k: dataclasses.asdict(g) for k, g in found.items()} == DECODING[name]
     # Greedy decoding hands generate() the length alone, as the fixed greedy settings did.
-    assert p.interventions.generation.generate_kwargs() == {"max_new_tokens": DECODING[name]["interventions"]["max_new_tokens"],
-                                                            "do_sample": False}
+    assert p.interventions.generation.generate_kwargs() == {
+        "max_new_tokens": DECODING[name]["interventions"]["max_new_tokens"],
+        "do_sample": False,
+    }
     assert p.interventions.seed == p.sseu_bench.seed == 0  # the bootstrap's and the tiny CLAP's seeds stay
 
 
 def test_generation_kwargs_carry_the_sampling_settings_only_when_sampling():
     sampled = Generation(max_new_tokens=32, do_sample=True, temperature=0.6, top_k=5, top_p=0.5, seed=0)
-    assert sampled.generate_kwargs() == {"max_new_tokens": 32, "do_sample": True, "temperature": 0.6, "top_k": 5,
-                                         "top_p": 0.5}
+    assert sampled.generate_kwargs() == {
+        "max_new_tokens": 32,
+        "do_sample": True,
+        "temperature": 0.6,
+        "top_k": 5,
+        "top_p": 0.5,
+    }
     with pytest.raises(ConfigError, match="max_new_tokens must be positive"):
         Generation(max_new_tokens=0, do_sample=False, temperature=1.0, top_k=50, top_p=1.0, seed=0)

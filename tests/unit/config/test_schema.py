@@ -10,7 +10,15 @@ from typing import Literal
 import pytest
 import yaml
 
-from audioreason.config import ConfigError, ModelsConfig, ValidateConfig, WorldConfig, build_section, flatten, load_params
+from audioreason.config import (
+    ConfigError,
+    ModelsConfig,
+    ValidateConfig,
+    WorldConfig,
+    build_section,
+    flatten,
+    load_params,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -219,33 +227,50 @@ def test_literal_field_accepts_its_names():
     assert (got.kind, got.kinds, got.maybe) == ("beta", ["alpha", "beta"], None)
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"kind": "gamma", "kinds": [], "maybe": None}, "s.kind: unknown kind 'gamma' (allowed: alpha, beta)"),
-    ({"kind": "alpha", "kinds": ["alpha", "Beta"], "maybe": None}, "s.kinds[1]: unknown name 'Beta' (allowed: alpha, beta)"),
-    ({"kind": "alpha", "kinds": [], "maybe": "gamma"}, "s.maybe: unknown maybe 'gamma' (allowed: alpha, beta)"),
-    ({"kind": 1, "kinds": [], "maybe": None}, "s.kind: unknown kind 1 (allowed: alpha, beta)"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"kind": "gamma", "kinds": [], "maybe": None}, "s.kind: unknown kind 'gamma' (allowed: alpha, beta)"),
+        (
+            {"kind": "alpha", "kinds": ["alpha", "Beta"], "maybe": None},
+            "s.kinds[1]: unknown name 'Beta' (allowed: alpha, beta)",
+        ),
+        ({"kind": "alpha", "kinds": [], "maybe": "gamma"}, "s.maybe: unknown maybe 'gamma' (allowed: alpha, beta)"),
+        ({"kind": 1, "kinds": [], "maybe": None}, "s.kind: unknown kind 1 (allowed: alpha, beta)"),
+    ],
+)
 def test_literal_field_rejects_other_values_naming_key_value_and_names(data, message):
     with pytest.raises(ConfigError) as excinfo:
         build_section(_Named, data, "s")
     assert str(excinfo.value) == message
 
 
-@pytest.mark.parametrize("section, path, value, message", [
-    ("teachers", ["textualizer", "backend"], "gemini",
-     "teachers.textualizer.backend: unknown backend 'gemini' (allowed: vllm, transformers, openai, oracle)"),
-    ("grpo", ["recipes", "p02", "rewards"], ["sightsound_accuracy", "accuracy"],
-     "grpo.recipes.p02.rewards[1]: unknown name 'accuracy' (allowed: omni_r1_accuracy, "),
-    ("distill", ["divergence"], "kl", "distill.divergence: unknown divergence 'kl' (allowed: forward_kl, "),
-    ("distill", ["hidden_kd"], "l2", "distill.hidden_kd: unknown hidden_kd 'l2' (allowed: softmax, mse, cosine)"),
-    ("distill", ["rows", "skip_kd", "layers"], "some", "distill.rows.skip_kd.layers: unknown layers 'some'"),
-    ("ingest", ["on_error"], "skip", "ingest.on_error: unknown on_error 'skip' (allowed: raise, quarantine)"),
-    ("tracking", ["scale"], "huge", "tracking.scale: unknown scale 'huge' (allowed: tiny, paper)"),
-    ("sft_cot", ["rows", "direct", "data"], "labels", "sft_cot.rows.direct.data: unknown data 'labels'"),
-    ("sseu_bench", ["rows"], ["joint", "cot"], "sseu_bench.rows[1]: unknown name 'cot'"),
-    ("ser_finetune", ["prompt_variants"], ["shuffle"], "ser_finetune.prompt_variants[0]: unknown name 'shuffle'"),
-    ("sseu_bench", ["embedding", "backend"], "bert", "sseu_bench.embedding.backend: unknown backend 'bert'"),
-])
+@pytest.mark.parametrize(
+    "section, path, value, message",
+    [
+        (
+            "teachers",
+            ["textualizer", "backend"],
+            "gemini",
+            "teachers.textualizer.backend: unknown backend 'gemini' (allowed: vllm, transformers, openai, oracle)",
+        ),
+        (
+            "grpo",
+            ["recipes", "p02", "rewards"],
+            ["sightsound_accuracy", "accuracy"],
+            "grpo.recipes.p02.rewards[1]: unknown name 'accuracy' (allowed: omni_r1_accuracy, ",
+        ),
+        ("distill", ["divergence"], "kl", "distill.divergence: unknown divergence 'kl' (allowed: forward_kl, "),
+        ("distill", ["hidden_kd"], "l2", "distill.hidden_kd: unknown hidden_kd 'l2' (allowed: softmax, mse, cosine)"),
+        ("distill", ["rows", "skip_kd", "layers"], "some", "distill.rows.skip_kd.layers: unknown layers 'some'"),
+        ("ingest", ["on_error"], "skip", "ingest.on_error: unknown on_error 'skip' (allowed: raise, quarantine)"),
+        ("tracking", ["scale"], "huge", "tracking.scale: unknown scale 'huge' (allowed: tiny, paper)"),
+        ("sft_cot", ["rows", "direct", "data"], "labels", "sft_cot.rows.direct.data: unknown data 'labels'"),
+        ("sseu_bench", ["rows"], ["joint", "cot"], "sseu_bench.rows[1]: unknown name 'cot'"),
+        ("ser_finetune", ["prompt_variants"], ["shuffle"], "ser_finetune.prompt_variants[0]: unknown name 'shuffle'"),
+        ("sseu_bench", ["embedding", "backend"], "bert", "sseu_bench.embedding.backend: unknown backend 'bert'"),
+    ],
+)
 def test_params_names_are_checked_when_loaded(tmp_path, section, path, value, message):
     raw = _raw()
     node = raw[section]
@@ -253,4 +278,4 @@ def test_params_names_are_checked_when_loaded(tmp_path, section, path, value, me
         node = node[key]
     node[path[-1]] = value
     assert message in _error(tmp_path, raw, sections=[section])
-    assert message in _error(tmp_path, raw)       # the whole file: the same error, under params.<section>
+    assert message in _error(tmp_path, raw)  # the whole file: the same error, under params.<section>

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from audioreason.datasets.audiosetcaps import parse_caption_id, read, read_captions
-from audioreason.datasets.records import Caption, RecordError
 from audioreason.datasets.formats import read_dataset
+from audioreason.datasets.records import Caption, RecordError
 
 # Captions with commas, doubled quotes and a newline inside quotes; a VGGSound ytid with '_' and '-'.
 CSV = (
@@ -52,15 +52,18 @@ def test_vggsound_id_split_on_last_underscore_and_audioset_shape_first():
     assert parse_caption_id("Yabcdefghij_000010") == ("vggsound", "Yabcdefghij_000010", "Yabcdefghij")
 
 
-@pytest.mark.parametrize("row, problem", [
-    ("-HG3Omg_89c_000031,", "empty caption"),
-    ('-HG3Omg_89c_000031,"   "', "empty caption"),
-    ("-HG3Omg_89c_30,A dog.", "is neither a VGGSound clip"),
-    ("Yshort,A dog.", "is neither a VGGSound clip"),
-    ("abc def_000030,A dog.", "is neither a VGGSound clip"),
-    ("-HG3Omg_89c_000030,Another caption.", "duplicate id (first at"),
-    ("-HG3Omg_89c_000031,A dog.,extra", "expected 2 columns"),
-])
+@pytest.mark.parametrize(
+    "row, problem",
+    [
+        ("-HG3Omg_89c_000031,", "empty caption"),
+        ('-HG3Omg_89c_000031,"   "', "empty caption"),
+        ("-HG3Omg_89c_30,A dog.", "is neither a VGGSound clip"),
+        ("Yshort,A dog.", "is neither a VGGSound clip"),
+        ("abc def_000030,A dog.", "is neither a VGGSound clip"),
+        ("-HG3Omg_89c_000030,Another caption.", "duplicate id (first at"),
+        ("-HG3Omg_89c_000031,A dog.,extra", "expected 2 columns"),
+    ],
+)
 def test_bad_row_names_file_and_line(caps: Path, row: str, problem: str):
     caps.write_text(CSV + row + "\n")
     with pytest.raises(RecordError) as e:

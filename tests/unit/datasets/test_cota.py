@@ -14,10 +14,15 @@ import soundfile as sf
 
 from audioreason.datasets import cota
 from audioreason.datasets.cota import (
-    SYSTEM_PROMPT, load_cota_audio, parse_assistant_turn, parse_user_turn, read, trace_mismatch,
+    SYSTEM_PROMPT,
+    load_cota_audio,
+    parse_assistant_turn,
+    parse_user_turn,
+    read,
+    trace_mismatch,
 )
-from audioreason.datasets.records import CotaRecord, RecordError
 from audioreason.datasets.formats import read_dataset
+from audioreason.datasets.records import CotaRecord, RecordError
 
 SR = 16000
 
@@ -33,11 +38,18 @@ def _audio_bytes(fmt: str = "WAV", freq: float = 440.0) -> bytes:
     return buf.getvalue()
 
 
-def _assistant(summary="The sound is (b) Cat meowing.", response="A cat meows. The answer is B.", *,
-               lower=False, caption="A cat meows twice.") -> str:
-    text = (f"<THINK>\n<PLANNING>Listen for the animal.</PLANNING>\n<CAPTION>{caption}</CAPTION>\n"
-            f"<REASONING>Meowing comes from a cat.</REASONING>\n<SUMMARY>{summary}</SUMMARY>\n</THINK>\n"
-            f"<RESPONSE>{response}</RESPONSE>")
+def _assistant(
+    summary="The sound is (b) Cat meowing.",
+    response="A cat meows. The answer is B.",
+    *,
+    lower=False,
+    caption="A cat meows twice.",
+) -> str:
+    text = (
+        f"<THINK>\n<PLANNING>Listen for the animal.</PLANNING>\n<CAPTION>{caption}</CAPTION>\n"
+        f"<REASONING>Meowing comes from a cat.</REASONING>\n<SUMMARY>{summary}</SUMMARY>\n</THINK>\n"
+        f"<RESPONSE>{response}</RESPONSE>"
+    )
     if lower:
         for tag in ("THINK", "PLANNING", "CAPTION", "REASONING", "SUMMARY", "RESPONSE"):
             text = text.replace(f"<{tag}>", f"<{tag.lower()}>").replace(f"</{tag}>", f"</{tag.lower()}>")
@@ -48,8 +60,12 @@ USER = "<audio>\nWhich animal makes the sound? (a) Dog barking (b) Cat meowing (
 
 
 def _row(user=USER, assistant=None, audio=None, **extra) -> dict:
-    return {"audio": {"bytes": _audio_bytes(), "path": "x.wav"} if audio is None else audio,
-            "user": user, "assistant": _assistant() if assistant is None else assistant, **extra}
+    return {
+        "audio": {"bytes": _audio_bytes(), "path": "x.wav"} if audio is None else audio,
+        "user": user,
+        "assistant": _assistant() if assistant is None else assistant,
+        **extra,
+    }
 
 
 def _write(path: Path, rows: list[dict], *, array_form=False, row_group_size=None) -> Path:
@@ -74,7 +90,8 @@ def test_system_prompt_is_exact():
     assert SYSTEM_PROMPT == (
         "You are an audio deep-thinking model. Upon receiving a question, please respond in two parts: <THINK> and "
         "<RESPONSE>. The <THINK> section should be further divided into four parts: <PLANNING>, <CAPTION>, "
-        "<REASONING>, and <SUMMARY>.")
+        "<REASONING>, and <SUMMARY>."
+    )
 
 
 def test_parse_user_turn_upper_case_and_eight_options():
@@ -93,22 +110,36 @@ def test_parse_user_turn_errors():
 
 def test_parse_assistant_turn_both_cases_give_the_same_fields():
     upper, lower = parse_assistant_turn(_assistant()), parse_assistant_turn(_assistant(lower=True))
-    assert upper == lower == {
-        "planning": "Listen for the animal.", "caption": "A cat meows twice.",
-        "reasoning": "Meowing comes from a cat.", "summary": "The sound is (b) Cat meowing.",
-        "response": "A cat meows. The answer is B.", "answer_letter": "B",
-    }
+    assert (
+        upper
+        == lower
+        == {
+            "planning": "Listen for the animal.",
+            "caption": "A cat meows twice.",
+            "reasoning": "Meowing comes from a cat.",
+            "summary": "The sound is (b) Cat meowing.",
+            "response": "A cat meows. The answer is B.",
+            "answer_letter": "B",
+        }
+    )
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    (_assistant().replace("<REASONING>Meowing comes from a cat.</REASONING>\n", ""), "missing <REASONING>"),
-    (_assistant().replace("<RESPONSE>A cat meows. The answer is B.</RESPONSE>", ""), "missing <RESPONSE>"),
-    (_assistant(caption=" "), "empty <CAPTION>"),
-    (_assistant() + "<RESPONSE>again</RESPONSE>", "2 <RESPONSE> blocks"),
-    (_assistant().replace("<PLANNING>Listen for the animal.</PLANNING>\n", "").replace(
-        "</SUMMARY>", "</SUMMARY><PLANNING>late</PLANNING>"), "not in the order"),
-    ("Sure! " + _assistant(), "text outside"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (_assistant().replace("<REASONING>Meowing comes from a cat.</REASONING>\n", ""), "missing <REASONING>"),
+        (_assistant().replace("<RESPONSE>A cat meows. The answer is B.</RESPONSE>", ""), "missing <RESPONSE>"),
+        (_assistant(caption=" "), "empty <CAPTION>"),
+        (_assistant() + "<RESPONSE>again</RESPONSE>", "2 <RESPONSE> blocks"),
+        (
+            _assistant()
+            .replace("<PLANNING>Listen for the animal.</PLANNING>\n", "")
+            .replace("</SUMMARY>", "</SUMMARY><PLANNING>late</PLANNING>"),
+            "not in the order",
+        ),
+        ("Sure! " + _assistant(), "text outside"),
+    ],
+)
 def test_parse_assistant_turn_defects(text, message):
     with pytest.raises(ValueError, match=message):
         parse_assistant_turn(text)
@@ -121,20 +152,32 @@ def test_trace_mismatch_ignores_letter_only_mentions():
 
 
 def test_reads_bytes_form_with_mixed_tag_case(tmp_path):
-    f = _write(tmp_path / "train-00000.parquet", [
-        _row(),
-        _row(assistant=_assistant(lower=True), audio={"bytes": _audio_bytes("FLAC", 660.0), "path": "y.flac"}),
-    ])
+    f = _write(
+        tmp_path / "train-00000.parquet",
+        [
+            _row(),
+            _row(assistant=_assistant(lower=True), audio={"bytes": _audio_bytes("FLAC", 660.0), "path": "y.flac"}),
+        ],
+    )
     res = read(f)
     assert res.format == "cota" and res.quarantined == [] and res.filtered == {}
     assert [r.id for r in res.records] == ["train-00000-0", "train-00000-1"]
     r = res.records[0]
     assert r == CotaRecord(
-        id="train-00000-0", dataset="cota", split="train", audio=f"{f.resolve()}#0",
-        question="Which animal makes the sound?", choices=("Dog barking", "Cat meowing", "Bird singing"),
-        answer="Cat meowing", answer_letter="B", planning="Listen for the animal.", caption="A cat meows twice.",
-        reasoning="Meowing comes from a cat.", summary="The sound is (b) Cat meowing.",
-        response="A cat meows. The answer is B.", source=f"{f}#0",
+        id="train-00000-0",
+        dataset="cota",
+        split="train",
+        audio=f"{f.resolve()}#0",
+        question="Which animal makes the sound?",
+        choices=("Dog barking", "Cat meowing", "Bird singing"),
+        answer="Cat meowing",
+        answer_letter="B",
+        planning="Listen for the animal.",
+        caption="A cat meows twice.",
+        reasoning="Meowing comes from a cat.",
+        summary="The sound is (b) Cat meowing.",
+        response="A cat meows. The answer is B.",
+        source=f"{f}#0",
     )
     assert res.records[1].summary == r.summary and res.records[1].answer_letter == "B"
     samples, sr = load_cota_audio(res.records[1])
@@ -145,9 +188,12 @@ def test_reads_bytes_form_with_mixed_tag_case(tmp_path):
 def test_reads_array_form_with_id_column_and_open_question(tmp_path):
     rows = [
         _row(audio={"array": _tone(330.0).tolist(), "sampling_rate": SR}, id="cota-17"),
-        _row(user="<audio>Describe what you hear.", id="cota-18",
-             audio={"array": _tone(550.0).tolist(), "sampling_rate": SR},
-             assistant=_assistant(summary="A cat meows twice.", response="A cat meows twice in a quiet room.")),
+        _row(
+            user="<audio>Describe what you hear.",
+            id="cota-18",
+            audio={"array": _tone(550.0).tolist(), "sampling_rate": SR},
+            assistant=_assistant(summary="A cat meows twice.", response="A cat meows twice in a quiet room."),
+        ),
         _row(audio={"array": _tone(770.0).tolist(), "sampling_rate": SR}, id="cota-19"),
     ]
     f = _write(tmp_path / "export.parquet", rows, array_form=True, row_group_size=2)
@@ -177,28 +223,41 @@ def test_empty_folder(tmp_path):
 
 
 MC_DEFECTS = {
-    "missing stage": (_row(assistant=_assistant().replace("<CAPTION>A cat meows twice.</CAPTION>\n", "")),
-                      "missing <CAPTION>"),
+    "missing stage": (
+        _row(assistant=_assistant().replace("<CAPTION>A cat meows twice.</CAPTION>\n", "")),
+        "missing <CAPTION>",
+    ),
     "missing response": (_row(assistant=_assistant().split("<RESPONSE>")[0]), "missing <RESPONSE>"),
     "no final answer": (_row(assistant=_assistant(response="A cat meows.")), "no 'The answer is X.'"),
-    "letter not an option": (_row(assistant=_assistant(summary="A cat.", response="The answer is E.")),
-                             "answer letter E is not an option letter"),
+    "letter not an option": (
+        _row(assistant=_assistant(summary="A cat.", response="The answer is E.")),
+        "answer letter E is not an option letter",
+    ),
     "summary from another question": (
         _row(assistant=_assistant(summary="The instrument is (b) Electric guitar.")),
-        "mismatch: SUMMARY names \\(B\\) 'electric guitar' but option B of this question is 'Cat meowing'"),
+        "mismatch: SUMMARY names \\(B\\) 'electric guitar' but option B of this question is 'Cat meowing'",
+    ),
     "response from another question": (
         _row(assistant=_assistant(response="It is (c) Violin. The answer is C.", summary="A bird, so C.")),
-        "mismatch: RESPONSE names \\(C\\) 'violin"),
+        "mismatch: RESPONSE names \\(C\\) 'violin",
+    ),
     "summary names a letter beyond the options": (
         _row(assistant=_assistant(summary="Clearly (d) Thunder.", response="The answer is B.")),
-        "names \\(D\\) 'thunder' but this question has options A-C"),
-    "final letter contradicts summary": (_row(assistant=_assistant(response="A bird. The answer is C.")),
-                                         "final letter C contradicts the option\\(s\\) B named in the SUMMARY"),
-    "open question with a letter": (_row(user="<audio>Describe the sound.", assistant=_assistant(summary="A cat.")),
-                                    "answer letter B is not an option letter \\(the question has no inline options\\)"),
+        "names \\(D\\) 'thunder' but this question has options A-C",
+    ),
+    "final letter contradicts summary": (
+        _row(assistant=_assistant(response="A bird. The answer is C.")),
+        "final letter C contradicts the option\\(s\\) B named in the SUMMARY",
+    ),
+    "open question with a letter": (
+        _row(user="<audio>Describe the sound.", assistant=_assistant(summary="A cat.")),
+        "answer letter B is not an option letter \\(the question has no inline options\\)",
+    ),
     "no audio token": (_row(user=USER.replace("<audio>\n", "")), "does not start with <audio>"),
-    "undecodable audio bytes": (_row(audio={"bytes": b"RIFF\x00\x00garbage", "path": "bad.wav"}),
-                                "undecodable audio bytes"),
+    "undecodable audio bytes": (
+        _row(audio={"bytes": b"RIFF\x00\x00garbage", "path": "bad.wav"}),
+        "undecodable audio bytes",
+    ),
     "null audio": (_row(audio={"bytes": None, "path": "elsewhere.wav"}), "neither bytes nor a sample array"),
 }
 

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 
 from audioreason.datasets.desed import DESED_CLASSES, audio_folder, parse_strong_row, parse_weak_row, read, tsv_kind
-from audioreason.datasets.records import RecordError, SoundEvent
 from audioreason.datasets.formats import read_dataset
+from audioreason.datasets.records import RecordError, SoundEvent
 
 STRONG = "filename\tonset\toffset\tevent_label\n"
 WEAK = "filename\tevent_labels\n"
@@ -38,22 +38,34 @@ def _clips(root: Path, folder: str, *names: str) -> None:
 def desed(tmp_path: Path) -> Path:
     root = tmp_path / "dataset"
     # Rows of clip 0.wav are not contiguous and not in onset order; 2.wav is an "empty" soundscape.
-    _tsv(root, "train/synthetic21_train/soundscapes.tsv", STRONG
-         + "0.wav\t5.0\t7.5\tSpeech\n"
-         + "1.wav\t0.0\t10.0\tFrying\n"
-         + "0.wav\t0.25\t1.0\tDog\n"
-         + "2.wav\t\t\t\n"
-         + "0.wav\t3.0\t4.0\tSpeech\n")
+    _tsv(
+        root,
+        "train/synthetic21_train/soundscapes.tsv",
+        STRONG
+        + "0.wav\t5.0\t7.5\tSpeech\n"
+        + "1.wav\t0.0\t10.0\tFrying\n"
+        + "0.wav\t0.25\t1.0\tDog\n"
+        + "2.wav\t\t\t\n"
+        + "0.wav\t3.0\t4.0\tSpeech\n",
+    )
     _clips(root, "train/synthetic21_train/soundscapes", "0.wav", "1.wav", "2.wav")
-    _tsv(root, "train/weak.tsv", WEAK
-         + "Y07fghylishw_20.000_30.000.wav\tDog,Cat,Dog\n"
-         + "Y-BJNMHMZDcU_50.000_60.000.wav\tElectric_shaver_toothbrush\n")
+    _tsv(
+        root,
+        "train/weak.tsv",
+        WEAK
+        + "Y07fghylishw_20.000_30.000.wav\tDog,Cat,Dog\n"
+        + "Y-BJNMHMZDcU_50.000_60.000.wav\tElectric_shaver_toothbrush\n",
+    )
     _clips(root, "train/weak", "Y07fghylishw_20.000_30.000.wav", "Y-BJNMHMZDcU_50.000_60.000.wav")
     # The DCASE baseline keeps only the resampled copy of the validation audio.
-    _tsv(root, "validation/validation.tsv", STRONG
-         + "Y00pbt6aJV8Y_350.000_360.000.wav\t0.0\t9.99\tRunning_water\n"
-         + "Y00pbt6aJV8Y_350.000_360.000.wav\t1.5\t2.0\tDishes\n"
-         + "Y01pbt6aJV8Y_0.000_10.000.wav\tnan\tnan\tnan\n")
+    _tsv(
+        root,
+        "validation/validation.tsv",
+        STRONG
+        + "Y00pbt6aJV8Y_350.000_360.000.wav\t0.0\t9.99\tRunning_water\n"
+        + "Y00pbt6aJV8Y_350.000_360.000.wav\t1.5\t2.0\tDishes\n"
+        + "Y01pbt6aJV8Y_0.000_10.000.wav\tnan\tnan\tnan\n",
+    )
     _clips(root, "validation/validation_16k", "Y00pbt6aJV8Y_350.000_360.000.wav", "Y01pbt6aJV8Y_0.000_10.000.wav")
     return root
 
@@ -62,9 +74,13 @@ def test_reads_strong_and_weak_tsvs_in_sorted_order(desed: Path):
     res = read(desed)
     assert res.format == "desed" and res.quarantined == [] and res.filtered == {}
     assert [(r.id, r.split, r.strong) for r in res.records] == [
-        ("0", "train", True), ("1", "train", True), ("2", "train", True),
-        ("Y07fghylishw_20.000_30.000", "train", False), ("Y-BJNMHMZDcU_50.000_60.000", "train", False),
-        ("Y00pbt6aJV8Y_350.000_360.000", "validation", True), ("Y01pbt6aJV8Y_0.000_10.000", "validation", True),
+        ("0", "train", True),
+        ("1", "train", True),
+        ("2", "train", True),
+        ("Y07fghylishw_20.000_30.000", "train", False),
+        ("Y-BJNMHMZDcU_50.000_60.000", "train", False),
+        ("Y00pbt6aJV8Y_350.000_360.000", "validation", True),
+        ("Y01pbt6aJV8Y_0.000_10.000", "validation", True),
     ]
     assert {r.dataset for r in res.records} == {"desed"} and {r.scene for r in res.records} == {"home"}
 
@@ -115,16 +131,19 @@ def test_same_synthetic_name_in_two_tsvs_is_not_a_duplicate(desed: Path):
     ]
 
 
-@pytest.mark.parametrize("row, problem", [
-    ("3.wav\t0.0\t1.0\tBaby_cry", "unknown event label 'Baby_cry'"),
-    ("3.wav\t2.0\t2.0\tDog", "onset 2.0 is not before offset 2.0"),
-    ("3.wav\t3.0\t1.0\tDog", "onset 3.0 is not before offset 1.0"),
-    ("3.wav\t-0.5\t1.0\tDog", "negative onset -0.5"),
-    ("3.wav\tzero\t1.0\tDog", "onset 'zero' is not a number"),
-    ("3.wav\t0.0\tinf\tDog", "offset 'inf' is not a finite number"),
-    ("3.wav\t0.0\t1.0", "expected 4 tab-separated fields, got 3"),
-    ("3.wav\t0.0\t\tDog", "partly empty row"),
-])
+@pytest.mark.parametrize(
+    "row, problem",
+    [
+        ("3.wav\t0.0\t1.0\tBaby_cry", "unknown event label 'Baby_cry'"),
+        ("3.wav\t2.0\t2.0\tDog", "onset 2.0 is not before offset 2.0"),
+        ("3.wav\t3.0\t1.0\tDog", "onset 3.0 is not before offset 1.0"),
+        ("3.wav\t-0.5\t1.0\tDog", "negative onset -0.5"),
+        ("3.wav\tzero\t1.0\tDog", "onset 'zero' is not a number"),
+        ("3.wav\t0.0\tinf\tDog", "offset 'inf' is not a finite number"),
+        ("3.wav\t0.0\t1.0", "expected 4 tab-separated fields, got 3"),
+        ("3.wav\t0.0\t\tDog", "partly empty row"),
+    ],
+)
 def test_bad_strong_row_names_file_and_line(desed: Path, row: str, problem: str):
     tsv = _tsv(desed, "eval/public.tsv", STRONG + "4.wav\t0.0\t1.0\tCat\n" + row + "\n")
     _clips(desed, "eval/public", "3.wav", "4.wav")
@@ -164,7 +183,9 @@ def test_weak_unknown_label_and_duplicate_filename(desed: Path):
     assert [r.id for r in res.records if r.extra["tsv"] == "train/weak.tsv"] == ["c"]
 
 
-@pytest.mark.parametrize("header, reason", [("filename\n", "unlabelled clip list"), ("filename\tduration\n", "clip durations")])
+@pytest.mark.parametrize(
+    "header, reason", [("filename\n", "unlabelled clip list"), ("filename\tduration\n", "clip durations")]
+)
 def test_label_free_tsvs_of_the_release_are_counted_not_errors(desed: Path, header: str, reason: str):
     _tsv(desed, "train/unlabel_in_domain.tsv", header + "x.wav\n")
     res = read(desed)
@@ -208,7 +229,10 @@ def test_missing_metadata_folder(tmp_path: Path):
 def test_row_parsers_and_header_kind():
     assert tsv_kind(STRONG) == "strong" and tsv_kind(WEAK) == "weak" and tsv_kind("filename\tlabel") is None
     assert parse_strong_row(["a.wav", "NaN", "", "nan"]) == ("a.wav", None)
-    assert parse_weak_row(["a.wav", "Vacuum_cleaner,Alarm_bell_ringing"]) == ("a.wav", ("Alarm_bell_ringing", "Vacuum_cleaner"))
+    assert parse_weak_row(["a.wav", "Vacuum_cleaner,Alarm_bell_ringing"]) == (
+        "a.wav",
+        ("Alarm_bell_ringing", "Vacuum_cleaner"),
+    )
     assert len(DESED_CLASSES) == 10 and "Electric_shaver_toothbrush" in DESED_CLASSES
 
 

@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 
 from audioreason.datasets.fau_aibo import LABELS_FILE, parse_chunk_id, parse_label_line, read
-from audioreason.datasets.records import RecordError, Utterance
 from audioreason.datasets.formats import read_dataset
+from audioreason.datasets.records import RecordError, Utterance
 
 # Whitespace varies on purpose: the file is whitespace separated, not single-space.
 LABEL_LINES = [

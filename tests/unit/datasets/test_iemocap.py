@@ -9,34 +9,50 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from audioreason.datasets.formats import read_dataset
 from audioreason.datasets.iemocap import map_label, parse_summary_line, read, speaker_gender
 from audioreason.datasets.records import RecordError, Utterance
-from audioreason.datasets.formats import read_dataset
 
 HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
 # (session, dialog, [(start, end, utterance id, code, vad)])
 DIALOGS = [
-    (1, "Ses01F_impro01", [
-        (6.2901, 8.2357, "Ses01F_impro01_F000", "neu", (2.5, 2.5, 2.5)),
-        (10.0, 11.5, "Ses01F_impro01_M012", "exc", (3.5, 4.0, 3.0)),
-        (12.0, 13.25, "Ses01F_impro01_F001", "fru", (2.0, 3.5, 3.5)),
-        (14.0, 15.0, "Ses01F_impro01_M000", "ang", (1.5, 4.5, 4.0)),
-    ]),
-    (1, "Ses01M_impro05a", [
-        (1.0, 2.0, "Ses01M_impro05a_F000", "sad", (1.5, 1.5, 2.0)),
-        (3.0, 4.0, "Ses01M_impro05a_M001", "xxx", (2.5, 3.0, 3.0)),
-        (5.0, 6.0, "Ses01M_impro05a_M002", "hap", (4.0, 3.5, 3.0)),
-    ]),
-    (5, "Ses05M_script01_1b", [
-        (0.5, 2.75, "Ses05M_script01_1b_F003", "neu", (3.0, 2.0, 2.5)),
-        (3.0, 5.0, "Ses05M_script01_1b_M010", "exc", (4.5, 4.0, 3.5)),
-        (6.0, 7.0, "Ses05M_script01_1b_F004", "sur", (3.0, 4.0, 2.0)),
-    ]),
+    (
+        1,
+        "Ses01F_impro01",
+        [
+            (6.2901, 8.2357, "Ses01F_impro01_F000", "neu", (2.5, 2.5, 2.5)),
+            (10.0, 11.5, "Ses01F_impro01_M012", "exc", (3.5, 4.0, 3.0)),
+            (12.0, 13.25, "Ses01F_impro01_F001", "fru", (2.0, 3.5, 3.5)),
+            (14.0, 15.0, "Ses01F_impro01_M000", "ang", (1.5, 4.5, 4.0)),
+        ],
+    ),
+    (
+        1,
+        "Ses01M_impro05a",
+        [
+            (1.0, 2.0, "Ses01M_impro05a_F000", "sad", (1.5, 1.5, 2.0)),
+            (3.0, 4.0, "Ses01M_impro05a_M001", "xxx", (2.5, 3.0, 3.0)),
+            (5.0, 6.0, "Ses01M_impro05a_M002", "hap", (4.0, 3.5, 3.0)),
+        ],
+    ),
+    (
+        5,
+        "Ses05M_script01_1b",
+        [
+            (0.5, 2.75, "Ses05M_script01_1b_F003", "neu", (3.0, 2.0, 2.5)),
+            (3.0, 5.0, "Ses05M_script01_1b_M010", "exc", (4.5, 4.0, 3.5)),
+            (6.0, 7.0, "Ses05M_script01_1b_F004", "sur", (3.0, 4.0, 2.0)),
+        ],
+    ),
 ]
 KEPT = [
-    "Ses01F_impro01_F000", "Ses01F_impro01_M012", "Ses01F_impro01_M000",
-    "Ses01M_impro05a_F000", "Ses01M_impro05a_M002",
-    "Ses05M_script01_1b_F003", "Ses05M_script01_1b_M010",
+    "Ses01F_impro01_F000",
+    "Ses01F_impro01_M012",
+    "Ses01F_impro01_M000",
+    "Ses01M_impro05a_F000",
+    "Ses01M_impro05a_M002",
+    "Ses05M_script01_1b_F003",
+    "Ses05M_script01_1b_M010",
 ]
 
 
@@ -78,7 +94,8 @@ def iemocap_root(tmp_path: Path) -> Path:
     # AppleDouble companion: binary resource fork, not text.
     (emo_dir / "._Ses01F_impro01.txt").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
     (root / "Session5" / "sentences" / "wav" / "Ses05M_script01_1b" / "._Ses05M_script01_1b_F003.wav").write_bytes(
-        b"\x00\x05\x16\x07")
+        b"\x00\x05\x16\x07"
+    )
     # Per-annotator sheets in subfolders: if they were read as dialogs, the summary-like
     # line below would be an utterance with no wav (a RecordError).
     for sub in ("Categorical", "Attribute", "Self-evaluation"):
@@ -132,7 +149,9 @@ def test_gender_comes_from_the_last_segment_not_the_mocap_wearer(iemocap_root: P
 def test_suffixed_dialogs_session_split_audio_and_extra(iemocap_root: Path):
     recs = _by_id(read(iemocap_root).records)
     r = recs["Ses05M_script01_1b_F003"]
-    expected_wav = iemocap_root / "Session5" / "sentences" / "wav" / "Ses05M_script01_1b" / "Ses05M_script01_1b_F003.wav"
+    expected_wav = (
+        iemocap_root / "Session5" / "sentences" / "wav" / "Ses05M_script01_1b" / "Ses05M_script01_1b_F003.wav"
+    )
     assert r.audio == str(expected_wav.resolve())
     assert Path(r.audio).is_absolute()
     assert (r.dataset, r.split, r.session, r.text) == ("iemocap", "test", "Session5", None)
@@ -159,9 +178,11 @@ def test_appledouble_files_are_skipped_and_counted(iemocap_root: Path):
 def test_parse_summary_line():
     p = parse_summary_line("[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]")
     assert p == (6.2901, 8.2357, "Ses01F_impro01_F000", "neu", (2.5, 2.5, 2.5))
-    for bad in ("[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu",
-                "[6.2901 8.2357]\tSes01F_impro01_F000\tneu\t[2.5, 2.5, 2.5]",
-                "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5, 2.5]"):
+    for bad in (
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu",
+        "[6.2901 8.2357]\tSes01F_impro01_F000\tneu\t[2.5, 2.5, 2.5]",
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5, 2.5]",
+    ):
         with pytest.raises(ValueError, match="not a summary line"):
             parse_summary_line(bad)
     with pytest.raises(ValueError, match="before start"):
@@ -178,12 +199,18 @@ def test_map_label():
 BAD_LINES = {
     "malformed": ("[6.2 - ]\tSes01F_impro01_F050\tneu\t[2.5, 2.5, 2.5]\n", "not a summary line"),
     "unknown_code": (_summary(20.0, 21.0, "Ses01F_impro01_F050", "joy", (2.0, 2.0, 2.0)), "unknown emotion code 'joy'"),
-    "other_dialog": (_summary(20.0, 21.0, "Ses01F_impro02_F050", "neu", (2.0, 2.0, 2.0)),
-                     "does not start with the file's dialog name 'Ses01F_impro01'"),
-    "other_session": (_summary(20.0, 21.0, "Ses02F_impro01_F050", "neu", (2.0, 2.0, 2.0)),
-                      "does not start with the file's dialog name"),
-    "bad_speaker_segment": (_summary(20.0, 21.0, "Ses01F_impro01_X050", "neu", (2.0, 2.0, 2.0)),
-                            "does not end in _F<digits> or _M<digits>"),
+    "other_dialog": (
+        _summary(20.0, 21.0, "Ses01F_impro02_F050", "neu", (2.0, 2.0, 2.0)),
+        "does not start with the file's dialog name 'Ses01F_impro01'",
+    ),
+    "other_session": (
+        _summary(20.0, 21.0, "Ses02F_impro01_F050", "neu", (2.0, 2.0, 2.0)),
+        "does not start with the file's dialog name",
+    ),
+    "bad_speaker_segment": (
+        _summary(20.0, 21.0, "Ses01F_impro01_X050", "neu", (2.0, 2.0, 2.0)),
+        "does not end in _F<digits> or _M<digits>",
+    ),
     "duplicate": (_summary(20.0, 21.0, "Ses01F_impro01_F000", "neu", (2.0, 2.0, 2.0)), "duplicate utterance id"),
     "missing_wav": (_summary(20.0, 21.0, "Ses01F_impro01_F050", "neu", (2.0, 2.0, 2.0)), "does not exist"),
 }
@@ -220,7 +247,10 @@ def test_session_number_must_match_folder(iemocap_root: Path):
 
 
 def test_missing_wav_is_kept_without_audio_check(iemocap_root: Path):
-    _append(_emo_file(iemocap_root, 1, "Ses01F_impro01"), _summary(20.0, 21.0, "Ses01F_impro01_F050", "sad", (2.0, 2.0, 2.0)))
+    _append(
+        _emo_file(iemocap_root, 1, "Ses01F_impro01"),
+        _summary(20.0, 21.0, "Ses01F_impro01_F050", "sad", (2.0, 2.0, 2.0)),
+    )
     res = read(iemocap_root, check_audio_exists=False)
     assert [r.id for r in res.records] == KEPT[:3] + ["Ses01F_impro01_F050"] + KEPT[3:]
 

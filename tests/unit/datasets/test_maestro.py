@@ -8,10 +8,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audioreason.datasets.maestro import (MAESTRO_CLASSES, MAESTRO_SCENES, hard_events, parse_annotation_line,
-                                          parse_clip_name, read)
-from audioreason.datasets.records import RecordError, SoundEvent
 from audioreason.datasets.formats import read_dataset
+from audioreason.datasets.maestro import (
+    MAESTRO_CLASSES,
+    MAESTRO_SCENES,
+    hard_events,
+    parse_annotation_line,
+    parse_clip_name,
+    read,
+)
+from audioreason.datasets.records import RecordError, SoundEvent
 
 
 def _wav(path: Path) -> None:
@@ -31,16 +37,24 @@ def _ann(root: Path, rel: str, lines: list[str]) -> Path:
 def maestro(tmp_path: Path) -> Path:
     root = tmp_path / "MAESTRO_Real"
     # Annotations at two different depths; no header; unsorted onsets; labels with spaces and a slash.
-    _ann(root, "soft_labels_cafe_restaurant/cafe_restaurant_01.txt", [
-        "2.0\t3.0\tpeople talking\t0.8",
-        "0.0\t1.0\tdoor opens/closes\t0.333",
-        "0.0\t1.0\tcutlery and dishes\t1.0",
-        "1.0\t2.0\tfootsteps\t0.2",
-    ])
-    _ann(root, "city_center/nested/city_center_10.txt", [
-        "0.0\t1.5\tcar\t0.5",
-        "0.5\t1.0\tbirds singing\t0.0",
-    ])
+    _ann(
+        root,
+        "soft_labels_cafe_restaurant/cafe_restaurant_01.txt",
+        [
+            "2.0\t3.0\tpeople talking\t0.8",
+            "0.0\t1.0\tdoor opens/closes\t0.333",
+            "0.0\t1.0\tcutlery and dishes\t1.0",
+            "1.0\t2.0\tfootsteps\t0.2",
+        ],
+    )
+    _ann(
+        root,
+        "city_center/nested/city_center_10.txt",
+        [
+            "0.0\t1.5\tcar\t0.5",
+            "0.5\t1.0\tbirds singing\t0.0",
+        ],
+    )
     _ann(root, "city_center/nested/city_center_02.txt", ["0.0\t1.0\tlarge vehicle\t0.6"])
     for stem in ("cafe_restaurant_01", "city_center_02", "city_center_10"):
         _wav(root / "development_audio" / parse_clip_name(stem)[0] / f"{stem}.wav")
@@ -71,7 +85,11 @@ def test_labels_are_hard_tags_and_soft_labels_kept(maestro: Path):
     by_id = {r.id: r for r in read(maestro).records}
     assert by_id["cafe_restaurant_01"].labels == ("cutlery and dishes", "people talking")
     assert by_id["cafe_restaurant_01"].extra["soft_labels"] == [
-        "cutlery and dishes", "door opens/closes", "footsteps", "people talking"]
+        "cutlery and dishes",
+        "door opens/closes",
+        "footsteps",
+        "people talking",
+    ]
     # Confidence 0.0 is kept as an event, 0.5 counts as heard.
     assert len(by_id["city_center_10"].events) == 2 and by_id["city_center_10"].labels == ("car",)
 
@@ -79,21 +97,27 @@ def test_labels_are_hard_tags_and_soft_labels_kept(maestro: Path):
 def test_hard_events_threshold(maestro: Path):
     cafe = read(maestro).records[0]
     assert [e.label for e in hard_events(cafe)] == ["cutlery and dishes", "people talking"]
-    assert [e.label for e in hard_events(cafe, threshold=0.3)] == ["cutlery and dishes", "door opens/closes",
-                                                                 "people talking"]
+    assert [e.label for e in hard_events(cafe, threshold=0.3)] == [
+        "cutlery and dishes",
+        "door opens/closes",
+        "people talking",
+    ]
     assert len(hard_events(cafe, threshold=0.0)) == 4
 
 
-@pytest.mark.parametrize("line, problem", [
-    ("0.0\t1.0\tdog barking\t0.5", "unknown event label 'dog barking'"),
-    ("0.0\t1.0\tcar\t1.2", "confidence 1.2 is outside [0, 1]"),
-    ("0.0\t1.0\tcar\t-0.1", "confidence -0.1 is outside [0, 1]"),
-    ("0.0\t1.0\tcar\thigh", "confidence 'high' is not a number"),
-    ("1.0\t1.0\tcar\t0.5", "onset 1.0 is not before offset 1.0"),
-    ("-1.0\t1.0\tcar\t0.5", "negative onset -1.0"),
-    ("a\t1.0\tcar\t0.5", "onset 'a' is not a number"),
-    ("0.0 1.0 car 0.5", "expected 4 tab-separated fields"),
-])
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ("0.0\t1.0\tdog barking\t0.5", "unknown event label 'dog barking'"),
+        ("0.0\t1.0\tcar\t1.2", "confidence 1.2 is outside [0, 1]"),
+        ("0.0\t1.0\tcar\t-0.1", "confidence -0.1 is outside [0, 1]"),
+        ("0.0\t1.0\tcar\thigh", "confidence 'high' is not a number"),
+        ("1.0\t1.0\tcar\t0.5", "onset 1.0 is not before offset 1.0"),
+        ("-1.0\t1.0\tcar\t0.5", "negative onset -1.0"),
+        ("a\t1.0\tcar\t0.5", "onset 'a' is not a number"),
+        ("0.0 1.0 car 0.5", "expected 4 tab-separated fields"),
+    ],
+)
 def test_bad_line_names_file_and_line(maestro: Path, line: str, problem: str):
     ann = _ann(maestro, "city_center/nested/city_center_02.txt", ["0.0\t1.0\tcar\t0.6", line])
     with pytest.raises(RecordError) as e:
@@ -165,7 +189,9 @@ def test_parsers_and_constants():
     assert parse_clip_name("residential_area_07") == ("residential_area", 7)
     with pytest.raises(ValueError):
         parse_clip_name("city_center")
-    assert parse_annotation_line("0.5\t2\tmetro approaching\t0.25\r\n") == SoundEvent(0.5, 2.0, "metro approaching", 0.25)
+    assert parse_annotation_line("0.5\t2\tmetro approaching\t0.25\r\n") == SoundEvent(
+        0.5, 2.0, "metro approaching", 0.25
+    )
     assert len(MAESTRO_CLASSES) == 17 and len(set(MAESTRO_CLASSES)) == 17
     assert MAESTRO_SCENES == ("cafe_restaurant", "city_center", "grocery_store", "metro_station", "residential_area")
 

@@ -12,22 +12,40 @@ import pytest
 import soundfile as sf
 
 from audioreason.datasets import music_avqa
+from audioreason.datasets.formats import read_dataset
 from audioreason.datasets.music_avqa import (
-    ANSWER_VOCAB, GROUP_TYPES, QUESTION_TYPES, group_type, read, split_of, substitute_question,
+    ANSWER_VOCAB,
+    GROUP_TYPES,
+    QUESTION_TYPES,
+    group_type,
+    read,
+    split_of,
+    substitute_question,
 )
 from audioreason.datasets.records import RecordError
-from audioreason.datasets.formats import read_dataset
 
 REFERENCE_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "reference"
 REAL_VAL = REFERENCE_DIR / "music-avqa" / "avqa-val.json"
 
 
-def _item(qid: int, video_id: str = "00000028", *, type_=("Audio-Visual", "Existential"),
-          content="Is the <Object> in the video always playing?", values=("ukulele",), deleted=0, answer="yes"):
+def _item(
+    qid: int,
+    video_id: str = "00000028",
+    *,
+    type_=("Audio-Visual", "Existential"),
+    content="Is the <Object> in the video always playing?",
+    values=("ukulele",),
+    deleted=0,
+    answer="yes",
+):
     return {
-        "video_id": video_id, "question_id": qid, "type": json.dumps(list(type_)),
-        "question_content": content, "templ_values": json.dumps(list(values)),
-        "question_deleted": deleted, "anser": answer,
+        "video_id": video_id,
+        "question_id": qid,
+        "type": json.dumps(list(type_)),
+        "question_content": content,
+        "templ_values": json.dumps(list(values)),
+        "question_deleted": deleted,
+        "anser": answer,
     }
 
 
@@ -57,15 +75,21 @@ def test_vocabulary_and_types():
     assert "Audio-Visual/Temporal" in GROUP_TYPES and "Audio/Location" not in GROUP_TYPES
 
 
-@pytest.mark.parametrize(("content", "values", "expected"), [
-    ("Is the <Object> in the video always playing?", ["ukulele"], "Is the ukulele in the video always playing"),
-    ("How many sounding <Object> in the video？", ["banjo"], "How many sounding banjo in the video"),
-    ("Are there <Object> and <Object> sound? ", ["violin", "pipa"], "Are there violin and pipa sound"),
-    ("Where is the <FL> sounding instrument?", ["first", "extra"], "Where is the first sounding instrument"),
-    ("Which is the musical instrument that sounds at the same time as the <Object>?", ["pipa"],
-     "Which is the musical instrument that sounds at the same time as the pipa"),
-    ("How many instruments are sounding in the video?", [], "How many instruments are sounding in the video"),
-])
+@pytest.mark.parametrize(
+    ("content", "values", "expected"),
+    [
+        ("Is the <Object> in the video always playing?", ["ukulele"], "Is the ukulele in the video always playing"),
+        ("How many sounding <Object> in the video？", ["banjo"], "How many sounding banjo in the video"),
+        ("Are there <Object> and <Object> sound? ", ["violin", "pipa"], "Are there violin and pipa sound"),
+        ("Where is the <FL> sounding instrument?", ["first", "extra"], "Where is the first sounding instrument"),
+        (
+            "Which is the musical instrument that sounds at the same time as the <Object>?",
+            ["pipa"],
+            "Which is the musical instrument that sounds at the same time as the pipa",
+        ),
+        ("How many instruments are sounding in the video?", [], "How many instruments are sounding in the video"),
+    ],
+)
 def test_substitute_question(content, values, expected):
     assert substitute_question(content, values) == expected
 
@@ -82,15 +106,42 @@ def test_split_of_rejects_other_names(tmp_path):
 
 
 def test_reads_folder_with_exact_fields(tmp_path):
-    folder = _layout(tmp_path / "MUSIC-AVQA", {
-        "test": [_item(30, "vv00003078", type_=("Visual", "Location"), content="Where is the <FL> sounding instrument?",
-                       values=("first",), answer="left")],
-        "train": [_item(1), _item(2, type_=("Audio", "Counting"), content="How many <Object> are in the video？",
-                                  values=("cello",), answer="more than ten")],
-        "val": [_item(20, deleted=1), _item(21, "vv00003078", type_=("Audio-Visual", "Comparative"),
-                content="Is the <Object> on the <LR> louder than the <Object> on the <LR>? ",
-                values=("flute", "left", "cello", "right"), answer="no")],
-    })
+    folder = _layout(
+        tmp_path / "MUSIC-AVQA",
+        {
+            "test": [
+                _item(
+                    30,
+                    "vv00003078",
+                    type_=("Visual", "Location"),
+                    content="Where is the <FL> sounding instrument?",
+                    values=("first",),
+                    answer="left",
+                )
+            ],
+            "train": [
+                _item(1),
+                _item(
+                    2,
+                    type_=("Audio", "Counting"),
+                    content="How many <Object> are in the video？",
+                    values=("cello",),
+                    answer="more than ten",
+                ),
+            ],
+            "val": [
+                _item(20, deleted=1),
+                _item(
+                    21,
+                    "vv00003078",
+                    type_=("Audio-Visual", "Comparative"),
+                    content="Is the <Object> on the <LR> louder than the <Object> on the <LR>? ",
+                    values=("flute", "left", "cello", "right"),
+                    answer="no",
+                ),
+            ],
+        },
+    )
     res = read(folder)
     assert res.format == "music_avqa"
     assert [(r.id, r.split) for r in res.records] == [("1", "train"), ("2", "train"), ("21", "val"), ("30", "test")]
@@ -122,16 +173,19 @@ def test_folder_without_split_files(tmp_path):
 
 
 BAD_ITEMS = {
-    "too few template values": (_item(9, content="Is the <Object> on the <LR> playing?", values=("piano",)),
-                                "2 placeholder"),
+    "too few template values": (
+        _item(9, content="Is the <Object> on the <LR> playing?", values=("piano",)),
+        "2 placeholder",
+    ),
     "unknown type": (_item(9, type_=("Audio", "Location")), "not one of the nine"),
     "answer outside vocabulary": (_item(9, answer="harp"), "not in the 42-word"),
     "malformed type json": ({**_item(9), "type": '["Audio", "Counting"'}, "type .* is not valid JSON"),
-    "malformed templ_values json": ({**_item(9), "templ_values": "['ukulele']"},
-                                    "templ_values .* is not valid JSON"),
+    "malformed templ_values json": ({**_item(9), "templ_values": "['ukulele']"}, "templ_values .* is not valid JSON"),
     "missing answer key": ({k: v for k, v in _item(9).items() if k != "anser"}, "missing key.*anser"),
-    "correctly spelled answer key only": ({**{k: v for k, v in _item(9).items() if k != "anser"}, "answer": "yes"},
-                                          "missing key.*anser"),
+    "correctly spelled answer key only": (
+        {**{k: v for k, v in _item(9).items() if k != "anser"}, "answer": "yes"},
+        "missing key.*anser",
+    ),
     "bad question_deleted": (_item(9, deleted=2), "question_deleted must be 0 or 1"),
     "missing audio": (_item(9, "00099999"), "audio file .*00099999.wav does not exist"),
 }
@@ -176,15 +230,24 @@ def test_real_val_file_end_to_end():
     assert res.filtered == {} and res.quarantined == []
     assert {r.split for r in res.records} == {"val"}
     assert dict(collections.Counter(map(group_type, res.records))) == {
-        "Audio-Visual/Counting": 633, "Visual/Location": 613, "Visual/Counting": 600,
-        "Audio-Visual/Comparative": 549, "Audio/Counting": 511, "Audio-Visual/Existential": 495,
-        "Audio-Visual/Location": 461, "Audio-Visual/Temporal": 411, "Audio/Comparative": 295,
+        "Audio-Visual/Counting": 633,
+        "Visual/Location": 613,
+        "Visual/Counting": 600,
+        "Audio-Visual/Comparative": 549,
+        "Audio/Counting": 511,
+        "Audio-Visual/Existential": 495,
+        "Audio-Visual/Location": 461,
+        "Audio-Visual/Temporal": 411,
+        "Audio/Comparative": 295,
     }
     assert len({r.answer for r in res.records}) == 41 and "ten" not in {r.answer for r in res.records}
     by_id = {r.id: r for r in res.records}
     first = by_id["7"]
     assert (first.video_id, first.question, first.templ_values) == (
-        "00000028", "Is the ukulele in the video always playing", ("ukulele",))
+        "00000028",
+        "Is the ukulele in the video always playing",
+        ("ukulele",),
+    )
     assert by_id["31"].question == "How many sounding banjo in the video"  # full-width question mark
     assert by_id["4021"].question == "Is the flute on the left louder than the cello on the right"
     assert by_id["1306"].question == "Are there violin and pipa sound"  # template with a trailing space

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audioreason.datasets.records import RecordError, Utterance
 from audioreason.datasets.formats import read_dataset
+from audioreason.datasets.records import RecordError, Utterance
 from audioreason.datasets.vctk import normalise_speaker_id, parse_speaker_line, read
 
 SPEAKER_INFO = (
@@ -91,7 +91,10 @@ def test_mic1_is_the_audio_and_mic2_in_extra(vctk_root: Path):
         "mic": "mic1",
         "mic1": str((speaker_dir / "p225_001_mic1.flac").resolve()),
         "mic2": str((speaker_dir / "p225_001_mic2.flac").resolve()),
-        "age": 23, "accent": "English", "region": "Southern England", "comment": "",
+        "age": 23,
+        "accent": "English",
+        "region": "Southern England",
+        "comment": "",
     }
     assert r.text == "Please call Stella."
 
@@ -131,8 +134,21 @@ def test_bare_id_and_empty_region(vctk_root: Path):
 
 def test_parse_speaker_line_and_ids():
     assert parse_speaker_line("p315  18  M    American    New  England (Text missing)") == (
-        "p315", 18, "M", "American", "New England", "Text missing")
-    assert parse_speaker_line("225 23 F English Southern England") == ("p225", 23, "F", "English", "Southern England", "")
+        "p315",
+        18,
+        "M",
+        "American",
+        "New England",
+        "Text missing",
+    )
+    assert parse_speaker_line("225 23 F English Southern England") == (
+        "p225",
+        23,
+        "F",
+        "English",
+        "Southern England",
+        "",
+    )
     assert [normalise_speaker_id(s) for s in ("225", "p225", "s5")] == ["p225", "p225", "s5"]
     with pytest.raises(ValueError, match="age 'x23'"):
         parse_speaker_line("p225 x23 F English")
@@ -173,8 +189,10 @@ def _duplicate_speaker(root: Path) -> tuple[Path, str]:
     return info, "duplicate speaker (first on line 2)"
 
 
-BAD = {f.__name__.lstrip("_"): f for f in (_unlisted_folder, _misnamed_file, _foreign_file, _empty_transcript,
-                                            _duplicate_speaker)}
+BAD = {
+    f.__name__.lstrip("_"): f
+    for f in (_unlisted_folder, _misnamed_file, _foreign_file, _empty_transcript, _duplicate_speaker)
+}
 
 
 @pytest.mark.parametrize("case", sorted(BAD))

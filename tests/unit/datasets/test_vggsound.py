@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audioreason.datasets.records import LabelledClip, RecordError
 from audioreason.datasets.formats import read_dataset
+from audioreason.datasets.records import LabelledClip, RecordError
 from audioreason.datasets.vggsound import clip_name, parse_row, read
 
 # No header; the second label holds a comma and is quoted; ytids start with '-' and hold '_'.
@@ -55,16 +55,19 @@ def test_quoted_label_with_comma_keeps_four_columns(vgg: Path):
     assert parse_row(["a", "0", "x, y", "train"]) == ("a", 0, "x, y", "train")
 
 
-@pytest.mark.parametrize("line, problem", [
-    ("abc,30,dog,train,extra", "expected 4 columns"),
-    ("abc,30,dog barking", "expected 4 columns"),
-    ("abc,30.5,dog,train", "start_seconds '30.5' is not a non-negative integer"),
-    ("abc,-5,dog,train", "start_seconds '-5' is not a non-negative integer"),
-    ("abc,ten,dog,train", "start_seconds 'ten' is not a non-negative integer"),
-    ("abc,30,dog,val", "split 'val' is not one of train, test"),
-    ("abc,30,,train", "empty label"),
-    (",30,dog,train", "empty YouTube id"),
-])
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ("abc,30,dog,train,extra", "expected 4 columns"),
+        ("abc,30,dog barking", "expected 4 columns"),
+        ("abc,30.5,dog,train", "start_seconds '30.5' is not a non-negative integer"),
+        ("abc,-5,dog,train", "start_seconds '-5' is not a non-negative integer"),
+        ("abc,ten,dog,train", "start_seconds 'ten' is not a non-negative integer"),
+        ("abc,30,dog,val", "split 'val' is not one of train, test"),
+        ("abc,30,,train", "empty label"),
+        (",30,dog,train", "empty YouTube id"),
+    ],
+)
 def test_bad_row_names_file_and_line(vgg: Path, line: str, problem: str):
     vgg.write_text(CSV + line + "\n")
     with pytest.raises(RecordError) as e:

@@ -20,12 +20,13 @@ def test_the_best_validation_score_wins_and_a_tie_goes_to_the_later_step(tmp_pat
 
     best, by_step = select_checkpoint(ckpts, score)
     assert best.name == "checkpoint-120" and by_step == scores
-    assert seen == [40, 80, 120]   # scored in step order (their metric history reads left to right)
+    assert seen == [40, 80, 120]  # scored in step order (their metric history reads left to right)
 
 
 def test_a_better_early_checkpoint_is_kept_over_the_last():
-    best, _ = select_checkpoint([Path("c/checkpoint-10"), Path("c/checkpoint-20")],
-                                lambda p: {10: 50.0, 20: 20.0}[checkpoint_step(p)])
+    best, _ = select_checkpoint(
+        [Path("c/checkpoint-10"), Path("c/checkpoint-20")], lambda p: {10: 50.0, 20: 20.0}[checkpoint_step(p)]
+    )
     assert best.name == "checkpoint-10"
 
 

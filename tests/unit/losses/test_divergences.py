@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from audioreason.losses.divergences import (chunked_kd_loss, hidden_kd_loss, kd_loss, token_divergence)
+from audioreason.losses.divergences import chunked_kd_loss, hidden_kd_loss, kd_loss, token_divergence
 
 torch.manual_seed(0)
 

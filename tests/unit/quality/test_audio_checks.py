@@ -20,8 +20,14 @@ from audioreason.quality.audio_checks import (
 from audioreason.quality.checks import AUDIO_CHECKS
 
 SR = 16_000
-LIMITS = AudioLimits(sample_rates=(16_000,), max_channels=1, min_duration_s=0.5, max_duration_s=30.0,
-                     silence_dbfs=-60.0, clipping_fraction=0.01)
+LIMITS = AudioLimits(
+    sample_rates=(16_000,),
+    max_channels=1,
+    min_duration_s=0.5,
+    max_duration_s=30.0,
+    silence_dbfs=-60.0,
+    clipping_fraction=0.01,
+)
 
 
 def _tone(seconds: float, sr: int = SR, amplitude: float = 0.5) -> np.ndarray:
@@ -31,8 +37,10 @@ def _tone(seconds: float, sr: int = SR, amplitude: float = 0.5) -> np.ndarray:
 
 @pytest.fixture()
 def wavs(tmp_path: Path) -> dict[str, Path]:
-    paths = {name: tmp_path / f"{name}.wav" for name in
-             ("good", "silent", "rate", "short", "garbage", "truncated", "nan", "stereo", "clipped", "empty")}
+    paths = {
+        name: tmp_path / f"{name}.wav"
+        for name in ("good", "silent", "rate", "short", "garbage", "truncated", "nan", "stereo", "clipped", "empty")
+    }
     sf.write(paths["good"], _tone(1.0), SR, subtype="PCM_16")
     sf.write(paths["silent"], np.zeros(SR, dtype=np.float32), SR, subtype="PCM_16")
     sf.write(paths["rate"], _tone(1.0, sr=8_000), 8_000, subtype="PCM_16")
@@ -144,8 +152,9 @@ def test_non_finite_samples(wavs):
 
 def test_missing_file(tmp_path):
     report = check_audio(tmp_path / "nope.wav", LIMITS)
-    assert report == AudioReport(str(tmp_path / "nope.wav"), False, ("missing: file does not exist",),
-                                 ("audio.missing",))
+    assert report == AudioReport(
+        str(tmp_path / "nope.wav"), False, ("missing: file does not exist",), ("audio.missing",)
+    )
 
 
 def test_stereo_where_mono_is_required(wavs):

@@ -24,12 +24,18 @@ def test_policy_resolves_every_key():
     assert all(resolved[k] == "fail" for k in TABLE_CHECKS)
 
 
-@pytest.mark.parametrize("mapping, message", [
-    ({"audio.silent": "fail"}, "missing key 'default'"),
-    ({"default": "fail", "audio.silence": "fail"}, "unknown check 'audio.silence'"),
-    ({"default": "drop"}, "default: action must be one of fail, quarantine, got 'drop'"),
-    ({"default": "fail", "manifest.row_count": "quarantine"}, "manifest.row_count: a manifest-level check always fails"),
-])
+@pytest.mark.parametrize(
+    "mapping, message",
+    [
+        ({"audio.silent": "fail"}, "missing key 'default'"),
+        ({"default": "fail", "audio.silence": "fail"}, "unknown check 'audio.silence'"),
+        ({"default": "drop"}, "default: action must be one of fail, quarantine, got 'drop'"),
+        (
+            {"default": "fail", "manifest.row_count": "quarantine"},
+            "manifest.row_count: a manifest-level check always fails",
+        ),
+    ],
+)
 def test_bad_policies_are_rejected(mapping, message):
     with pytest.raises(ValueError, match=message):
         Policy(mapping)

@@ -142,7 +142,8 @@ def test_repeated_choices_and_bad_labels():
     assert _failure(report, "manifest.task_in_set")["records"] == [f"{SOURCE}#2 (id 2) = 'noise'"]
     assert _failure(report, "manifest.difficulty_in_set")["records"] == [f"{SOURCE}#2 (id 2) = 'extreme'"]
     assert _failure(report, "manifest.split_in_set")["problems"] == [
-        "split not in {'train', 'val', 'test', 'test-mini'}: 'dev'"]
+        "split not in {'train', 'val', 'test', 'test-mini'}: 'dev'"
+    ]
 
 
 def test_allowed_sets_come_from_the_rules():
@@ -160,8 +161,9 @@ def test_wrong_field_types_are_reported_once():
     assert _checks(report) == ["manifest.field_types"]
     f = _failure(report, "manifest.field_types")
     assert f["rows"] == [5]
-    assert f["problems"] == ["wrong field type: id: expected a string, got int; question: null; "
-                             "choices: expected a list, got str"]
+    assert f["problems"] == [
+        "wrong field type: id: expected a string, got int; question: null; choices: expected a list, got str"
+    ]
 
 
 def test_unhashable_values_in_set_columns_do_not_break_gx():
@@ -217,9 +219,18 @@ def test_every_check_key_is_in_the_catalogue():
 
 
 def _open(i: int, **kw) -> OpenQARecord:
-    d = dict(id=str(i), dataset="music_avqa", split="val", audio=f"/m/{i}.wav", video_id=f"{i:08d}",
-             question="How many instruments are sounding?", answer="two", group="Audio", type="Counting",
-             source=f"avqa-val.json#{i}")
+    d = dict(
+        id=str(i),
+        dataset="music_avqa",
+        split="val",
+        audio=f"/m/{i}.wav",
+        video_id=f"{i:08d}",
+        question="How many instruments are sounding?",
+        answer="two",
+        group="Audio",
+        type="Counting",
+        source=f"avqa-val.json#{i}",
+    )
     d.update(kw)
     return OpenQARecord(**d)
 
@@ -233,14 +244,23 @@ def test_open_qa_answer_vocabulary_and_official_types():
     report = validate_manifest(records, name="music_avqa_val", record_type="OpenQARecord", rules=rules)
     assert _checks(report) == ["manifest.answer_in_vocab", "manifest.group_type"]
     assert _failure(report, "manifest.answer_in_vocab")["problems"] == [
-        "answer not in the 3-word answer vocabulary: 'banana'"]
+        "answer not in the 3-word answer vocabulary: 'banana'"
+    ]
     assert _failure(report, "manifest.group_type")["rows"] == [2, 3]
     assert _failure(report, "manifest.group_type")["problems"][0].endswith(": 'Visual/Temporal'")
 
 
 def _utt(i: int, **kw) -> Utterance:
-    d = dict(id=f"Ses01F_impro01_F{i:03d}", dataset="iemocap", split="train", audio=f"/i/{i}.wav",
-             speaker="Ses01_F", gender="F", label="neu", source=f"Ses01F_impro01.txt#{i}")
+    d = dict(
+        id=f"Ses01F_impro01_F{i:03d}",
+        dataset="iemocap",
+        split="train",
+        audio=f"/i/{i}.wav",
+        speaker="Ses01_F",
+        gender="F",
+        label="neu",
+        source=f"Ses01F_impro01.txt#{i}",
+    )
     d.update(kw)
     return Utterance(**d)
 
@@ -252,17 +272,28 @@ def test_utterance_label_and_gender():
     rules = ManifestRules(splits=["train", "test"], labels=["ang", "hap", "neu", "sad"])
     report = validate_manifest(records, name="iemocap", record_type=Utterance, rules=rules)
     assert _checks(report) == ["manifest.label_in_set", "manifest.gender_in_set"]
-    assert _failure(report, "manifest.label_in_set")["records"] == ["Ses01F_impro01.txt#1 (id Ses01F_impro01_F001) = 'exc'"]
+    assert _failure(report, "manifest.label_in_set")["records"] == [
+        "Ses01F_impro01.txt#1 (id Ses01F_impro01_F001) = 'exc'"
+    ]
     assert _failure(report, "manifest.gender_in_set")["rows"] == [2]
     # Without a label set (VCTK carries no emotion) only gender is checked.
-    report = validate_manifest([_utt(0, label="", gender="")], name="vctk", record_type="Utterance",
-                               rules=ManifestRules(splits=["train"]))
+    report = validate_manifest(
+        [_utt(0, label="", gender="")], name="vctk", record_type="Utterance", rules=ManifestRules(splits=["train"])
+    )
     assert report.success
 
 
 def _scape(i: int, events=((0.5, 1.5, "Dog", 1.0),), labels=("Dog",), **kw) -> Soundscape:
-    d = dict(id=f"clip_{i}", dataset="desed", split="validation", audio=f"/d/{i}.wav", scene="home",
-             events=tuple(SoundEvent(*e) for e in events), labels=labels, source=f"validation.tsv#{i}")
+    d = dict(
+        id=f"clip_{i}",
+        dataset="desed",
+        split="validation",
+        audio=f"/d/{i}.wav",
+        scene="home",
+        events=tuple(SoundEvent(*e) for e in events),
+        labels=labels,
+        source=f"validation.tsv#{i}",
+    )
     d.update(kw)
     return Soundscape(**d)
 
@@ -279,10 +310,13 @@ def test_soundscape_event_times_confidence_and_labels():
     assert _checks(report) == ["manifest.event_times", "manifest.event_confidence", "manifest.label_in_set"]
     times = _failure(report, "manifest.event_times")
     assert times["rows"] == [1, 2]
-    assert times["problems"] == ["event times invalid: event 0 (Dog) onset 2 offset 1",
-                                 "event times invalid: event 0 (Dog) onset -0.1 offset 1"]
+    assert times["problems"] == [
+        "event times invalid: event 0 (Dog) onset 2 offset 1",
+        "event times invalid: event 0 (Dog) onset -0.1 offset 1",
+    ]
     assert _failure(report, "manifest.event_confidence")["problems"] == [
-        "event confidence outside [0, 1]: event 0 (Dog) confidence 1.7"]
+        "event confidence outside [0, 1]: event 0 (Dog) confidence 1.7"
+    ]
     labels = _failure(report, "manifest.label_in_set")
     assert labels["rows"] == [4, 5]
     assert labels["problems"][1] == "labels not in the allowed set: unknown 'Unicorn'"
@@ -290,20 +324,33 @@ def test_soundscape_event_times_confidence_and_labels():
 
 def test_soundscape_event_with_wrong_type_is_a_field_type_problem():
     bad = dataclasses.replace(_scape(0), events=(SoundEvent("0.5", 1.0, "Dog"),))
-    report = validate_manifest([bad, _scape(1)], name="desed", record_type="Soundscape",
-                               rules=ManifestRules(splits=["validation"], labels=["Dog"]))
+    report = validate_manifest(
+        [bad, _scape(1)],
+        name="desed",
+        record_type="Soundscape",
+        rules=ManifestRules(splits=["validation"], labels=["Dog"]),
+    )
     assert _checks(report) == ["manifest.field_types"]
     assert _failure(report, "manifest.field_types")["problems"] == [
-        "wrong field type: events: item 0: onset: expected a number, got str"]
+        "wrong field type: events: item 0: onset: expected a number, got str"
+    ]
 
 
 def test_labelled_clip_and_caption_non_empty():
-    clips = [LabelledClip(id=f"y{i}_000010", dataset="vggsound", split="train", audio=f"/v/{i}.wav",
-                          label="dog barking" if i else " ") for i in range(3)]
-    report = validate_manifest(clips, name="vggsound", record_type="LabelledClip", rules=ManifestRules(splits=["train"]))
+    clips = [
+        LabelledClip(
+            id=f"y{i}_000010", dataset="vggsound", split="train", audio=f"/v/{i}.wav", label="dog barking" if i else " "
+        )
+        for i in range(3)
+    ]
+    report = validate_manifest(
+        clips, name="vggsound", record_type="LabelledClip", rules=ManifestRules(splits=["train"])
+    )
     assert _checks(report) == ["manifest.label_nonempty"] and _failure(report, "manifest.label_nonempty")["rows"] == [0]
-    caps = [Caption(id=f"y{i}", dataset="audiosetcaps", caption="" if i == 2 else "A dog barks.", corpus="audioset")
-            for i in range(3)] + [Caption(id="y0", dataset="audiosetcaps", caption="again", corpus="audioset")]
+    caps = [
+        Caption(id=f"y{i}", dataset="audiosetcaps", caption="" if i == 2 else "A dog barks.", corpus="audioset")
+        for i in range(3)
+    ] + [Caption(id="y0", dataset="audiosetcaps", caption="again", corpus="audioset")]
     report = validate_manifest(caps, name="audiosetcaps", record_type="Caption")
     # A Caption has no split: ids are unique within the dataset.
     assert _checks(report) == ["manifest.id_unique", "manifest.caption_nonempty"]
@@ -312,9 +359,22 @@ def test_labelled_clip_and_caption_non_empty():
 
 
 def _cota(i: int, **kw) -> CotaRecord:
-    d = dict(id=f"train-{i}", dataset="cota", split="train", audio=f"/c/train.parquet#{i}", question="What is it?",
-             choices=("a dog", "a cat", "a bell"), answer="a cat", answer_letter="B", planning="p", caption="c",
-             reasoning="r", summary="s", response="The answer is B.", source=f"train.parquet#{i}")
+    d = dict(
+        id=f"train-{i}",
+        dataset="cota",
+        split="train",
+        audio=f"/c/train.parquet#{i}",
+        question="What is it?",
+        choices=("a dog", "a cat", "a bell"),
+        answer="a cat",
+        answer_letter="B",
+        planning="p",
+        caption="c",
+        reasoning="r",
+        summary="s",
+        response="The answer is B.",
+        source=f"train.parquet#{i}",
+    )
     d.update(kw)
     return CotaRecord(**d)
 
@@ -330,7 +390,9 @@ def test_cota_answer_among_choices_and_letter():
     assert _failure(report, "manifest.answer_in_choices")["rows"] == [2]
     letter = _failure(report, "manifest.answer_letter")
     assert letter["rows"] == [1, 2, 4]
-    assert letter["problems"][0] == "answer letter does not name the answer: letter 'C' names 'a bell', answer is 'a cat'"
+    assert (
+        letter["problems"][0] == "answer letter does not name the answer: letter 'C' names 'a bell', answer is 'a cat'"
+    )
     assert letter["problems"][2].endswith("letter 'E' but only 3 choices")
 
 

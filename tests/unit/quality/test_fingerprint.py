@@ -39,12 +39,19 @@ def scene(seed: int, cls: str, seconds: float = 2.0, sr: int = SR) -> np.ndarray
     for _ in range(int(rng.integers(1, 4))):
         event = _bark(rng, sr) if cls == "bark" else _hum(rng, sr)
         start = int(rng.uniform(0, len(x) - len(event)))
-        x[start:start + len(event)] += 0.6 * event
+        x[start : start + len(event)] += 0.6 * event
     return (0.5 * x / np.abs(x).max()).astype(np.float32)
 
 
-def reencode(x: np.ndarray, sr: int, *, new_sr: int | None = None, gain_db: float = 0.0,
-             subtype: str = "PCM_16", lead_ms: float = 0.0) -> tuple[np.ndarray, int]:
+def reencode(
+    x: np.ndarray,
+    sr: int,
+    *,
+    new_sr: int | None = None,
+    gain_db: float = 0.0,
+    subtype: str = "PCM_16",
+    lead_ms: float = 0.0,
+) -> tuple[np.ndarray, int]:
     """Resample, change level, prepend silence, and write/read through a WAV of ``subtype``."""
     y = x.astype(np.float64) * 10 ** (gain_db / 20)
     if new_sr and new_sr != sr:
@@ -64,16 +71,20 @@ def clips() -> list[np.ndarray]:
     return [scene(seed, "bark" if seed % 2 else "hum") for seed in range(24)]
 
 
-@pytest.mark.parametrize("change", [
-    dict(new_sr=16_000),
-    dict(new_sr=22_050, subtype="PCM_24"),
-    dict(new_sr=44_100),
-    dict(new_sr=48_000, gain_db=-6.0),
-    dict(gain_db=6.0),  # peak -6 dBFS + 6 dB: loud but not clipped
-    dict(subtype="FLOAT", gain_db=-3.0),
-    dict(lead_ms=5.0),
-    dict(lead_ms=20.0, new_sr=16_000, gain_db=-6.0),
-], ids=lambda d: ",".join(f"{k}={v}" for k, v in d.items()))
+@pytest.mark.parametrize(
+    "change",
+    [
+        dict(new_sr=16_000),
+        dict(new_sr=22_050, subtype="PCM_24"),
+        dict(new_sr=44_100),
+        dict(new_sr=48_000, gain_db=-6.0),
+        dict(gain_db=6.0),  # peak -6 dBFS + 6 dB: loud but not clipped
+        dict(subtype="FLOAT", gain_db=-3.0),
+        dict(lead_ms=5.0),
+        dict(lead_ms=20.0, new_sr=16_000, gain_db=-6.0),
+    ],
+    ids=lambda d: ",".join(f"{k}={v}" for k, v in d.items()),
+)
 def test_reencoded_copy_matches(clips, change):
     bers = []
     for x in clips[:8]:
@@ -133,7 +144,7 @@ def test_match_agrees_with_the_all_pairs_reference(clips):
 
 def test_clips_of_different_length_are_not_compared(clips):
     whole = audio_fingerprint(clips[2], SR)
-    half = audio_fingerprint(clips[2][: SR], SR)
+    half = audio_fingerprint(clips[2][:SR], SR)
     assert match_fingerprints([whole], [half], max_bit_error_rate=0.49, min_compared_bits=1) == []
     assert match_fingerprints([whole], [whole], max_bit_error_rate=THRESHOLD, min_compared_bits=1) == [(0, 0, 0.0)]
 

@@ -13,8 +13,8 @@ from audioreason.datasets.records import QARecord, Utterance, write_manifest
 from audioreason.quality.audio_checks import AudioLimits
 from audioreason.quality.checks import Policy
 from audioreason.quality.expectations import ManifestRules
-from audioreason.quality.gate import ManifestSpec, run_quality_gate
 from audioreason.quality.findings import QualityError
+from audioreason.quality.gate import ManifestSpec, run_quality_gate
 
 SR = 16_000
 LIMITS = AudioLimits(sample_rates=(SR,), max_channels=1, min_duration_s=0.5, max_duration_s=10.0)
@@ -30,8 +30,17 @@ def _clip(path: Path, seed: int, silent: bool = False) -> str:
 
 
 def _qa(i: int, audio: str, split: str = "train", **kw) -> QARecord:
-    d = dict(id=str(i), dataset="avqa", split=split, audio=audio, question=f"<q{i}>?", choices=("dog", "cat"),
-             answer="dog", task="", source=f"{split}_qa.json#{i}")
+    d = dict(
+        id=str(i),
+        dataset="avqa",
+        split=split,
+        audio=audio,
+        question=f"<q{i}>?",
+        choices=("dog", "cat"),
+        answer="dog",
+        task="",
+        source=f"{split}_qa.json#{i}",
+    )
     d.update(kw)
     return QARecord(**d)
 
@@ -62,7 +71,8 @@ def test_fail_policy_names_every_offending_row(world):
     assert not report.success
     got = sorted((f.check, f.manifest, f.row) for f in report.findings)
     assert got == [
-        ("audio.silent", "train", 1), ("audio.silent", "train", 4),
+        ("audio.silent", "train", 1),
+        ("audio.silent", "train", 4),
         ("manifest.answer_in_choices", "train", 2),
         ("overlap.clip_id", "train", 3),
     ]
@@ -81,12 +91,16 @@ def test_quarantine_policy_sets_rows_aside_and_keeps_the_rest_in_order(world):
     assert result.kept["val"] == world["evals"]
     lines = report.quarantine_lines()
     assert [(q["manifest"], q["id"], q["check"]) for q in lines] == [
-        ("train", "1", "audio.silent"), ("train", "2", "manifest.answer_in_choices"),
-        ("train", "3", "overlap.clip_id"), ("train", "4", "audio.silent")]
+        ("train", "1", "audio.silent"),
+        ("train", "2", "manifest.answer_in_choices"),
+        ("train", "3", "overlap.clip_id"),
+        ("train", "4", "audio.silent"),
+    ]
     assert lines[0]["source"] == "train_qa.json#1"
     assert lines[2]["overlaps_with"] == [{"manifest": "val", "id": "1", "source": "val_qa.json#1"}]
-    assert report.summary_line() == ("Quality checks passed: 2 manifest(s), 8 records (4 kept, 4 quarantined), "
-                                     "6 audio file(s).")
+    assert report.summary_line() == (
+        "Quality checks passed: 2 manifest(s), 8 records (4 kept, 4 quarantined), 6 audio file(s)."
+    )
 
 
 def test_mixed_policy(world):
@@ -124,13 +138,33 @@ def test_fingerprint_overlap_of_a_renamed_copy(world):
 
 def test_split_selectors_compare_two_splits_of_one_manifest(tmp_path):
     audio = [_clip(tmp_path / f"u{i}.wav", i) for i in range(3)]
-    utts = [Utterance(id=f"u{i}", dataset="iemocap", split=s, audio=a, speaker="S", gender="F", label="neu",
-                      source=f"emo.txt#{i}") for i, (s, a) in enumerate(zip(["train", "train", "test"], audio))]
-    utts.append(Utterance(id="u0", dataset="iemocap", split="test", audio=audio[0], speaker="S", gender="F",
-                          label="neu", source="emo.txt#3"))
+    utts = [
+        Utterance(
+            id=f"u{i}", dataset="iemocap", split=s, audio=a, speaker="S", gender="F", label="neu", source=f"emo.txt#{i}"
+        )
+        for i, (s, a) in enumerate(zip(["train", "train", "test"], audio))
+    ]
+    utts.append(
+        Utterance(
+            id="u0",
+            dataset="iemocap",
+            split="test",
+            audio=audio[0],
+            speaker="S",
+            gender="F",
+            label="neu",
+            source="emo.txt#3",
+        )
+    )
     write_manifest(utts, tmp_path / "iemocap.jsonl")
-    spec = ManifestSpec("iemocap", "Utterance", tmp_path / "iemocap.jsonl", 4,
-                        ManifestRules(splits=["train", "test"], labels=["neu"]), LIMITS)
+    spec = ManifestSpec(
+        "iemocap",
+        "Utterance",
+        tmp_path / "iemocap.jsonl",
+        4,
+        ManifestRules(splits=["train", "test"], labels=["neu"]),
+        LIMITS,
+    )
     report = run_quality_gate([spec], policy=QUARANTINE, overlap=[("iemocap:train", "iemocap:test")]).report
     assert [(p.train_clip, p.train_rows, p.eval_rows) for p in report.overlaps] == [("u0", (0,), (3,))]
     with pytest.raises(ValueError, match="no manifest named 'iemocab'"):
@@ -149,8 +183,11 @@ def test_unreadable_manifest_and_wrong_count_always_fail(world):
     report = result.report
     assert not report.success
     table = [(f.manifest, f.check, f.action) for f in report.findings if f.row is None]
-    assert table == [("broken", "manifest.readable", "fail"), ("absent", "manifest.readable", "fail"),
-                     ("val", "manifest.index_count", "fail")]
+    assert table == [
+        ("broken", "manifest.readable", "fail"),
+        ("absent", "manifest.readable", "fail"),
+        ("val", "manifest.index_count", "fail"),
+    ]
     assert "line 1" in report.findings[0].problem
     assert "says 99 records, the manifest holds 3" in report.findings[2].problem
     assert result.kept["val"] == []
@@ -159,8 +196,10 @@ def test_unreadable_manifest_and_wrong_count_always_fail(world):
 def test_reports_render_and_escape(world):
     report = _gate(world, Policy({"default": "quarantine", "manifest.answer_in_choices": "fail"})).report
     text = report.to_text()
-    assert text.splitlines()[0].startswith("Quality checks FAILED: 1 check(s) failed in 1 of 2 manifest(s) (1 row(s)): "
-                                           "manifest.answer_in_choices; 3 row(s) would be quarantined")
+    assert text.splitlines()[0].startswith(
+        "Quality checks FAILED: 1 check(s) failed in 1 of 2 manifest(s) (1 row(s)): "
+        "manifest.answer_in_choices; 3 row(s) would be quarantined"
+    )
     assert "FAILED manifest.answer_in_choices in train (1 row(s))" in text
     assert "  train_qa.json#2 (id 2): answer not among choices: '<lion>' not in ['dog', 'cat']" in text
     assert "QUARANTINED audio.silent in train (2 row(s))" in text
@@ -169,8 +208,15 @@ def test_reports_render_and_escape(world):
     data = json.loads(json.dumps(report.to_json()))
     assert data["success"] is False
     assert data["manifests"]["train"] == {
-        "record_type": "QARecord", "path": str(world["tmp"] / "train.jsonl"), "n_in": 5, "n_kept": 1,
-        "n_quarantined": 3, "n_failed": 1, "success": False, "gx_statistics": data["manifests"]["train"]["gx_statistics"]}
+        "record_type": "QARecord",
+        "path": str(world["tmp"] / "train.jsonl"),
+        "n_in": 5,
+        "n_kept": 1,
+        "n_quarantined": 3,
+        "n_failed": 1,
+        "success": False,
+        "gx_statistics": data["manifests"]["train"]["gx_statistics"],
+    }
     assert data["checks"]["audio.silent"] == {"action": "quarantine", "rows": 2, "manifests": {"train": 2}}
     assert data["audio"]["n_failed"] == 1 and data["audio"]["failures"][0]["checks"] == ["audio.silent"]
     assert data["overlaps"][0]["train_rows"] == [3]

@@ -28,8 +28,13 @@ class CountingBackend:
             if self.fail_after is not None and len(self.asked) >= self.fail_after:
                 raise KeyboardInterrupt("killed")
             self.asked.append(r.item_id)
-            out.append(Generation(texts=[f"{r.prompt_text}/{s}" for s in range(sampling.n)], prompt_tokens=3,
-                                  completion_tokens=2 * sampling.n))
+            out.append(
+                Generation(
+                    texts=[f"{r.prompt_text}/{s}" for s in range(sampling.n)],
+                    prompt_tokens=3,
+                    completion_tokens=2 * sampling.n,
+                )
+            )
         return out
 
 

@@ -12,8 +12,8 @@ import soundfile as sf
 from audioreason.config import ConfigError, TeacherSpec, load_params
 from audioreason.models.factory import build_tiny_model
 from audioreason.models.tokenizer import train_tokenizer
-from audioreason.teachers.base import BackendError, ChatRequest, SamplingParams, user_turn
 from audioreason.teachers.backends import build_backend
+from audioreason.teachers.base import BackendError, ChatRequest, SamplingParams, user_turn
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CORPUS = ["You are a helpful assistant.", "Describe the audio.", "A dog barks twice.", "<answer>yes</answer>"] * 10
@@ -24,10 +24,18 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
     m = load_params(REPO_ROOT / "params.yaml", sections=["models"])["models"]
     cfg = dataclasses.replace(
         m,
-        audio_encoder=dataclasses.replace(m.audio_encoder, d_model=16, encoder_layers=1, encoder_attention_heads=2,
-                                          encoder_ffn_dim=32),
-        text_decoder=dataclasses.replace(m.text_decoder, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                         num_attention_heads=2, num_key_value_heads=1))
+        audio_encoder=dataclasses.replace(
+            m.audio_encoder, d_model=16, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=32
+        ),
+        text_decoder=dataclasses.replace(
+            m.text_decoder,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+        ),
+    )
     tok = train_tokenizer(CORPUS, vocab_size=300, min_frequency=2)
     root = tmp_path_factory.mktemp("ckpt")
     return {name: Path(build_tiny_model(name, cfg, tok, root / name)["path"]) for name in ("qwen2_audio", "qwen3")}
@@ -70,8 +78,9 @@ def test_greedy_is_deterministic_and_prompt_lengths_differ(checkpoints):
 def test_audio_model_hears_the_clip(checkpoints, clip):
     b = backend(checkpoints["qwen2_audio"])
     req = ChatRequest(item_id="a", messages=user_turn("Describe the audio."), audio=clip)
-    g = b.generate([req, ChatRequest(item_id="b", messages=user_turn("Describe."), audio=clip)],
-                   SamplingParams(max_tokens=4))
+    g = b.generate(
+        [req, ChatRequest(item_id="b", messages=user_turn("Describe."), audio=clip)], SamplingParams(max_tokens=4)
+    )
     # 2 s Whisper window -> 50 audio tokens in the prompt
     assert g[0].prompt_tokens > 50 and len(g) == 2
 
@@ -79,11 +88,16 @@ def test_audio_model_hears_the_clip(checkpoints, clip):
 def test_text_model_refuses_audio_and_mixed_batches(checkpoints, clip):
     with pytest.raises(BackendError, match="text-only model"):
         backend(checkpoints["qwen3"]).generate(
-            [ChatRequest(item_id="a", messages=user_turn("x"), audio=clip)], SamplingParams(max_tokens=2))
+            [ChatRequest(item_id="a", messages=user_turn("x"), audio=clip)], SamplingParams(max_tokens=2)
+        )
     with pytest.raises(BackendError, match="mixes requests"):
         backend(checkpoints["qwen2_audio"]).generate(
-            [ChatRequest(item_id="a", messages=user_turn("x"), audio=clip),
-             ChatRequest(item_id="b", messages=user_turn("y"))], SamplingParams(max_tokens=2))
+            [
+                ChatRequest(item_id="a", messages=user_turn("x"), audio=clip),
+                ChatRequest(item_id="b", messages=user_turn("y")),
+            ],
+            SamplingParams(max_tokens=2),
+        )
 
 
 def test_options_are_validated():

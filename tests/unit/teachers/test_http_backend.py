@@ -17,9 +17,9 @@ import pytest
 import soundfile as sf
 
 from audioreason.config import ConfigError, TeacherSpec, build_section
+from audioreason.teachers.backends import build_backend
 from audioreason.teachers.base import BackendError, ChatRequest, SamplingParams, item_seed, user_turn
 from audioreason.teachers.http_backend import HttpOptions, OpenAIBackend, build_body, parse_response
-from audioreason.teachers.backends import build_backend
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
@@ -36,15 +36,30 @@ class Reply:
     """Seconds to stall before answering (to trip the client's timeout)."""
 
 
-def completion(texts: list[str], *, finish: str = "stop", prompt_tokens: int = 7, completion_tokens: int = 11,
-               shuffle: bool = False) -> dict[str, Any]:
-    choices = [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": finish}
-               for i, t in enumerate(texts)]
+def completion(
+    texts: list[str],
+    *,
+    finish: str = "stop",
+    prompt_tokens: int = 7,
+    completion_tokens: int = 11,
+    shuffle: bool = False,
+) -> dict[str, Any]:
+    choices = [
+        {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": finish}
+        for i, t in enumerate(texts)
+    ]
     if shuffle:
         choices.reverse()
-    return {"id": "cmpl-1", "object": "chat.completion", "choices": choices,
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens}}
+    return {
+        "id": "cmpl-1",
+        "object": "chat.completion",
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
 
 
 class FakeServer:
@@ -114,8 +129,16 @@ def server(monkeypatch):
 
 
 def options(base_url: str, **overrides) -> HttpOptions:
-    values = dict(base_url=base_url, api_key_env="", timeout_s=5.0, max_retries=2, backoff_s=0.5,
-                  max_backoff_s=4.0, concurrency=2, audio_sample_rate=16000)
+    values = dict(
+        base_url=base_url,
+        api_key_env="",
+        timeout_s=5.0,
+        max_retries=2,
+        backoff_s=0.5,
+        max_backoff_s=4.0,
+        concurrency=2,
+        audio_sample_rate=16000,
+    )
     values.update(overrides)
     return HttpOptions(**values)
 
@@ -137,8 +160,9 @@ SAMPLED = SamplingParams(n=2, temperature=0.7, top_p=0.9, max_tokens=32, seed=3)
 
 def test_success_returns_texts_tokens_and_sends_the_body(server, monkeypatch):
     monkeypatch.setenv("TEST_TEACHER_KEY", "sk-test-123")
-    server.script = [Reply(200, completion(["first", None], finish="length", shuffle=True,
-                                           prompt_tokens=13, completion_tokens=21))]
+    server.script = [
+        Reply(200, completion(["first", None], finish="length", shuffle=True, prompt_tokens=13, completion_tokens=21))
+    ]
     sleeps: list[float] = []
     backend = make_backend(server, sleeps, api_key_env="TEST_TEACHER_KEY")
 
@@ -156,8 +180,10 @@ def test_success_returns_texts_tokens_and_sends_the_body(server, monkeypatch):
     assert (body["n"], body["temperature"], body["top_p"], body["max_tokens"]) == (2, 0.7, 0.9, 32)
     assert body["seed"] == item_seed(3, "item-1")
     assert "top_k" not in body
-    assert body["messages"] == [{"role": "system", "content": "Be brief."},
-                                {"role": "user", "content": "What do you hear?"}]
+    assert body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What do you hear?"},
+    ]
 
 
 def test_no_authorization_header_without_api_key_env(server):
@@ -346,8 +372,12 @@ def test_build_body_seeds_and_top_k():
 
 
 def test_parse_response_sorts_by_index_and_defaults():
-    payload = {"choices": [{"index": 1, "message": {"content": "b"}, "finish_reason": None},
-                           {"index": 0, "message": {"content": "a"}, "finish_reason": "stop"}]}
+    payload = {
+        "choices": [
+            {"index": 1, "message": {"content": "b"}, "finish_reason": None},
+            {"index": 0, "message": {"content": "a"}, "finish_reason": "stop"},
+        ]
+    }
     gen = parse_response(payload, 2)
     assert gen.texts == ["a", "b"] and gen.finish_reasons == ["stop", ""]
     assert (gen.prompt_tokens, gen.completion_tokens) == (0, 0)
@@ -364,24 +394,35 @@ def test_missing_api_key_variable_is_a_clear_error(monkeypatch):
         OpenAIBackend("m", options("http://127.0.0.1:9/v1", api_key_env="TEST_TEACHER_MISSING_KEY"))
 
 
-@pytest.mark.parametrize("override, key", [
-    ({"base_url": "127.0.0.1:8000/v1"}, "base_url"),
-    ({"timeout_s": 0.0}, "timeout_s"),
-    ({"concurrency": 0}, "concurrency"),
-    ({"audio_sample_rate": -1}, "audio_sample_rate"),
-    ({"max_retries": -1}, "max_retries"),
-    ({"backoff_s": -0.1}, "backoff_s"),
-    ({"max_backoff_s": 0.1}, "max_backoff_s"),
-    ({"api_key_env": "NOT A NAME"}, "api_key_env"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ({"base_url": "127.0.0.1:8000/v1"}, "base_url"),
+        ({"timeout_s": 0.0}, "timeout_s"),
+        ({"concurrency": 0}, "concurrency"),
+        ({"audio_sample_rate": -1}, "audio_sample_rate"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"backoff_s": -0.1}, "backoff_s"),
+        ({"max_backoff_s": 0.1}, "max_backoff_s"),
+        ({"api_key_env": "NOT A NAME"}, "api_key_env"),
+    ],
+)
 def test_invalid_options_raise_config_error(override, key):
     with pytest.raises(ConfigError, match=key):
         options(**{"base_url": "http://127.0.0.1:8000/v1", **override})
 
 
 def test_options_build_from_params_and_registry_builds_the_backend():
-    raw = {"base_url": "http://127.0.0.1:8000/v1/", "api_key_env": "", "timeout_s": 30, "max_retries": 3,
-           "backoff_s": 1, "max_backoff_s": 30, "concurrency": 8, "audio_sample_rate": 16000}
+    raw = {
+        "base_url": "http://127.0.0.1:8000/v1/",
+        "api_key_env": "",
+        "timeout_s": 30,
+        "max_retries": 3,
+        "backoff_s": 1,
+        "max_backoff_s": 30,
+        "concurrency": 8,
+        "audio_sample_rate": 16000,
+    }
     opts = build_section(HttpOptions, raw, "teachers.t.options")
     assert opts.timeout_s == 30.0 and isinstance(opts.timeout_s, float)
     with pytest.raises(ConfigError, match="teachers.t.options.concurrency"):

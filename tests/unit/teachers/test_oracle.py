@@ -10,18 +10,38 @@ from audioreason.config import ConfigError, TeacherSpec
 from audioreason.teachers.backends import build_options
 from audioreason.teachers.base import ChatRequest, SamplingParams, user_turn
 from audioreason.teachers.oracle import AGFV, GENERATE_QA, TEACHER_COT, TEXTUALIZE, OracleBackend, OracleOptions
-from audioreason.teachers.parsing import (contradicts_answer, extract_answer_tag, parse_question_json,
-                                          parse_yes_no)
+from audioreason.teachers.parsing import contradicts_answer, extract_answer_tag, parse_question_json, parse_yes_no
 
 CLIPS = [
     # the dog is off-screen: the picture shows a cat, which is silent
-    {"clip": "avqa/audio/a_000010.wav", "dataset": "avqa", "kind": "source", "answer": "dog barking",
-     "events": ["Dog"], "visible": ["a cat"], "caption": "A dog barks once over a quiet room tone."},
-    {"clip": "avqa/audio/b_000020.wav", "dataset": "avqa", "kind": "count", "answer": "three",
-     "events": ["Dog"] * 3, "count": 3, "visible": ["a dog"], "caption": "A dog barks three times.",
-     "caption_hallucination": "a piano plays softly in the background"},
-    {"clip": "cota#cota-000001", "dataset": "cota", "kind": "instrument", "answer": "flute", "instrument": "flute",
-     "notes": 4},
+    {
+        "clip": "avqa/audio/a_000010.wav",
+        "dataset": "avqa",
+        "kind": "source",
+        "answer": "dog barking",
+        "events": ["Dog"],
+        "visible": ["a cat"],
+        "caption": "A dog barks once over a quiet room tone.",
+    },
+    {
+        "clip": "avqa/audio/b_000020.wav",
+        "dataset": "avqa",
+        "kind": "count",
+        "answer": "three",
+        "events": ["Dog"] * 3,
+        "count": 3,
+        "visible": ["a dog"],
+        "caption": "A dog barks three times.",
+        "caption_hallucination": "a piano plays softly in the background",
+    },
+    {
+        "clip": "cota#cota-000001",
+        "dataset": "cota",
+        "kind": "instrument",
+        "answer": "flute",
+        "instrument": "flute",
+        "notes": 4,
+    },
 ]
 
 
@@ -30,8 +50,9 @@ def world(tmp_path):
     w = tmp_path / "data" / "world"
     w.mkdir(parents=True)
     (w / "clips.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CLIPS))
-    (w / "visual.jsonl").write_text("".join(json.dumps({"clip": c["clip"], "visible": c["visible"]}) + "\n"
-                                            for c in CLIPS if "visible" in c))
+    (w / "visual.jsonl").write_text(
+        "".join(json.dumps({"clip": c["clip"], "visible": c["visible"]}) + "\n" for c in CLIPS if "visible" in c)
+    )
     return w
 
 
@@ -41,8 +62,9 @@ def oracle(world, error=0.0, malformed=0.0, seed=0):
 
 def clip_request(world, k, template, item=None, **meta):
     audio = str(world.parent / CLIPS[k]["clip"])
-    return ChatRequest(item_id=item or f"item{k}", messages=user_turn("prompt"), template=template,
-                       meta={"audio": audio, **meta})
+    return ChatRequest(
+        item_id=item or f"item{k}", messages=user_turn("prompt"), template=template, meta={"audio": audio, **meta}
+    )
 
 
 SRC = ["dog barking", "cat meowing", "alarm bell", "running water"]
@@ -50,7 +72,9 @@ COUNT = ["one", "two", "three", "four"]
 
 
 def test_vision_teacher_hallucinates_the_visible_silent_object(world):
-    g = oracle(world).generate([clip_request(world, 0, TEACHER_COT, choices=SRC)], SamplingParams(n=5, temperature=1.0))[0]
+    g = oracle(world).generate(
+        [clip_request(world, 0, TEACHER_COT, choices=SRC)], SamplingParams(n=5, temperature=1.0)
+    )[0]
     assert len(g.texts) == 5
     assert {extract_answer_tag(t) for t in g.texts} == {"cat meowing"}  # unanimous, and wrong
 
@@ -58,8 +82,9 @@ def test_vision_teacher_hallucinates_the_visible_silent_object(world):
 def test_vision_teacher_guesses_what_a_picture_cannot_show(world):
     answers = set()
     for item in range(20):
-        g = oracle(world).generate([clip_request(world, 1, TEACHER_COT, item=f"q{item}", choices=COUNT)],
-                                   SamplingParams(n=3, temperature=1.0))[0]
+        g = oracle(world).generate(
+            [clip_request(world, 1, TEACHER_COT, item=f"q{item}", choices=COUNT)], SamplingParams(n=3, temperature=1.0)
+        )[0]
         answers |= {extract_answer_tag(t) for t in g.texts}
     assert answers == set(COUNT)
 
@@ -67,18 +92,34 @@ def test_vision_teacher_guesses_what_a_picture_cannot_show(world):
 def test_checker_says_yes_to_grounded_traces_only(world):
     good = "<think>I hear barking.</think><answer>dog barking</answer>"
     bad = "<think>I see a cat.</think><answer>cat meowing</answer>"
-    gens = oracle(world).generate([clip_request(world, 0, AGFV, item="g", trace=good, choices=SRC),
-                                   clip_request(world, 0, AGFV, item="b", trace=bad, choices=SRC)], SamplingParams())
+    gens = oracle(world).generate(
+        [
+            clip_request(world, 0, AGFV, item="g", trace=good, choices=SRC),
+            clip_request(world, 0, AGFV, item="b", trace=bad, choices=SRC),
+        ],
+        SamplingParams(),
+    )
     assert [parse_yes_no(g.texts[0]) for g in gens] == [True, False]
-    flipped = oracle(world, error=1.0).generate([clip_request(world, 0, AGFV, item="g", trace=good, choices=SRC)],
-                                                SamplingParams())
+    flipped = oracle(world, error=1.0).generate(
+        [clip_request(world, 0, AGFV, item="g", trace=good, choices=SRC)], SamplingParams()
+    )
     assert parse_yes_no(flipped[0].texts[0]) is False
 
 
 def test_textualizer_describes_the_answer_or_with_errors_contradicts_it(world):
-    req = ChatRequest(item_id="cota-000001", messages=user_turn("p"), template=TEXTUALIZE, audio="/x/t.parquet#1",
-                      meta={"record_id": "cota-000001", "audio": "/x/t.parquet#1", "question": "Which instrument?",
-                            "choices": ["piano", "flute", "violin", "drum"], "answer": "flute"})
+    req = ChatRequest(
+        item_id="cota-000001",
+        messages=user_turn("p"),
+        template=TEXTUALIZE,
+        audio="/x/t.parquet#1",
+        meta={
+            "record_id": "cota-000001",
+            "audio": "/x/t.parquet#1",
+            "question": "Which instrument?",
+            "choices": ["piano", "flute", "violin", "drum"],
+            "answer": "flute",
+        },
+    )
     d = oracle(world).generate([req], SamplingParams())[0].texts[0]
     assert "flute" in d and contradicts_answer(d, "flute", ["piano", "flute", "violin", "drum"]) is None
     wrong = oracle(world, error=1.0).generate([req], SamplingParams())[0].texts[0]
@@ -89,8 +130,8 @@ def test_question_writer_follows_the_caption_including_its_hallucination(world):
     reqs = [clip_request(world, 1, GENERATE_QA, item=f"c{i}") for i in range(40)]
     qas = [parse_question_json(g.texts[0]) for g in oracle(world).generate(reqs, SamplingParams())]
     answers = {q["answer"] for q in qas}
-    assert "three" in answers          # grounded questions about the count
-    assert "piano" in answers          # and some about the music the caption made up
+    assert "three" in answers  # grounded questions about the count
+    assert "piano" in answers  # and some about the music the caption made up
     assert all(len(q["distractors"]) == 3 and q["answer"] not in q["distractors"] for q in qas)
 
 
@@ -125,8 +166,9 @@ def test_missing_world_is_a_clear_error(tmp_path):
 
 def test_spec_validates_oracle_options():
     with pytest.raises(ConfigError, match="error_rate must be in"):
-        build_options(TeacherSpec("oracle", "o", 4, {"world_dir": "w", "seed": 0, "error_rate": 2.0,
-                                                     "malformed_rate": 0.0}), "")
+        build_options(
+            TeacherSpec("oracle", "o", 4, {"world_dir": "w", "seed": 0, "error_rate": 2.0, "malformed_rate": 0.0}), ""
+        )
     with pytest.raises(ConfigError, match="missing key"):
         build_options(TeacherSpec("oracle", "o", 4, {"world_dir": "w", "seed": 0}), "")
     with pytest.raises(ConfigError, match="unknown teacher backend"):

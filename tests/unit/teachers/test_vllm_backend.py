@@ -33,9 +33,16 @@ from audioreason.teachers.vllm_backend import (
     to_generation,
 )
 
-OPTIONS = dict(tensor_parallel_size=2, gpu_memory_utilization=0.85, max_model_len=8192, dtype="bfloat16",
-               limit_audio_per_prompt=1, limit_video_per_prompt=0, allowed_local_media_path="",
-               audio_sample_rate=16000)
+OPTIONS = dict(
+    tensor_parallel_size=2,
+    gpu_memory_utilization=0.85,
+    max_model_len=8192,
+    dtype="bfloat16",
+    limit_audio_per_prompt=1,
+    limit_video_per_prompt=0,
+    allowed_local_media_path="",
+    audio_sample_rate=16000,
+)
 
 
 def _options(**changes) -> VllmOptions:
@@ -58,16 +65,19 @@ def test_options_build_from_params_entry():
     assert spec.backend == "vllm"
 
 
-@pytest.mark.parametrize("changes, key", [
-    ({"tensor_parallel_size": 0}, "tensor_parallel_size"),
-    ({"gpu_memory_utilization": 0.0}, "gpu_memory_utilization"),
-    ({"gpu_memory_utilization": 1.2}, "gpu_memory_utilization"),
-    ({"max_model_len": 0}, "max_model_len"),
-    ({"dtype": "bf16"}, "dtype"),
-    ({"limit_audio_per_prompt": -1}, "limit_audio_per_prompt"),
-    ({"limit_video_per_prompt": -2}, "limit_video_per_prompt"),
-    ({"audio_sample_rate": 0}, "audio_sample_rate"),
-])
+@pytest.mark.parametrize(
+    "changes, key",
+    [
+        ({"tensor_parallel_size": 0}, "tensor_parallel_size"),
+        ({"gpu_memory_utilization": 0.0}, "gpu_memory_utilization"),
+        ({"gpu_memory_utilization": 1.2}, "gpu_memory_utilization"),
+        ({"max_model_len": 0}, "max_model_len"),
+        ({"dtype": "bf16"}, "dtype"),
+        ({"limit_audio_per_prompt": -1}, "limit_audio_per_prompt"),
+        ({"limit_video_per_prompt": -2}, "limit_video_per_prompt"),
+        ({"audio_sample_rate": 0}, "audio_sample_rate"),
+    ],
+)
 def test_options_reject_bad_values(changes, key):
     with pytest.raises(ConfigError, match=key):
         _options(**changes)
@@ -121,8 +131,12 @@ def test_sampling_kwargs_maps_top_k_off_and_keeps_values():
     kw = sampling_kwargs(s, "cota-17")
     assert VLLM_TOP_K_OFF == -1
     assert kw["top_k"] == -1
-    assert {k: kw[k] for k in ("n", "temperature", "top_p", "max_tokens")} == \
-        {"n": 4, "temperature": 0.7, "top_p": 0.9, "max_tokens": 512}
+    assert {k: kw[k] for k in ("n", "temperature", "top_p", "max_tokens")} == {
+        "n": 4,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "max_tokens": 512,
+    }
     assert sampling_kwargs(replace(s, top_k=50), "cota-17")["top_k"] == 50
 
 
@@ -138,9 +152,13 @@ def test_seeds_differ_per_item_and_repeat_per_item():
     assert len(set(seeds)) == len(ids)
     assert seeds == [sampling_kwargs(s, i)["seed"] for i in ids]
     # a fresh interpreter (another PYTHONHASHSEED) gets the same seed: the offset is hashlib, not hash()
-    out = subprocess.run([sys.executable, "-c",
-                          "from audioreason.teachers.base import item_seed; print(item_seed(0, 'item-7'))"],
-                         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "123"})
+    out = subprocess.run(
+        [sys.executable, "-c", "from audioreason.teachers.base import item_seed; print(item_seed(0, 'item-7'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "123"},
+    )
     assert int(out.stdout) == item_seed(0, "item-7") == seeds[7]
     assert all(0 <= x < 2**31 for x in seeds)
     assert sampling_kwargs(replace(s, seed=1), "item-7")["seed"] != seeds[7]
@@ -152,8 +170,10 @@ def test_seeds_differ_per_item_and_repeat_per_item():
 def test_chat_inputs_text_request_keeps_plain_strings():
     r = ChatRequest("q1", user_turn("Write a question.", system="You write questions."))
     (conv,) = chat_inputs([r], 16000)
-    assert conv == [{"role": "system", "content": "You write questions."},
-                    {"role": "user", "content": "Write a question."}]
+    assert conv == [
+        {"role": "system", "content": "You write questions."},
+        {"role": "user", "content": "Write a question."},
+    ]
 
 
 def test_chat_inputs_audio_request_carries_wav_then_text(tmp_path):
@@ -207,11 +227,11 @@ def _completion(index, text, n_tokens, reason):
 
 
 def test_to_generation_reads_texts_tokens_and_reasons():
-    out = SimpleNamespace(prompt_token_ids=list(range(37)),
-                          outputs=[_completion(1, "B", 5, "length"), _completion(0, "A", 3, "stop")])
+    out = SimpleNamespace(
+        prompt_token_ids=list(range(37)), outputs=[_completion(1, "B", 5, "length"), _completion(0, "A", 3, "stop")]
+    )
     g = to_generation(out)
-    assert g == Generation(texts=["A", "B"], prompt_tokens=37, completion_tokens=8,
-                           finish_reasons=["stop", "length"])
+    assert g == Generation(texts=["A", "B"], prompt_tokens=37, completion_tokens=8, finish_reasons=["stop", "length"])
 
 
 def test_to_generation_without_prompt_ids_or_reason():
@@ -232,8 +252,10 @@ def test_backend_without_vllm_raises_clear_import_error(monkeypatch):
 
 
 def test_importing_the_module_does_not_import_vllm():
-    code = ("import sys; import audioreason.teachers.vllm_backend, audioreason.teachers.backends; "
-            "print('vllm' in sys.modules)")
+    code = (
+        "import sys; import audioreason.teachers.vllm_backend, audioreason.teachers.backends; "
+        "print('vllm' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -249,9 +271,13 @@ class _FakeEngine:
 
     def chat(self, messages, sampling_params=None, use_tqdm=True):
         self.calls.append((messages, sampling_params, use_tqdm))
-        return [SimpleNamespace(prompt_token_ids=[0] * (10 + i),
-                                outputs=[_completion(k, f"conv{i}-s{k}", 2, "stop") for k in range(p.kw["n"])])
-                for i, p in enumerate(sampling_params)]
+        return [
+            SimpleNamespace(
+                prompt_token_ids=[0] * (10 + i),
+                outputs=[_completion(k, f"conv{i}-s{k}", 2, "stop") for k in range(p.kw["n"])],
+            )
+            for i, p in enumerate(sampling_params)
+        ]
 
 
 def _fake_vllm(monkeypatch) -> types.ModuleType:
@@ -269,11 +295,13 @@ def test_backend_plumbing_with_a_stand_in_engine(monkeypatch, tmp_path):
     backend = VllmBackend("m", _options())
     assert backend.name == "vllm" and backend.model == "m"
     assert _FakeEngine.built == [engine_kwargs("m", _options())]
-    requests = [ChatRequest("a#0", user_turn("hear?"), audio=_wav(tmp_path / "a.wav")),
-                ChatRequest("b#0", user_turn("say?"))]
+    requests = [
+        ChatRequest("a#0", user_turn("hear?"), audio=_wav(tmp_path / "a.wav")),
+        ChatRequest("b#0", user_turn("say?")),
+    ]
     sampling = SamplingParams(n=2, temperature=0.8, seed=5)
     gens = backend.generate(requests, sampling)
-    (messages, params, use_tqdm), = backend.llm.calls
+    ((messages, params, use_tqdm),) = backend.llm.calls
     assert use_tqdm is True
     assert messages == chat_inputs(requests, 16000)
     assert [p.kw for p in params] == [sampling_kwargs(sampling, "a#0"), sampling_kwargs(sampling, "b#0")]
@@ -286,7 +314,8 @@ def test_backend_rejects_short_answers(monkeypatch):
     _fake_vllm(monkeypatch)
     backend = VllmBackend("m", _options())
     backend.llm.chat = lambda messages, sampling_params=None, use_tqdm=True: [
-        SimpleNamespace(prompt_token_ids=[1], outputs=[_completion(0, "only one", 1, "stop")])]
+        SimpleNamespace(prompt_token_ids=[1], outputs=[_completion(0, "only one", 1, "stop")])
+    ]
     with pytest.raises(BackendError, match="x#1: vLLM returned 1 samples, expected 2"):
         backend.generate([ChatRequest("x#1", user_turn("?"))], SamplingParams(n=2, temperature=1.0))
     with pytest.raises(BackendError, match="returned 1 outputs for 2 requests"):
@@ -299,8 +328,9 @@ def test_real_engine_generates_and_repeats_with_seeds():
     model = os.environ.get("AUDIOREASON_VLLM_TEST_MODEL")
     if not model:
         pytest.skip("set AUDIOREASON_VLLM_TEST_MODEL to a small local chat model")
-    opts = _options(tensor_parallel_size=1, gpu_memory_utilization=0.4, max_model_len=2048, dtype="auto",
-                    limit_audio_per_prompt=0)
+    opts = _options(
+        tensor_parallel_size=1, gpu_memory_utilization=0.4, max_model_len=2048, dtype="auto", limit_audio_per_prompt=0
+    )
     backend = VllmBackend(model, opts)
     requests = [ChatRequest(f"q{i}", user_turn(f"Count from 1 to {i + 3}.")) for i in range(3)]
     greedy = backend.generate(requests, SamplingParams(max_tokens=16))

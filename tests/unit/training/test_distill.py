@@ -22,11 +22,21 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def row(i: int, audio: str) -> dict:
-    return {"id": f"c{i}", "audio": audio, "description": f"A dog barks {i} times over a quiet room tone.",
-            "question": "Which sound source can be heard?", "choices": ["dog barking", "cat meowing"],
-            "answer": "dog barking", "response": "Based on the audio, it is dog barking. The answer is A.",
-            "trace": {"planning": "Listen for the source.", "caption": "A dog barks.",
-                      "reasoning": "Barking matches dog barking.", "summary": "The answer is (a) dog barking."}}
+    return {
+        "id": f"c{i}",
+        "audio": audio,
+        "description": f"A dog barks {i} times over a quiet room tone.",
+        "question": "Which sound source can be heard?",
+        "choices": ["dog barking", "cat meowing"],
+        "answer": "dog barking",
+        "response": "Based on the audio, it is dog barking. The answer is A.",
+        "trace": {
+            "planning": "Listen for the source.",
+            "caption": "A dog barks.",
+            "reasoning": "Barking matches dog barking.",
+            "summary": "The answer is (a) dog barking.",
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +44,19 @@ def tiny(tmp_path_factory):
     m = load_params(REPO_ROOT / "params.yaml", sections=["models"])["models"]
     small = dict(intermediate_size=64, num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512)
     cfg = dataclasses.replace(
-        m, audio_encoder=dataclasses.replace(m.audio_encoder, d_model=16, encoder_layers=2, encoder_attention_heads=2,
-                                             encoder_ffn_dim=32),
+        m,
+        audio_encoder=dataclasses.replace(
+            m.audio_encoder, d_model=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32
+        ),
         text_decoder=dataclasses.replace(m.text_decoder, hidden_size=32, num_hidden_layers=2, **small),
-        teacher_text_decoder=dataclasses.replace(m.teacher_text_decoder, hidden_size=48, num_hidden_layers=3, **small))
+        teacher_text_decoder=dataclasses.replace(m.teacher_text_decoder, hidden_size=48, num_hidden_layers=3, **small),
+    )
     root = tmp_path_factory.mktemp("distill")
-    corpus = [COTA_SYSTEM, cota_response(row(0, "")), cota_question("Which sound source can be heard?",
-                                                                     ["dog barking", "cat meowing"])] * 5
+    corpus = [
+        COTA_SYSTEM,
+        cota_response(row(0, "")),
+        cota_question("Which sound source can be heard?", ["dog barking", "cat meowing"]),
+    ] * 5
     tok = train_tokenizer(corpus + ["Audio description: A dog barks 3 times."] * 3, vocab_size=400, min_frequency=2)
     paths = {n: build_tiny_model(n, cfg, tok, root / n)["path"] for n in ("qwen2_5_omni_thinker", "qwen3")}
     audio = root / "clip.wav"
@@ -59,12 +75,15 @@ def test_collator_aligns_teacher_and_student_on_the_response(tiny):
     _, processor, _, _, b = batch_for(tiny)
     mask = b["response_mask"]
     s_next = torch.gather(b["input_ids"], 1, (b["student_positions"] + 1).clamp(max=b["input_ids"].shape[1] - 1))
-    t_next = torch.gather(b["teacher_input_ids"], 1,
-                          (b["teacher_positions"] + 1).clamp(max=b["teacher_input_ids"].shape[1] - 1))
+    t_next = torch.gather(
+        b["teacher_input_ids"], 1, (b["teacher_positions"] + 1).clamp(max=b["teacher_input_ids"].shape[1] - 1)
+    )
     assert torch.equal(s_next[mask], t_next[mask])  # both positions predict the same response token
     labels = b["labels"][0][b["labels"][0] != -100]
     assert torch.equal(labels, s_next[0][mask[0]])
-    assert int(b["audio_mask"].sum(1)[0]) == 25  # 2 s window: 200 mel frames -> 100 encoder steps -> 25 after the thinker's pooling
+    assert (
+        int(b["audio_mask"].sum(1)[0]) == 25
+    )  # 2 s window: 200 mel frames -> 100 encoder steps -> 25 after the thinker's pooling
     assert (b["teacher_input_ids"] == processor.tokenizer.convert_tokens_to_ids("<|AUDIO|>")).sum() == 0
 
 
@@ -87,12 +106,26 @@ def make_trainer(tiny, tmp_path, weights, layers="all"):
     teacher, ttok = load_model(tiny["teacher"])
     pairs = layer_map(layers, 2, 3, 1)
     module = DistillationModule(student, LayerProjections(pairs, 48, 32))
-    args = TrainingArguments(output_dir=str(tmp_path / "ckpt"), use_cpu=True, report_to="none", max_steps=1,
-                             per_device_train_batch_size=2, remove_unused_columns=False, learning_rate=1e-2)
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "ckpt"),
+        use_cpu=True,
+        report_to="none",
+        max_steps=1,
+        per_device_train_batch_size=2,
+        remove_unused_columns=False,
+        learning_rate=1e-2,
+    )
     data = Dataset.from_list([row(i, tiny["audio"]) for i in range(2)])
     collate = DistillCollator(processor, ttok, "Audio description: {description}\nQuestion: {question}", 400)
-    trainer = KDTrainer(model=module, args=args, train_dataset=data, data_collator=collate, teacher=teacher,
-                        weights=weights, kd=KDSettings("jsd", 0.5, 1.0, "softmax", 16))
+    trainer = KDTrainer(
+        model=module,
+        args=args,
+        train_dataset=data,
+        data_collator=collate,
+        teacher=teacher,
+        weights=weights,
+        kd=KDSettings("jsd", 0.5, 1.0, "softmax", 16),
+    )
     return trainer, collate([row(i, tiny["audio"]) for i in range(2)])
 
 
@@ -145,20 +178,3 @@ def test_exported_student_has_no_projections(tiny, tmp_path):
     assert keys and not any("projections" in k or "maps." in k for k in keys)
     reloaded, _ = load_model(str(tmp_path / "out"))
     assert type(reloaded).__name__ == "Qwen2_5OmniThinkerForConditionalGeneration"
-
-
-def test_a_checkpoint_resumes_only_under_the_params_it_was_trained_with(tmp_path):
-    import json
-
-    from audioreason.stages.distill import RESUME_FILE, params_fingerprint, resumable_run
-
-    ckpt = tmp_path / "checkpoints"
-    (ckpt / "checkpoint-4").mkdir(parents=True)
-    params = {"distill.trainer.max_steps": 100}
-    (ckpt / RESUME_FILE).write_text(json.dumps({"run_id": "abc", "params": params_fingerprint(params)}))
-    assert resumable_run(ckpt, params) == "abc" and ckpt.is_dir()
-    assert resumable_run(ckpt, {"distill.trainer.max_steps": 160}) is None
-    assert not ckpt.exists()  # a checkpoint of other params is discarded, not resumed
-    (ckpt).mkdir()
-    (ckpt / RESUME_FILE).write_text(json.dumps({"run_id": "abc", "params": params_fingerprint(params)}))
-    assert resumable_run(ckpt, params) is None  # nothing saved yet: nothing to resume

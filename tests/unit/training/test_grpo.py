@@ -36,37 +36,73 @@ def tiny(tmp_path_factory):
     m = load_params(REPO_ROOT / "params.yaml", sections=["models"])["models"]
     small = dict(intermediate_size=64, num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512)
     cfg = dataclasses.replace(
-        m, audio_encoder=dataclasses.replace(m.audio_encoder, d_model=16, encoder_layers=2, encoder_attention_heads=2,
-                                             encoder_ffn_dim=32),
-        text_decoder=dataclasses.replace(m.text_decoder, hidden_size=32, num_hidden_layers=2, **small))
+        m,
+        audio_encoder=dataclasses.replace(
+            m.audio_encoder, d_model=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32
+        ),
+        text_decoder=dataclasses.replace(m.text_decoder, hidden_size=32, num_hidden_layers=2, **small),
+    )
     root = tmp_path_factory.mktemp("grpo")
-    tok = train_tokenizer([PROMPT.format(question="Which sound is heard?", choices="['dog', 'cat', 'bell']")] * 8,
-                          vocab_size=300, min_frequency=2)
+    tok = train_tokenizer(
+        [PROMPT.format(question="Which sound is heard?", choices="['dog', 'cat', 'bell']")] * 8,
+        vocab_size=300,
+        min_frequency=2,
+    )
     paths = {n: build_tiny_model(n, cfg, tok, root / n)["path"] for n in ARCHS}
     t = np.arange(16000) / 16000
     clips = []
-    for i, wave in enumerate([0.3 * np.sin(2 * np.pi * 300 * t), 0.3 * np.random.default_rng(0).standard_normal(16000),
-                              0.3 * np.sign(np.sin(2 * np.pi * 55 * t))]):
+    for i, wave in enumerate(
+        [
+            0.3 * np.sin(2 * np.pi * 300 * t),
+            0.3 * np.random.default_rng(0).standard_normal(16000),
+            0.3 * np.sign(np.sin(2 * np.pi * 55 * t)),
+        ]
+    ):
         clips.append(str(root / f"clip{i}.wav"))
         sf.write(clips[-1], wave.astype(np.float32), 16000)
     return {**paths, "clips": clips, "root": root}
 
 
 def records(tiny, n):
-    return [QARecord(str(i), "avqa", "train", tiny["clips"][i % len(tiny["clips"])], f"Which sound is heard {i}?",
-                     ("dog", "cat", "bell"), ("dog", "cat", "bell")[i % 3]) for i in range(n)]
+    return [
+        QARecord(
+            str(i),
+            "avqa",
+            "train",
+            tiny["clips"][i % len(tiny["clips"])],
+            f"Which sound is heard {i}?",
+            ("dog", "cat", "bell"),
+            ("dog", "cat", "bell")[i % 3],
+        )
+        for i in range(n)
+    ]
 
 
 def trainer_for(tiny, arch, *, beta=0.0, batch=4, steps_per_generation=2, group=4, max_steps=1, **extra):
     model, processor = load_model(tiny[arch])
-    args = build_grpo_config(dict(max_steps=max_steps, per_device_train_batch_size=batch,
-                                  steps_per_generation=steps_per_generation, num_generations=group,
-                                  max_completion_length=6, learning_rate=1e-3, beta=beta, temperature=1.0,
-                                  use_cpu=True, bf16=False, report_to="none", save_strategy="no", seed=0, **extra),
-                             str(tiny["root"] / f"out-{arch}"))
+    args = build_grpo_config(
+        dict(
+            max_steps=max_steps,
+            per_device_train_batch_size=batch,
+            steps_per_generation=steps_per_generation,
+            num_generations=group,
+            max_completion_length=6,
+            learning_rate=1e-3,
+            beta=beta,
+            temperature=1.0,
+            use_cpu=True,
+            bf16=False,
+            report_to="none",
+            save_strategy="no",
+            seed=0,
+            **extra,
+        ),
+        str(tiny["root"] / f"out-{arch}"),
+    )
     ds = grpo_dataset(records(tiny, 2), PROMPT)
-    return AudioGRPOTrainer(model=model, args=args, reward_funcs=[completion_length], train_dataset=ds,
-                            processing_class=processor)
+    return AudioGRPOTrainer(
+        model=model, args=args, reward_funcs=[completion_length], train_dataset=ds, processing_class=processor
+    )
 
 
 def grouped_rows(trainer, n_prompts=2, group=4):
@@ -78,8 +114,12 @@ def grouped_rows(trainer, n_prompts=2, group=4):
 def per_sample_logps(model, ids, feats, fmask, n):
     """Log-probs of an unpadded sequence's last ``n`` tokens by the model's plain forward (no trainer code)."""
     with torch.no_grad():
-        logits = model(input_ids=ids[None], attention_mask=torch.ones_like(ids)[None], input_features=feats[None],
-                       feature_attention_mask=fmask[None]).logits[0]
+        logits = model(
+            input_ids=ids[None],
+            attention_mask=torch.ones_like(ids)[None],
+            input_features=feats[None],
+            feature_attention_mask=fmask[None],
+        ).logits[0]
     logps = torch.log_softmax(logits[:-1].float(), -1).gather(-1, ids[1:, None])[:, 0]
     return logps[-n:]
 
@@ -99,7 +139,7 @@ def test_log_probs_change_when_the_audio_is_swapped(tiny, arch):
             return trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, keep)[0]
 
     heard = logps(out["input_features"])
-    swapped = logps(out["input_features"].flip(0))     # rows 0-3 now hear prompt 1's clip and vice versa
+    swapped = logps(out["input_features"].flip(0))  # rows 0-3 now hear prompt 1's clip and vice versa
     assert (heard - swapped)[cm].abs().max() > 1e-4
     assert torch.allclose(heard[cm], logps(out["input_features"])[cm])
     # The same completions scored as text only (TRL's stock path) are not what the trainer computes.
@@ -114,7 +154,7 @@ def test_gradients_reach_the_audio_encoder(tiny, arch):
     out = trainer._generate_and_score_completions(grouped_rows(trainer))
     assert out["advantages"].abs().max() > 0
     trainer.model.train()
-    trainer.current_gradient_accumulation_steps = 1     # set by Trainer's training loop
+    trainer.current_gradient_accumulation_steps = 1  # set by Trainer's training loop
     trainer.model.zero_grad()
     trainer._compute_loss(trainer.model, out).backward()
     tower = audio_tower(trainer.model)
@@ -122,8 +162,9 @@ def test_gradients_reach_the_audio_encoder(tiny, arch):
     assert grads and sum(grads) > 0
     # Without the clip in the batch the audio encoder receives nothing.
     trainer.model.zero_grad()
-    trainer._compute_loss(trainer.model, {k: v for k, v in out.items() if k not in ("input_features",
-                                                                                    "feature_attention_mask")}).backward()
+    trainer._compute_loss(
+        trainer.model, {k: v for k, v in out.items() if k not in ("input_features", "feature_attention_mask")}
+    ).backward()
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in tower.parameters())
 
 
@@ -137,13 +178,15 @@ def test_batch_2_by_group_4_keeps_each_clip_with_its_completions(tiny):
     mask = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
     for i in range(8):
         n = int(out["completion_mask"][i].sum())
-        expected = per_sample_logps(trainer.ref_model, ids[i][mask[i].bool()], out["input_features"][i],
-                                    out["feature_attention_mask"][i], n)
+        expected = per_sample_logps(
+            trainer.ref_model, ids[i][mask[i].bool()], out["input_features"][i], out["feature_attention_mask"][i], n
+        )
         assert torch.allclose(out["ref_per_token_logps"][i][:n], expected, atol=1e-4), i
     # The features of prompt 0 (rows 0-3) and prompt 1 (rows 4-7) differ; the trainer's buffered micro-batches keep
     # each row's features with that row's prompt.
-    by_prompt = {tuple(out["prompt_ids"][i][out["prompt_mask"][i].bool()].tolist()): out["input_features"][i]
-                 for i in (0, 4)}
+    by_prompt = {
+        tuple(out["prompt_ids"][i][out["prompt_mask"][i].bool()].tolist()): out["input_features"][i] for i in (0, 4)
+    }
     assert not torch.equal(*by_prompt.values())
     trainer.model.train()
     trainer._step, trainer._buffered_inputs = 0, None
@@ -165,13 +208,24 @@ def test_two_steps_train_and_log_rewards(tiny):
 
 def test_text_only_rows_train_without_features(tiny):
     model, processor = load_model(tiny["qwen2_5_omni_thinker"])
-    args = build_grpo_config(dict(max_steps=1, per_device_train_batch_size=4, num_generations=4,
-                                  max_completion_length=4, use_cpu=True, bf16=False, report_to="none",
-                                  save_strategy="no"), str(tiny["root"] / "text"))
+    args = build_grpo_config(
+        dict(
+            max_steps=1,
+            per_device_train_batch_size=4,
+            num_generations=4,
+            max_completion_length=4,
+            use_cpu=True,
+            bf16=False,
+            report_to="none",
+            save_strategy="no",
+        ),
+        str(tiny["root"] / "text"),
+    )
     ds = grpo_dataset(records(tiny, 1), PROMPT, with_audio=False)
     assert ds[0]["audio"] == ""
-    trainer = AudioGRPOTrainer(model=model, args=args, reward_funcs=[completion_length], train_dataset=ds,
-                               processing_class=processor)
+    trainer = AudioGRPOTrainer(
+        model=model, args=args, reward_funcs=[completion_length], train_dataset=ds, processing_class=processor
+    )
     out = trainer._generate_and_score_completions(grouped_rows(trainer, 1))
     assert "input_features" not in out
     audio_token = processor.tokenizer.convert_tokens_to_ids("<|AUDIO|>")
@@ -197,17 +251,34 @@ def test_lora_policy_with_beta_uses_the_adapter_free_model_as_reference(tiny):
     from peft import LoraConfig
 
     model, processor = load_model(tiny["qwen2_audio"])
-    args = build_grpo_config(dict(max_steps=2, per_device_train_batch_size=8, num_generations=4,
-                                  max_completion_length=6, learning_rate=1e-2, beta=0.04, use_cpu=True, bf16=False,
-                                  report_to="none", save_strategy="no", logging_steps=1), str(tiny["root"] / "lora"))
-    trainer = AudioGRPOTrainer(model=model, args=args, reward_funcs=[completion_length],
-                               train_dataset=grpo_dataset(records(tiny, 2), PROMPT), processing_class=processor,
-                               peft_config=LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
-                                                      task_type="CAUSAL_LM"))
-    assert trainer.ref_model is None   # the reference is the base with the adapter disabled
+    args = build_grpo_config(
+        dict(
+            max_steps=2,
+            per_device_train_batch_size=8,
+            num_generations=4,
+            max_completion_length=6,
+            learning_rate=1e-2,
+            beta=0.04,
+            use_cpu=True,
+            bf16=False,
+            report_to="none",
+            save_strategy="no",
+            logging_steps=1,
+        ),
+        str(tiny["root"] / "lora"),
+    )
+    trainer = AudioGRPOTrainer(
+        model=model,
+        args=args,
+        reward_funcs=[completion_length],
+        train_dataset=grpo_dataset(records(tiny, 2), PROMPT),
+        processing_class=processor,
+        peft_config=LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
+    )
+    assert trainer.ref_model is None  # the reference is the base with the adapter disabled
     trainer.train()
     logged = [h for h in trainer.state.log_history if "kl" in h]
-    assert len(logged) == 2 and logged[-1]["kl"] > 0          # the adapter moved the policy away from the reference
+    assert len(logged) == 2 and logged[-1]["kl"] > 0  # the adapter moved the policy away from the reference
     assert trainer.audio_rows_in_loss == 16
     trainable = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in n for n in trainable)
@@ -236,26 +307,56 @@ def test_vllm_requests_carry_each_rows_waveform():
 
     ids, logprobs = completions_from_vllm([Output([7, 8]), Output([9])])
     assert ids == [[7, 8], [9]]
-    assert logprobs == [[pytest.approx(-0.7), pytest.approx(-0.8)], [pytest.approx(-0.9)]]   # the sampled token's
+    assert logprobs == [[pytest.approx(-0.7), pytest.approx(-0.8)], [pytest.approx(-0.9)]]  # the sampled token's
 
 
 def test_vllm_server_mode_is_refused_with_the_reason(tiny):
     model, processor = load_model(tiny["qwen2_audio"])
-    args = build_grpo_config(dict(max_steps=1, per_device_train_batch_size=4, num_generations=4, use_cpu=True,
-                                  bf16=False, report_to="none", use_vllm=True, vllm_mode="server"),
-                             str(tiny["root"] / "server"))
+    args = build_grpo_config(
+        dict(
+            max_steps=1,
+            per_device_train_batch_size=4,
+            num_generations=4,
+            use_cpu=True,
+            bf16=False,
+            report_to="none",
+            use_vllm=True,
+            vllm_mode="server",
+        ),
+        str(tiny["root"] / "server"),
+    )
     with pytest.raises(ValueError, match="colocate"):
-        AudioGRPOTrainer(model=model, args=args, reward_funcs=[completion_length],
-                         train_dataset=grpo_dataset(records(tiny, 1), PROMPT), processing_class=processor)
+        AudioGRPOTrainer(
+            model=model,
+            args=args,
+            reward_funcs=[completion_length],
+            train_dataset=grpo_dataset(records(tiny, 1), PROMPT),
+            processing_class=processor,
+        )
 
 
 @pytest.mark.gpu
 def test_colocated_vllm_rollouts_hear_the_clip(tiny):
     model, processor = load_model(tiny["qwen2_audio"])
-    args = build_grpo_config(dict(max_steps=1, per_device_train_batch_size=8, num_generations=4,
-                                  max_completion_length=6, report_to="none", use_vllm=True, vllm_mode="colocate",
-                                  vllm_gpu_memory_utilization=0.2), str(tiny["root"] / "vllm"))
-    trainer = AudioGRPOTrainer(model=model, args=args, reward_funcs=[completion_length],
-                               train_dataset=grpo_dataset(records(tiny, 2), PROMPT), processing_class=processor)
+    args = build_grpo_config(
+        dict(
+            max_steps=1,
+            per_device_train_batch_size=8,
+            num_generations=4,
+            max_completion_length=6,
+            report_to="none",
+            use_vllm=True,
+            vllm_mode="colocate",
+            vllm_gpu_memory_utilization=0.2,
+        ),
+        str(tiny["root"] / "vllm"),
+    )
+    trainer = AudioGRPOTrainer(
+        model=model,
+        args=args,
+        reward_funcs=[completion_length],
+        train_dataset=grpo_dataset(records(tiny, 2), PROMPT),
+        processing_class=processor,
+    )
     trainer.train()
     assert trainer.audio_rows_in_loss == 8

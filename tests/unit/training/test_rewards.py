@@ -6,9 +6,18 @@ import pytest
 
 from audioreason.evaluation.mmau import mmau_tokens
 from audioreason.training import rewards
-from audioreason.training.rewards import (REWARDS, answer_block, completion_text, named_choices, omni_r1_accuracy,
-                                          r1_aqa_accuracy, r1_aqa_format, reward_functions, sightsound_accuracy,
-                                          sightsound_format)
+from audioreason.training.rewards import (
+    REWARDS,
+    answer_block,
+    completion_text,
+    named_choices,
+    omni_r1_accuracy,
+    r1_aqa_accuracy,
+    r1_aqa_format,
+    reward_functions,
+    sightsound_accuracy,
+    sightsound_format,
+)
 
 CHOICES = ["cat", "dog", "dog barking", "bird"]
 LABEL = "dog"  # option B; "dog barking" (option C) contains it
@@ -147,14 +156,17 @@ def test_adversarial_lists_are_long_enough():
 
 # --- the label ------------------------------------------------------------------------
 
+
 def test_sightsound_uses_teacher_answer_not_ground_truth():
     completions = ["<think>x</think><answer>cat</answer>", "<think>x</think><answer>dog</answer>"]
-    out = sightsound_accuracy(completions=completions, teacher_answer=["cat", "cat"], answer=["dog", "dog"],
-                              choices=[CHOICES, CHOICES])
+    out = sightsound_accuracy(
+        completions=completions, teacher_answer=["cat", "cat"], answer=["dog", "dog"], choices=[CHOICES, CHOICES]
+    )
     assert out == [1.0, 0.0]
     # The ground-truth reward on the same rows pays the other completion.
-    assert r1_aqa_accuracy(completions=completions, teacher_answer=["cat", "cat"], answer=["dog", "dog"],
-                           choices=[CHOICES, CHOICES]) == [0.0, 1.0]
+    assert r1_aqa_accuracy(
+        completions=completions, teacher_answer=["cat", "cat"], answer=["dog", "dog"], choices=[CHOICES, CHOICES]
+    ) == [0.0, 1.0]
 
 
 def test_label_matches_choices_up_to_case_and_punctuation():
@@ -262,6 +274,7 @@ def test_r1_aqa_format_bad(completion):
 
 # --- completions as conversations, lengths, extra arguments ---------------------------
 
+
 def chat(text: str) -> list[dict]:
     return [{"role": "assistant", "content": text}]
 
@@ -276,8 +289,11 @@ def test_conversational_completions():
 
 
 def test_conversation_reads_last_assistant_message():
-    conversation = [{"role": "assistant", "content": "<answer>cat</answer>"}, {"role": "user", "content": "again"},
-                    {"role": "assistant", "content": [{"type": "text", "text": "<answer>dog</answer>"}]}]
+    conversation = [
+        {"role": "assistant", "content": "<answer>cat</answer>"},
+        {"role": "user", "content": "again"},
+        {"role": "assistant", "content": [{"type": "text", "text": "<answer>dog</answer>"}]},
+    ]
     assert completion_text(conversation) == "<answer>dog</answer>"
     assert one(r1_aqa_accuracy, conversation) == 1.0
 
@@ -293,26 +309,38 @@ def test_conversation_without_assistant_raises():
 @pytest.mark.parametrize("n", [0, 1, 5])
 def test_one_reward_per_completion(fn, n):
     completions = ["<think>x</think><answer>dog</answer>", "dog or cat", chat("dog"), "", "<answer>B</answer>"][:n]
-    out = fn(completions=completions, prompts=["q"] * n, answer=[LABEL] * n, teacher_answer=[LABEL] * n,
-             choices=[CHOICES] * n, completion_ids=[[0]] * n, trainer_state=None, audio=["a.wav"] * n)
+    out = fn(
+        completions=completions,
+        prompts=["q"] * n,
+        answer=[LABEL] * n,
+        teacher_answer=[LABEL] * n,
+        choices=[CHOICES] * n,
+        completion_ids=[[0]] * n,
+        trainer_state=None,
+        audio=["a.wav"] * n,
+    )
     assert len(out) == n
     assert all(isinstance(r, float) and r in (0.0, 1.0) for r in out)
 
 
 # --- helpers --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, named", [
-    ("dog", ["dog"]),
-    ("a dog barking", ["dog barking"]),
-    ("a dog barking and a dog", ["dog", "dog barking"]),
-    ("DOG-BARKING!", ["dog barking"]),
-    ("(A) or (B)", ["cat", "dog"]),
-    ("b", ["dog"]),
-    ("the (b) option", ["dog"]),
-    ("a bird", ["bird"]),  # the article is not a letter
-    ("(Z)", []),
-    ("hotdog", []),
-])
+
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("dog", ["dog"]),
+        ("a dog barking", ["dog barking"]),
+        ("a dog barking and a dog", ["dog", "dog barking"]),
+        ("DOG-BARKING!", ["dog barking"]),
+        ("(A) or (B)", ["cat", "dog"]),
+        ("b", ["dog"]),
+        ("the (b) option", ["dog"]),
+        ("a bird", ["bird"]),  # the article is not a letter
+        ("(Z)", []),
+        ("hotdog", []),
+    ],
+)
 def test_named_choices(text, named):
     assert named_choices(text, CHOICES) == named
 
@@ -334,9 +362,15 @@ def test_answer_block():
 
 # --- registry -------------------------------------------------------------------------
 
+
 def test_registry_names_are_the_function_names():
-    assert set(REWARDS) == {"omni_r1_accuracy", "sightsound_accuracy", "sightsound_format", "r1_aqa_accuracy",
-                            "r1_aqa_format"}
+    assert set(REWARDS) == {
+        "omni_r1_accuracy",
+        "sightsound_accuracy",
+        "sightsound_format",
+        "r1_aqa_accuracy",
+        "r1_aqa_format",
+    }
     assert all(fn.__name__ == name for name, fn in REWARDS.items())
 
 

@@ -25,8 +25,16 @@ def test_avqa_reads_with_real_importer(world):
     raw = json.loads((world / "avqa" / "train_qa.json").read_text())
     assert all(len(x["multi_choice"]) == 4 for x in raw)
     assert all("video" in x["question_text"] for x in raw)
-    assert set(raw[0]) == {"id", "video_name", "video_id", "question_text", "multi_choice", "answer",
-                           "question_relation", "question_type"}
+    assert set(raw[0]) == {
+        "id",
+        "video_name",
+        "video_id",
+        "question_text",
+        "multi_choice",
+        "answer",
+        "question_relation",
+        "question_type",
+    }
 
 
 def test_every_kind_in_train(world, truth):

@@ -20,7 +20,8 @@ def test_captions_name_what_the_clip_holds():
     assert caption_for({"kind": "count", "events": ["Dog", "Dog"]}) == "A dog barks twice over a quiet room tone."
     assert caption_for({"kind": "order", "events": ["Cat", "Dog"]}) == "First a cat meows, then a dog barks."
     assert caption_for({"kind": "n_speakers", "speakers": ["Man", "Robot"]}) == (
-        "Two people take turns speaking: a man, a robotic voice.")
+        "Two people take turns speaking: a man, a robotic voice."
+    )
 
 
 def test_unknown_kind_is_an_error():

@@ -33,7 +33,7 @@ def _world_imports(source: str, module: str) -> set[str]:
             # ``from audioreason.world import x``: x is a submodule, or a name of __init__.
             found.update(n if n in MODULES else "__init__" for n in names or ("__init__",))
         elif dotted.startswith(PACKAGE + "."):
-            found.add(dotted[len(PACKAGE) + 1:].split(".")[0])
+            found.add(dotted[len(PACKAGE) + 1 :].split(".")[0])
 
     for node in ast.walk(ast.parse(source, filename=f"{module}.py")):
         if isinstance(node, ast.Import):
@@ -68,7 +68,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -119,7 +119,9 @@ def test_every_written_format_has_its_own_writer(fmt):
     assert f"write_{fmt}" in functions
     # A writer writes its own format only: it imports no other writer.
     assert not GRAPH[fmt] & set(WRITTEN_FORMATS), (fmt, GRAPH[fmt])
-    calls = {ast.unparse(n.func) for n in ast.walk(ast.parse((WORLD / "write.py").read_text())) if isinstance(n, ast.Call)}
+    calls = {
+        ast.unparse(n.func) for n in ast.walk(ast.parse((WORLD / "write.py").read_text())) if isinstance(n, ast.Call)
+    }
     assert f"{fmt}.write_{fmt}" in calls, f"write_world does not call {fmt}.write_{fmt}"
 
 
@@ -128,6 +130,12 @@ def test_the_world_writes_every_format_the_importers_read():
 
 
 def test_write_world_is_defined_once():
-    defs = [m for m in MODULES
-            if any(isinstance(n, ast.FunctionDef) and n.name == "write_world" for n in ast.parse((WORLD / f"{m}.py").read_text()).body)]
+    defs = [
+        m
+        for m in MODULES
+        if any(
+            isinstance(n, ast.FunctionDef) and n.name == "write_world"
+            for n in ast.parse((WORLD / f"{m}.py").read_text()).body
+        )
+    ]
     assert defs == ["write"]

@@ -84,7 +84,10 @@ def test_every_avqa_and_mmau_answer_recomputed_from_ground_truth(world, truth):
 
 
 def test_visual_channel_shows_sources_not_acoustics(world, truth):
-    visual = {json.loads(line)["clip"]: json.loads(line) for line in (world / "world" / "visual.jsonl").read_text().splitlines()}
+    visual = {
+        json.loads(line)["clip"]: json.loads(line)
+        for line in (world / "world" / "visual.jsonl").read_text().splitlines()
+    }
     avqa = [t for t in truth if t["dataset"] == "avqa"]
     assert all(t["clip"] in visual for t in avqa)
     for t in avqa:

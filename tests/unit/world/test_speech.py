@@ -47,8 +47,9 @@ def speakers() -> list[Speaker]:
 @pytest.fixture(scope="module")
 def smile():
     opensmile = pytest.importorskip("opensmile")
-    return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
-                           feature_level=opensmile.FeatureLevel.Functionals)
+    return opensmile.Smile(
+        feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals
+    )
 
 
 def _say(words, speaker, emotion="neutral", seed=0) -> np.ndarray:
@@ -153,8 +154,11 @@ def test_profile_directions_follow_the_literature():
         assert e[aroused].rate_scale > e["sad"].rate_scale
         assert e[aroused].tilt_db_per_oct > e["neutral"].tilt_db_per_oct > e["sad"].tilt_db_per_oct
     assert e["sad"].breathiness > e["neutral"].breathiness and e["sad"].creak > e["neutral"].creak
-    assert e["emphatic"].energy_db > 0 and e["emphatic"].rate_scale < 1 and e["emphatic"].stress == max(
-        p.stress for p in e.values())
+    assert (
+        e["emphatic"].energy_db > 0
+        and e["emphatic"].rate_scale < 1
+        and e["emphatic"].stress == max(p.stress for p in e.values())
+    )
 
 
 # --------------------------------------------------------------------------- waveform properties
@@ -277,8 +281,10 @@ def emotion_features(speakers, smile) -> dict[str, dict[str, float]]:
     """Mean eGeMAPS functionals per emotion over 4 speakers x 4 sentences, same seeds."""
     out = {}
     for emotion in ("angry", "excited", "neutral", "sad", "emphatic"):
-        frames = [smile.process_signal(_say(sentence, spk, emotion, seed=10 + i), SR)
-                  for i, (sentence, spk) in enumerate(zip(SENTENCES, speakers))]
+        frames = [
+            smile.process_signal(_say(sentence, spk, emotion, seed=10 + i), SR)
+            for i, (sentence, spk) in enumerate(zip(SENTENCES, speakers))
+        ]
         out[emotion] = {k: float(np.mean([f[k].iloc[0] for f in frames])) for k in frames[0].columns}
     return out
 

@@ -17,7 +17,8 @@ from audioreason.world.write import write_world
 def _digests(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*")) if p.is_file()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -27,11 +28,18 @@ def test_layout(world):
     wavs = [f for f in files if f.endswith(".wav")]
     assert sum(f.startswith("avqa/audio/") for f in wavs) == 14 + 7
     assert sum(f.startswith("mmau/test-mini-audios/") for f in wavs) == 9
-    assert {"world/visual.jsonl", "world/metadata.json", "vctk/speaker-info.txt", "vggsound/vggsound.csv",
-            "cota/data/train-00000-of-00001.parquet", "music_avqa/json_update/avqa-test.json",
-            "fau_aibo/labels/IS2009EmotionChallenge/chunk_labels_5cl_corpus.txt",
-            "desed/dataset/metadata/validation/validation.tsv", "desed/dataset/metadata/train/weak.tsv",
-            "audiosetcaps/VGGSound_AudioSetCaps_caption.csv"} <= set(files)
+    assert {
+        "world/visual.jsonl",
+        "world/metadata.json",
+        "vctk/speaker-info.txt",
+        "vggsound/vggsound.csv",
+        "cota/data/train-00000-of-00001.parquet",
+        "music_avqa/json_update/avqa-test.json",
+        "fau_aibo/labels/IS2009EmotionChallenge/chunk_labels_5cl_corpus.txt",
+        "desed/dataset/metadata/validation/validation.tsv",
+        "desed/dataset/metadata/train/weak.tsv",
+        "audiosetcaps/VGGSound_AudioSetCaps_caption.csv",
+    } <= set(files)
 
 
 def test_same_seed_is_byte_identical(world, small_cfg, tmp_path):
@@ -56,8 +64,15 @@ def test_sample_rates_and_durations(world):
     for p in (world / "mmau" / "test-mini-audios").glob("*.wav"):
         info = sf.info(p)
         assert (info.samplerate, info.channels, info.frames) == (16000, 1, 16000), p
-    rates = {"music_avqa": 16000, "iemocap": 16000, "fau_aibo": 16000, "vctk": 48000, "desed": 16000,
-             "maestro": 44100, "vggsound": 16000}
+    rates = {
+        "music_avqa": 16000,
+        "iemocap": 16000,
+        "fau_aibo": 16000,
+        "vctk": 48000,
+        "desed": 16000,
+        "maestro": 44100,
+        "vggsound": 16000,
+    }
     for top, sr in rates.items():
         files = [p for p in (world / top).rglob("*") if p.suffix in (".wav", ".flac") and not p.name.startswith("._")]
         assert files, top
@@ -95,4 +110,15 @@ def test_importers_report_the_worlds_own_counts(world):
 def test_ground_truth_lines_come_in_writer_order(truth):
     # audiosetcaps captions the avqa and vggsound lines in this order; reordering changes the data.
     order = list(dict.fromkeys(t["dataset"] for t in truth))
-    assert order == ["avqa", "mmau", "music_avqa", "iemocap", "fau_aibo", "vctk", "desed", "maestro", "vggsound", "cota"]
+    assert order == [
+        "avqa",
+        "mmau",
+        "music_avqa",
+        "iemocap",
+        "fau_aibo",
+        "vctk",
+        "desed",
+        "maestro",
+        "vggsound",
+        "cota",
+    ]

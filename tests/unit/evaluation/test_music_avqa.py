@@ -10,11 +10,19 @@ from audioreason.datasets.music_avqa import ANSWER_VOCAB
 from audioreason.evaluation.music_avqa import score_music_avqa, vocabulary_answer
 
 
-@pytest.mark.parametrize("prediction, word", [
-    ("acoustic_guitar", "acoustic_guitar"), ("An acoustic guitar.", "acoustic_guitar"), ("<answer>Two</answer>", "two"),
-    ("3", "three"), ("More than ten", "more than ten"), ("10", "ten"), ("YES", "yes"),
-    ("<think>maybe no</think><answer>yes</answer>", "yes"),
-])
+@pytest.mark.parametrize(
+    "prediction, word",
+    [
+        ("acoustic_guitar", "acoustic_guitar"),
+        ("An acoustic guitar.", "acoustic_guitar"),
+        ("<answer>Two</answer>", "two"),
+        ("3", "three"),
+        ("More than ten", "more than ten"),
+        ("10", "ten"),
+        ("YES", "yes"),
+        ("<think>maybe no</think><answer>yes</answer>", "yes"),
+    ],
+)
 def test_predictions_map_to_one_vocabulary_word(prediction, word):
     assert word in ANSWER_VOCAB
     assert vocabulary_answer(prediction) == word
@@ -51,8 +59,9 @@ def test_real_val_file_with_ground_truth_scores_100_per_type(reference_dir):
     items = []
     for r in raw:
         group, qtype = json.loads(r["type"])
-        items.append({"id": r["question_id"], "answer": r["anser"], "group": group, "type": qtype,
-                      "prediction": r["anser"]})
+        items.append(
+            {"id": r["question_id"], "answer": r["anser"], "group": group, "type": qtype, "prediction": r["anser"]}
+        )
     s = score_music_avqa(items)
     assert s["n"] == 4568 and s["overall"] == 100.0 and s["unparseable"] == 0
     assert len(s["group_type"]) == 9 and set(s["group_type"].values()) == {100.0}

@@ -89,11 +89,7 @@ def test_first_other_choice_scores_zero_except_same_token_choices(test_mini):
     # The official rule ignores wrong choices made of the answer's own words.
     assert result["correct"] == len(SAME_TOKENS_AS_ANSWER_IDS) == 6
     assert result["overall"] == pytest.approx(0.6)
-    hits = {
-        item["id"]
-        for item in predicted
-        if mmau_is_correct(item["model_output"], item["answer"], item["choices"])
-    }
+    hits = {item["id"] for item in predicted if mmau_is_correct(item["model_output"], item["answer"], item["choices"])}
     assert hits == SAME_TOKENS_AS_ANSWER_IDS
 
 

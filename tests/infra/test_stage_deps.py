@@ -46,8 +46,8 @@ def closure(module: str) -> set[Path]:
 
 def test_closure_follows_function_level_imports():
     files = {p.relative_to(SRC).as_posix() for p in closure("audioreason.stages.interventions")}
-    assert "audioreason/models/factory.py" in files            # imported inside run_model
-    assert "audioreason/evaluation/paper_tables.py" in files         # paper 04's numbers beside the run's
+    assert "audioreason/models/factory.py" in files  # imported inside run_model
+    assert "audioreason/evaluation/paper_tables.py" in files  # paper 04's numbers beside the run's
 
 
 def test_stages_depend_on_the_evaluation_modules_they_use():
@@ -55,8 +55,11 @@ def test_stages_depend_on_the_evaluation_modules_they_use():
     for name, stage in stages.items():
         stage = stage.get("do", stage)
         deps = {d if isinstance(d, str) else next(iter(d)) for d in stage.get("deps", [])}
-        used = {p.relative_to(REPO).as_posix() for p in closure(f"audioreason.stages.{name}")
-                if p.parent.name == "evaluation" and p.name != "__init__.py"}
+        used = {
+            p.relative_to(REPO).as_posix()
+            for p in closure(f"audioreason.stages.{name}")
+            if p.parent.name == "evaluation" and p.name != "__init__.py"
+        }
         missing = sorted(u for u in used if u not in deps and "src/audioreason/evaluation" not in deps)
         assert not missing, f"stage {name} imports {missing} but does not list them in dvc.yaml"
         if "src/audioreason/evaluation/paper_tables.py" in used:

@@ -17,11 +17,13 @@ from audioreason.models.tokenizer import AUDIO, train_tokenizer
 from audioreason.training.prompts import audio_messages, format_prompt
 from audioreason.training.sft import IGNORE_INDEX, AudioSFTCollator, sft_dataset
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 SR = 16000
 COMPLETION = "<answer>dog</answer>"
-PROMPT = "Which animal is heard? Please choose the answer from the following options: ['dog', 'cat']. " \
-         "Output the final answer in <answer> </answer>."
+PROMPT = (
+    "Which animal is heard? Please choose the answer from the following options: ['dog', 'cat']. "
+    "Output the final answer in <answer> </answer>."
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +35,13 @@ def model_and_processor(tmp_path_factory):
             m.audio_encoder, d_model=16, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=32
         ),
         text_decoder=dataclasses.replace(
-            m.text_decoder, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-            num_key_value_heads=1, max_position_embeddings=256,
+            m.text_decoder,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=256,
         ),
     )
     tok = train_tokenizer(["You are a helpful assistant.", PROMPT, COMPLETION, "Which animal?"] * 10, 300, 2)
@@ -141,14 +148,25 @@ def test_audio_path_rows_load_and_resample(tmp_path, model_and_processor):
     # Channel 0, resampled to 16 kHz: one second -> 100 valid frames.
     assert from_file["feature_attention_mask"].sum().item() == 100
     t16 = np.arange(SR) / SR
-    from_array = collate([{"prompt": "Which animal?", "completion": COMPLETION,
-                           "audio_array": (0.3 * np.sin(2 * np.pi * 440 * t16)).astype(np.float32)}])
+    from_array = collate(
+        [
+            {
+                "prompt": "Which animal?",
+                "completion": COMPLETION,
+                "audio_array": (0.3 * np.sin(2 * np.pi * 440 * t16)).astype(np.float32),
+            }
+        ]
+    )
     assert torch.equal(from_file["input_ids"], from_array["input_ids"])
     # Same log-mel features up to resampling edge effects at the clip ends.
     a, b = from_file["input_features"][0, :, 2:98], from_array["input_features"][0, :, 2:98]
     assert (a - b).abs().mean().item() < 0.01
-    assert not torch.equal(from_file["input_features"], collate([{
-        "prompt": "Which animal?", "completion": COMPLETION, "audio_array": np.zeros(SR, np.float32)}])["input_features"])
+    assert not torch.equal(
+        from_file["input_features"],
+        collate([{"prompt": "Which animal?", "completion": COMPLETION, "audio_array": np.zeros(SR, np.float32)}])[
+            "input_features"
+        ],
+    )
 
 
 def test_sft_dataset_rows():
@@ -157,6 +175,10 @@ def test_sft_dataset_rows():
     ds = sft_dataset([r], template, COMPLETION.replace("dog", "{answer}"))
     assert ds.column_names == ["id", "audio", "prompt", "completion"]
     row = ds[0]
-    assert row == {"id": "3", "audio": "/x/a.wav", "prompt": "Which animal? Options: ['dog', 'cat'].",
-                   "completion": COMPLETION}
+    assert row == {
+        "id": "3",
+        "audio": "/x/a.wav",
+        "prompt": "Which animal? Options: ['dog', 'cat'].",
+        "completion": COMPLETION,
+    }
     assert row["prompt"] == format_prompt(template, r)

@@ -43,8 +43,9 @@ def pins(path: Path) -> dict[str, str]:
 
 
 def hadolint(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(HADOLINT), "--failure-threshold", "warning", "--no-color", str(path)],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [str(HADOLINT), "--failure-threshold", "warning", "--no-color", str(path)], capture_output=True, text=True
+    )
 
 
 def test_three_images():
@@ -67,8 +68,11 @@ def test_the_lint_fails_a_bad_dockerfile(tmp_path):
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
 def test_builds_use_only_what_the_repository_has(dockerfile):
-    ignored = [l.strip().rstrip("/") for l in (REPO / ".dockerignore").read_text().splitlines()
-               if l.strip() and not l.startswith("#")]
+    ignored = [
+        line.strip().rstrip("/")
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     users = []
     for word, args in instructions(dockerfile):
         if word == "COPY" and "--from=" not in args:
@@ -102,7 +106,7 @@ def test_pins_agree_across_images_make_and_locks():
         assert gpu[shared] == lock[shared], shared
     assert server["mlflow"] == lock["mlflow"]
     assert "psycopg2-binary" in server and "boto3" in server
-    assert "dvc-s3" in gpu                         # the cluster's S3 remote
+    assert "dvc-s3" in gpu  # the cluster's S3 remote
     assert not any(n.startswith("nvidia-") for n in lock)
 
 
@@ -122,8 +126,11 @@ def test_compose_stack_is_complete():
     for svc in services.values():
         if "build" in svc:
             assert (REPO / "docker" / svc["build"]["context"] / svc["build"]["dockerfile"]).is_file()
-    env = dict(l.split("=", 1) for l in (REPO / "docker" / "env.example").read_text().splitlines()
-               if l and not l.startswith("#"))
+    env = dict(
+        line.split("=", 1)
+        for line in (REPO / "docker" / "env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     for name in ("mlflow", "minio-init"):
         used = set(re.findall(r"\$\$(\w+)", " ".join(services[name]["command"])))
         assert used and used <= set(env), used - set(env)

@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audioreason.audio.egemaps import (CONCEPT_COLUMNS, F0_COLUMN, LOUDNESS_COLUMN, SAMPLE_RATE, USED_COLUMNS,
-                                       extract_features, file_means, lld_frames, utterance_features)
+from audioreason.audio.egemaps import (
+    CONCEPT_COLUMNS,
+    F0_COLUMN,
+    LOUDNESS_COLUMN,
+    SAMPLE_RATE,
+    USED_COLUMNS,
+    extract_features,
+    file_means,
+    lld_frames,
+    utterance_features,
+)
 from audioreason.features.concept_tokens import ConceptTokenizer
 
 SR = SAMPLE_RATE
@@ -21,7 +30,7 @@ def tone(f0: float, amplitude: float, seconds: float = 1.0, tilt: float = 1.0, s
     t = np.arange(int(SR * seconds)) / SR
     rng = np.random.default_rng(seed)
     phase = 2 * np.pi * f0 * t + 0.02 * np.sin(2 * np.pi * 5 * t + rng.uniform(0, 6))
-    x = sum(k ** -tilt * np.sin(k * phase) for k in range(1, int(4000 / f0)))
+    x = sum(k**-tilt * np.sin(k * phase) for k in range(1, int(4000 / f0)))
     return (amplitude * x / np.abs(x).max()).astype(np.float32)
 
 
@@ -33,7 +42,7 @@ def means(x: np.ndarray) -> dict[str, float]:
 @pytest.mark.parametrize("f0", [110.0, 196.0, 262.0])
 def test_f0_in_semitones_matches_the_tone(f0):
     m = means(tone(f0, 0.3))
-    assert m[F0_COLUMN] == pytest.approx(12 * math.log2(f0 / 27.5), abs=0.5)   # semitones from 27.5 Hz
+    assert m[F0_COLUMN] == pytest.approx(12 * math.log2(f0 / 27.5), abs=0.5)  # semitones from 27.5 Hz
     assert m["voiced_fraction"] > 0.8 and m["silent"] == 0.0
 
 
@@ -41,8 +50,10 @@ def test_louder_tone_means_more_loudness_and_a_higher_energy_bin():
     loudness = [means(tone(150, a))[LOUDNESS_COLUMN] for a in (0.02, 0.1, 0.5)]
     assert loudness[0] < loudness[1] < loudness[2]
     # Fit on a "training split" of tones of many levels and pitches; a quiet and a loud test tone.
-    train = [means(tone(f, a, 0.6, seed=i)) for i, (f, a) in enumerate(
-        (f, a) for f in (120, 180, 240) for a in (0.02, 0.05, 0.1, 0.2, 0.4))]
+    train = [
+        means(tone(f, a, 0.6, seed=i))
+        for i, (f, a) in enumerate((f, a) for f in (120, 180, 240) for a in (0.02, 0.05, 0.1, 0.2, 0.4))
+    ]
     tok = ConceptTokenizer().fit(train)
     _, quiet = tok.tokens(means(tone(150, 0.03)))
     _, loud = tok.tokens(means(tone(150, 0.45)))
@@ -64,9 +75,9 @@ def test_brightness_columns_move_the_documented_way():
 def test_silence_and_too_short_clips_give_documented_values():
     silent = means(np.zeros(SR, dtype=np.float32))
     assert silent["silent"] == 1.0 and silent["voiced_fraction"] == 0.0
-    assert math.isfinite(silent[LOUDNESS_COLUMN])                 # it is quiet: that is a measurement
+    assert math.isfinite(silent[LOUDNESS_COLUMN])  # it is quiet: that is a measurement
     assert all(math.isnan(silent[c]) for c in USED_COLUMNS if c != LOUDNESS_COLUMN)
-    short = means(tone(150, 0.3, seconds=0.04))                   # shorter than one analysis window
+    short = means(tone(150, 0.3, seconds=0.04))  # shorter than one analysis window
     assert short["n_frames"] == 0 and all(math.isnan(short[c]) for c in USED_COLUMNS)
     noise = means(np.random.default_rng(0).normal(0, 0.1, SR).astype(np.float32))
     assert math.isnan(noise[F0_COLUMN]) and noise["voiced_fraction"] == 0.0 and noise["silent"] == 0.0
@@ -76,11 +87,18 @@ def test_silence_and_too_short_clips_give_documented_values():
     voiced_only = means(tone(150, 0.3))
     assert half["F1frequency_sma3nz"] == pytest.approx(voiced_only["F1frequency_sma3nz"], rel=0.05)
     # Their tokens: nothing crashes, undefined concepts say so, no voicing is UNVOICED.
-    tok = ConceptTokenizer(grouped=("PITCH",)).fit([means(tone(f, a, 0.5)) for f in (120, 200) for a in (0.05, 0.3)],
-                                                    ["M", "F", "M", "F"])
+    tok = ConceptTokenizer(grouped=("PITCH",)).fit(
+        [means(tone(f, a, 0.5)) for f in (120, 200) for a in (0.05, 0.3)], ["M", "F", "M", "F"]
+    )
     _, t = tok.tokens(silent, "F")
-    assert t == {"ENERGY": "VERY_LOW", "PITCH": "UNDEFINED", "BRIGHTNESS": "UNDEFINED", "DYNAMICS": "UNDEFINED",
-                 "FORMANTS": "UNDEFINED", "VOICE_QUALITY": "UNVOICED"}
+    assert t == {
+        "ENERGY": "VERY_LOW",
+        "PITCH": "UNDEFINED",
+        "BRIGHTNESS": "UNDEFINED",
+        "DYNAMICS": "UNDEFINED",
+        "FORMANTS": "UNDEFINED",
+        "VOICE_QUALITY": "UNVOICED",
+    }
     _, t = tok.tokens(short, "M")
     assert set(t.values()) == {"UNDEFINED", "UNVOICED"}
 

@@ -53,8 +53,12 @@ def closed(schema):
 
     def walk(node):
         if isinstance(node, dict):
-            if (node.get("type") == "object" and "properties" in node and "additionalProperties" not in node
-                    and not node.get("x-kubernetes-preserve-unknown-fields")):
+            if (
+                node.get("type") == "object"
+                and "properties" in node
+                and "additionalProperties" not in node
+                and not node.get("x-kubernetes-preserve-unknown-fields")
+            ):
                 node["additionalProperties"] = False
             for v in node.values():
                 walk(v)
@@ -69,8 +73,11 @@ def closed(schema):
 def crd_validator():
     crd = yaml.safe_load(CRD.read_text())
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
-    return crd["spec"]["group"], crd["spec"]["names"]["kind"], jsonschema.Draft7Validator(
-        closed(version["schema"]["openAPIV3Schema"]))
+    return (
+        crd["spec"]["group"],
+        crd["spec"]["names"]["kind"],
+        jsonschema.Draft7Validator(closed(version["schema"]["openAPIV3Schema"])),
+    )
 
 
 def validate(doc: dict) -> None:
@@ -82,8 +89,9 @@ def validate(doc: dict) -> None:
         assert doc["apiVersion"] == f"{group}/v1"
         errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
         if errors:
-            raise jsonschema.ValidationError("; ".join(f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
-                                                       for e in errors))
+            raise jsonschema.ValidationError(
+                "; ".join(f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in errors)
+            )
         return
     kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
@@ -95,8 +103,18 @@ def test_every_manifest_validates_strictly(item):
 
 def test_the_cli_agrees_on_every_plain_manifest():
     plain = [str(p) for p in MANIFESTS if all(d["kind"] != "PyTorchJob" for d in documents(p))]
-    r = subprocess.run([str(Path(__import__("sys").executable).parent / "kubernetes-validate"), "--strict",
-                        "--quiet", "-k", K8S_VERSION, *plain], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            str(Path(__import__("sys").executable).parent / "kubernetes-validate"),
+            "--strict",
+            "--quiet",
+            "-k",
+            K8S_VERSION,
+            *plain,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -122,24 +140,40 @@ def _rename(doc, path, new):
     node[new] = node.pop(path[-1])
 
 
-@pytest.mark.parametrize("make, mutate", [
-    (first_job, lambda d: _rename(d, ["spec", "backoffLimit"], "backofLimit")),
-    (first_job, lambda d: _set(d, ["spec", "activeDeadlineSeconds"], "3600")),
-    (first_job, lambda d: _rename(d, ["spec", "template", "spec", "containers", 0, "resources"], "resource")),
-    (first_job, lambda d: _set(d, ["spec", "template", "spec", "securityContext", "runAsNonRoot"], "yes")),
-    (pytorchjob, lambda d: _rename(d, ["spec", "nprocPerNode"], "nprocPerNod")),
-    (pytorchjob, lambda d: _set(d, ["spec", "pytorchReplicaSpecs", "Worker", "replicas"], "2")),
-    (pytorchjob, lambda d: _set(d, ["spec", "runPolicy", "backoffLimit"], "1")),
-    (pytorchjob, lambda d: _rename(d, ["spec", "pytorchReplicaSpecs", "Master", "template", "spec", "containers", 0,
-                                       "image"], "imagee")),
-], ids=["job-typo", "job-string-int", "container-typo", "job-string-bool", "ptj-typo", "ptj-string-int",
-        "ptj-runpolicy-string-int", "ptj-pod-typo"])
+@pytest.mark.parametrize(
+    "make, mutate",
+    [
+        (first_job, lambda d: _rename(d, ["spec", "backoffLimit"], "backofLimit")),
+        (first_job, lambda d: _set(d, ["spec", "activeDeadlineSeconds"], "3600")),
+        (first_job, lambda d: _rename(d, ["spec", "template", "spec", "containers", 0, "resources"], "resource")),
+        (first_job, lambda d: _set(d, ["spec", "template", "spec", "securityContext", "runAsNonRoot"], "yes")),
+        (pytorchjob, lambda d: _rename(d, ["spec", "nprocPerNode"], "nprocPerNod")),
+        (pytorchjob, lambda d: _set(d, ["spec", "pytorchReplicaSpecs", "Worker", "replicas"], "2")),
+        (pytorchjob, lambda d: _set(d, ["spec", "runPolicy", "backoffLimit"], "1")),
+        (
+            pytorchjob,
+            lambda d: _rename(
+                d, ["spec", "pytorchReplicaSpecs", "Master", "template", "spec", "containers", 0, "image"], "imagee"
+            ),
+        ),
+    ],
+    ids=[
+        "job-typo",
+        "job-string-int",
+        "container-typo",
+        "job-string-bool",
+        "ptj-typo",
+        "ptj-string-int",
+        "ptj-runpolicy-string-int",
+        "ptj-pod-typo",
+    ],
+)
 def test_broken_manifests_are_rejected(make, mutate):
     doc = make()
-    validate(doc)                                 # the original passes ...
+    validate(doc)  # the original passes ...
     mutate(doc)
     with pytest.raises((kubernetes_validate.ValidationError, jsonschema.ValidationError)):
-        validate(doc)                             # ... the broken copy does not
+        validate(doc)  # ... the broken copy does not
 
 
 # --------------------------------------------------------------------------- pods and their commands
@@ -163,7 +197,7 @@ def commands(container: dict) -> list[list[str]]:
     """The command lines a container runs: its script's lines when it is ``bash -ceu SCRIPT``."""
     argv = container.get("command", []) + container.get("args", [])
     if not argv:
-        return []                                 # the image's own entrypoint (postgres)
+        return []  # the image's own entrypoint (postgres)
     if argv[:2] == ["bash", "-ceu"] or argv[:2] == ["sh", "-c"]:
         lines = [line.strip() for line in argv[2].splitlines() if line.strip()]
         out = [shlex.split(line) for line in lines]
@@ -180,8 +214,12 @@ def check_command(argv: list[str], tmp_path: Path) -> dict:
     """Assert ``argv`` is a real invocation; return what it tells (params written, torchrun args)."""
     tool = argv[0]
     if tool == "make":
-        r = subprocess.run(["make", "-n", "-C", str(REPO), *argv[1:]], capture_output=True, text=True,
-                           env={"PATH": "/usr/bin:/bin", "DVC_CACHE_DIR": "/c", "DVC_REMOTE_URL": "s3://b"})
+        r = subprocess.run(
+            ["make", "-n", "-C", str(REPO), *argv[1:]],
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin", "DVC_CACHE_DIR": "/c", "DVC_REMOTE_URL": "s3://b"},
+        )
         assert r.returncode == 0, f"{shlex.join(argv)}: {r.stderr}"
         return {}
     if tool == "dvc":
@@ -189,7 +227,7 @@ def check_command(argv: list[str], tmp_path: Path) -> dict:
 
         try:
             args = parse_args(argv[1:])
-        except BaseException as e:                # argparse exits, DVC raises its parser error
+        except BaseException as e:  # argparse exits, DVC raises its parser error
             pytest.fail(f"{shlex.join(argv)} is not a dvc command line: {e!r}")
         for target in getattr(args, "targets", None) or []:
             assert target.split("@")[0] in dvc_stages(), f"{shlex.join(argv)}: no stage {target!r} in dvc.yaml"
@@ -219,8 +257,11 @@ def check_command(argv: list[str], tmp_path: Path) -> dict:
             sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
             files = [REPO / argv[i + 1] for i, a in enumerate(argv) if a == "--overrides"]
             out = tmp_path / "params.yaml"
-            return {"params": write_params(REPO / source, out, sets, files), "params_path": out,
-                    "sets": [o for f in files for o in read_overrides_file(f)] + sets}
+            return {
+                "params": write_params(REPO / source, out, sets, files),
+                "params_path": out,
+                "sets": [o for f in files for o in read_overrides_file(f)] + sets,
+            }
         return {"serve": name, "argv": argv}
     if tool == "torchrun":
         from torch.distributed.run import get_args_parser
@@ -261,10 +302,18 @@ def test_every_command_is_real_and_every_params_key_exists(item, tmp_path, monke
 
 
 def test_training_pods_hold_one_8_gpu_node_safely():
-    trained = [(p, d) for p, d in PODS if d["kind"] in ("Job", "CronJob", "PyTorchJob")
-               and any("nvidia.com/gpu" in c["resources"]["limits"] for s in pod_specs(d) for c in s["containers"])]
-    assert {p.name for p, _ in trained} >= {"distill.yaml", "grpo.yaml", "cronjob-retrain.yaml",
-                                            "pytorchjob-distill.yaml"}
+    trained = [
+        (p, d)
+        for p, d in PODS
+        if d["kind"] in ("Job", "CronJob", "PyTorchJob")
+        and any("nvidia.com/gpu" in c["resources"]["limits"] for s in pod_specs(d) for c in s["containers"])
+    ]
+    assert {p.name for p, _ in trained} >= {
+        "distill.yaml",
+        "grpo.yaml",
+        "cronjob-retrain.yaml",
+        "pytorchjob-distill.yaml",
+    }
     for path, doc in trained:
         spec = doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
         policy = spec.get("runPolicy", spec)
@@ -349,11 +398,16 @@ def test_every_pipeline_pod_writes_the_same_params(tmp_path, monkeypatch):
     by_file = {}
     for path, doc in PODS:
         if doc["metadata"]["name"] == "vllm-textualizer":
-            continue                              # the server reads the teacher's own vllm spec
+            continue  # the server reads the teacher's own vllm spec
         for params in written_params(doc, tmp_path):
             by_file[path.name] = params
-    assert {"distill.yaml", "grpo.yaml", "textualize-cota.yaml", "cronjob-retrain.yaml",
-            "pytorchjob-distill.yaml"} <= set(by_file)
+    assert {
+        "distill.yaml",
+        "grpo.yaml",
+        "textualize-cota.yaml",
+        "cronjob-retrain.yaml",
+        "pytorchjob-distill.yaml",
+    } <= set(by_file)
     first = next(iter(by_file.values()))
     assert all(p == first for p in by_file.values()), sorted(by_file)
     assert first["distill"]["launch"] == first["grpo"]["launch"] == "torchrun --nproc_per_node=8"
@@ -382,7 +436,8 @@ def upstream_stages(targets: list[str]) -> set[str]:
         graph = repo.index.graph
         chosen = [s for s in graph.nodes if not targets or s.addressing.split("@")[0] in targets]
         return {s.addressing.split("@")[0] for s in chosen} | {
-            d.addressing.split("@")[0] for s in chosen for d in nx.descendants(graph, s)}
+            d.addressing.split("@")[0] for s in chosen for d in nx.descendants(graph, s)
+        }
 
 
 def test_pods_carry_the_api_keys_of_the_teachers_their_stages_call(tmp_path, monkeypatch):
@@ -395,13 +450,15 @@ def test_pods_carry_the_api_keys_of_the_teachers_their_stages_call(tmp_path, mon
                 runs = [c for c in commands(container) if c[:2] == ["dvc", "repro"]]
                 if not runs:
                     continue
-                (params,) = written_params({"kind": "Job", "spec": {"template": {"spec": {"containers": [container]}}}},
-                                           tmp_path)
+                (params,) = written_params(
+                    {"kind": "Job", "spec": {"template": {"spec": {"containers": [container]}}}}, tmp_path
+                )
                 targets = [a for a in runs[0][2:] if not a.startswith("-")]
-                keys = {params["teachers"][params[stage]["teacher"]]["options"].get("api_key_env")
-                        for stage in upstream_stages(targets)
-                        if isinstance(params.get(stage), dict)
-                        and params[stage].get("teacher") in params["teachers"]} - {None, ""}
+                keys = {
+                    params["teachers"][params[stage]["teacher"]]["options"].get("api_key_env")
+                    for stage in upstream_stages(targets)
+                    if isinstance(params.get(stage), dict) and params[stage].get("teacher") in params["teachers"]
+                } - {None, ""}
                 env = {e["name"]: e for e in container.get("env", [])}
                 for key in keys:
                     assert key in env, f"{path.name}: {targets or 'all stages'} reach a teacher that needs {key}"

@@ -1,4 +1,4 @@
-"""Tests of the offline tokenizer and of the tiny-model factory (build, save, load, forward)."""
+"""Tests of the tiny-model factory: build, save, load and forward every architecture."""
 
 from __future__ import annotations
 
@@ -9,35 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import AutoProcessor, AutoTokenizer, GenerationConfig, Qwen2Config
+from transformers import AutoProcessor, GenerationConfig, Qwen2Config
 
 from audioreason.config import load_params
 from audioreason.models import tokenizer as tk
 from audioreason.models.factory import BUILDERS, build_tiny_model, load_model
-from audioreason.models.tokenizer import CHAT_TEMPLATE, SPECIAL_TOKENS, train_tokenizer
 from audioreason.training.prompts import audio_messages
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 SR = 16000
-CORPUS = [
-    "You are a helpful assistant.",
-    "Which sound source can be heard in the audio? Please choose the answer from the following options: "
-    "['dog barking', 'cat meowing', 'alarm bell']. Output the final answer in <answer> </answer>.",
-    "How many times does the dog barking sound occur in the audio?",
-    "<answer>dog barking</answer>",
-    "<answer>cat meowing</answer>",
-] * 10
 ARCH = {
     "qwen2_audio": "Qwen2AudioForConditionalGeneration",
     "qwen2_5_omni_thinker": "Qwen2_5OmniThinkerForConditionalGeneration",
     "qwen3": "Qwen3ForCausalLM",
 }
 AUDIO_MODELS = ["qwen2_audio", "qwen2_5_omni_thinker"]
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return train_tokenizer(CORPUS, vocab_size=400, min_frequency=2)
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +36,13 @@ def tiny_cfg():
             m.audio_encoder, d_model=16, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=32
         ),
         text_decoder=dataclasses.replace(
-            m.text_decoder, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-            num_key_value_heads=1, max_position_embeddings=256,
+            m.text_decoder,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=256,
         ),
     )
 
@@ -65,67 +56,6 @@ def built(tmp_path_factory, tiny_cfg, tokenizer) -> dict[str, dict]:
 def _sine(seconds: float = 2.0, f: float = 440.0) -> np.ndarray:
     t = np.arange(int(SR * seconds)) / SR
     return (0.5 * np.sin(2 * np.pi * f * t)).astype(np.float32)
-
-
-# --------------------------------------------------------------------------- tokenizer
-
-
-def test_special_tokens_take_first_ids(tokenizer):
-    assert tokenizer.convert_tokens_to_ids(tk.ENDOFTEXT) == 0
-    assert [tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS] == list(range(len(SPECIAL_TOKENS)))
-    assert tokenizer.pad_token == tk.ENDOFTEXT and tokenizer.pad_token_id == 0
-    assert tokenizer.eos_token == tk.ENDOFTEXT and tokenizer.eos_token_id == 0
-    for t in SPECIAL_TOKENS:
-        assert t in tokenizer.get_vocab()
-        assert t in tokenizer.all_special_tokens
-
-
-def test_special_tokens_are_not_split(tokenizer):
-    for t in SPECIAL_TOKENS:
-        assert tokenizer(t, add_special_tokens=False)["input_ids"] == [tokenizer.convert_tokens_to_ids(t)]
-    ids = tokenizer("Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>", add_special_tokens=False)["input_ids"]
-    assert ids[-3:] == [tokenizer.convert_tokens_to_ids(t) for t in (tk.AUDIO_BOS, tk.AUDIO, tk.AUDIO_EOS)]
-
-
-def test_vocab_size_bounded(tokenizer):
-    assert len(SPECIAL_TOKENS) + 256 < len(tokenizer) <= 400
-
-
-def test_encode_decode_round_trip(tokenizer):
-    text = "Which sound is it? <answer>dog barking</answer> Ünïcode 音 ok."
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    assert tokenizer.decode(ids) == text
-    # BPE learned merges from the corpus: fewer tokens than bytes.
-    assert len(ids) < len(text.encode("utf-8"))
-
-
-def test_save_and_reload_with_auto_tokenizer(tokenizer, tmp_path):
-    tokenizer.save_pretrained(tmp_path)
-    again = AutoTokenizer.from_pretrained(tmp_path)
-    assert type(again).__name__ == "Qwen2Tokenizer"
-    text = "<|im_start|>user\nHow many times does the dog bark? <answer>two</answer><|im_end|>\n"
-    assert again(text)["input_ids"] == tokenizer(text)["input_ids"]
-    assert len(again) == len(tokenizer)
-    assert again.chat_template == CHAT_TEMPLATE
-    assert again.pad_token_id == 0
-
-
-def test_chat_template_renders_audio_placeholder(tokenizer):
-    text = tokenizer.apply_chat_template(audio_messages("Which sound?"), tokenize=False, add_generation_prompt=True)
-    assert text == (
-        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-        "<|im_start|>user\nAudio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\nWhich sound?<|im_end|>\n"
-        "<|im_start|>assistant\n"
-    )
-    two = tokenizer.apply_chat_template(
-        [{"role": "user", "content": [{"type": "audio"}, {"type": "audio"}, {"type": "text", "text": "Same?"}]}],
-        tokenize=False,
-    )
-    assert "Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\nAudio 2: <|audio_bos|><|AUDIO|><|audio_eos|>\nSame?" in two
-    assert not two.endswith("<|im_start|>assistant\n")
-
-
-# --------------------------------------------------------------------------- build / save / load
 
 
 @pytest.mark.parametrize("name", list(BUILDERS))
@@ -200,8 +130,15 @@ def test_audio_processor_and_forward(built, tiny_cfg, tokenizer, name):
 
 def test_load_model_rejects_unsupported_architecture(tmp_path):
     path = tmp_path / "not-ours"
-    Qwen2Config(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                num_key_value_heads=1, vocab_size=64, architectures=["Qwen2ForCausalLM"]).save_pretrained(path)
+    Qwen2Config(
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        vocab_size=64,
+        architectures=["Qwen2ForCausalLM"],
+    ).save_pretrained(path)
     with pytest.raises(ValueError) as excinfo:
         load_model(str(path))
     assert str(path) in str(excinfo.value)
@@ -210,8 +147,14 @@ def test_load_model_rejects_unsupported_architecture(tmp_path):
 
 def test_load_model_rejects_config_without_architecture(tmp_path):
     path = tmp_path / "no-arch"
-    Qwen2Config(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                num_key_value_heads=1, vocab_size=64).save_pretrained(path)
+    Qwen2Config(
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        vocab_size=64,
+    ).save_pretrained(path)
     with pytest.raises(ValueError, match="None"):
         load_model(str(path))
 

@@ -8,14 +8,41 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from audioreason.evaluation.sseu import (CachedEmbedding, HashingEmbedding, average_precision, event_confidences,
-                                         macro_accuracy, mean_average_precision, normalise, parse_joint,
-                                         scene_confidences, split_events, wer)
+from audioreason.evaluation.sseu import (
+    CachedEmbedding,
+    HashingEmbedding,
+    average_precision,
+    event_confidences,
+    macro_accuracy,
+    mean_average_precision,
+    normalise,
+    parse_joint,
+    scene_confidences,
+    split_events,
+    wer,
+)
 
 SCENES = ["home", "restaurant", "city center", "grocery store", "metro station", "residential area"]
-EVENTS = ["Alarm bell ringing", "Blender", "Cat", "Dishes", "Dog", "Electric shaver toothbrush", "Frying",
-          "Running water", "Vacuum cleaner", "birds singing", "brakes squeaking", "car", "cash register",
-          "coffee machine", "door opens/closes", "footsteps", "furniture dragging", "large vehicle"]
+EVENTS = [
+    "Alarm bell ringing",
+    "Blender",
+    "Cat",
+    "Dishes",
+    "Dog",
+    "Electric shaver toothbrush",
+    "Frying",
+    "Running water",
+    "Vacuum cleaner",
+    "birds singing",
+    "brakes squeaking",
+    "car",
+    "cash register",
+    "coffee machine",
+    "door opens/closes",
+    "footsteps",
+    "furniture dragging",
+    "large vehicle",
+]
 
 
 class FakeEmbedding:
@@ -44,8 +71,9 @@ def test_wer_by_hand():
 
 def test_eq1_is_a_softmax_of_cosines():
     # pred . home = 1, pred . restaurant = 0, pred . city = cos(60 deg) = 0.5
-    emb = FakeEmbedding({"pred": [1, 0, 0], "home": [1, 0, 0], "restaurant": [0, 1, 0],
-                         "city": [0.5, math.sqrt(3) / 2, 0]})
+    emb = FakeEmbedding(
+        {"pred": [1, 0, 0], "home": [1, 0, 0], "restaurant": [0, 1, 0], "city": [0.5, math.sqrt(3) / 2, 0]}
+    )
     c = scene_confidences("pred", ["home", "restaurant", "city"], emb)
     z = np.exp([1.0, 0.0, 0.5])
     np.testing.assert_allclose(c, z / z.sum())
@@ -53,8 +81,15 @@ def test_eq1_is_a_softmax_of_cosines():
 
 
 def test_eq2_eq3_sigmoid_then_max_over_predicted_events():
-    emb = FakeEmbedding({"dog barking": [1, 0, 0], "kettle": [0, 0, 1], "Dog": [1, 0, 0], "Cat": [0.6, 0.8, 0],
-                         "Blender": [0, 0.6, 0.8]})
+    emb = FakeEmbedding(
+        {
+            "dog barking": [1, 0, 0],
+            "kettle": [0, 0, 1],
+            "Dog": [1, 0, 0],
+            "Cat": [0.6, 0.8, 0],
+            "Blender": [0, 0.6, 0.8],
+        }
+    )
     p = event_confidences(["dog barking", "kettle"], ["Dog", "Cat", "Blender"], emb)
     sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
     # F = sigmoid([[1, .6, 0], [0, 0, .8]]); p = column max.
@@ -64,7 +99,7 @@ def test_eq2_eq3_sigmoid_then_max_over_predicted_events():
 
 def test_macro_accuracy_and_average_precision_by_hand():
     conf = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.4, 0.6]])
-    assert macro_accuracy(["a", "a", "b", "b"], conf, ["a", "b"]) == pytest.approx(75.0)   # (1/2 + 2/2) / 2
+    assert macro_accuracy(["a", "a", "b", "b"], conf, ["a", "b"]) == pytest.approx(75.0)  # (1/2 + 2/2) / 2
     # Positives at ranks 1 and 3: AP = (1/1 + 2/3) / 2.
     assert average_precision([True, False, True, False], [0.9, 0.8, 0.7, 0.1]) == pytest.approx((1 + 2 / 3) / 2)
     rng = np.random.default_rng(0)
@@ -78,7 +113,7 @@ def test_macro_accuracy_and_average_precision_by_hand():
     assert macro_accuracy(["a", "b"], np.array([[np.nan, np.nan], [0.5, 0.5]]), ["a", "b"]) == 0.0
     golds = [{"x"}, {"y"}, {"x", "y"}]
     conf = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0], [0.7, 0.6, 0.0]])
-    assert mean_average_precision(golds, conf, ["x", "y", "z"]) == pytest.approx(100.0)    # z has no positive
+    assert mean_average_precision(golds, conf, ["x", "y", "z"]) == pytest.approx(100.0)  # z has no positive
     with pytest.raises(ValueError, match="at least one positive"):
         average_precision([False], [0.3])
 
@@ -113,12 +148,19 @@ def test_hashing_embedding_is_deterministic_and_normalised():
 
 def test_joint_answers_parse_robustly():
     a = parse_joint("Transcript: Please call Stella.\nScene: Home.\nEvents: Dog, Blender and cat")
-    assert (a.transcript, a.scene, a.events, a.missing) == ("Please call Stella.", "Home", ("Dog", "Blender", "cat"), ())
+    assert (a.transcript, a.scene, a.events, a.missing) == (
+        "Please call Stella.",
+        "Home",
+        ("Dog", "Blender", "cat"),
+        (),
+    )
     j = parse_joint('{"transcript": "hi", "scene": "metro station", "events": ["car", "footsteps"]}')
     assert (j.scene, j.events, j.missing) == ("metro station", ("car", "footsteps"), ())
-    cot = parse_joint("1. Energy & onset: speech starts at 1 s\n2. ASR: hi there\n3. Scene candidates: home, restaurant\n"
-                      "4. Event candidates: dog, cat\n5. Correction: drop cat\nFinal answer:\n**Transcript:** hi there\n"
-                      "**Scene:** home\n**Events:** dog")
+    cot = parse_joint(
+        "1. Energy & onset: speech starts at 1 s\n2. ASR: hi there\n3. Scene candidates: home, restaurant\n"
+        "4. Event candidates: dog, cat\n5. Correction: drop cat\nFinal answer:\n**Transcript:** hi there\n"
+        "**Scene:** home\n**Events:** dog"
+    )
     assert (cot.transcript, cot.scene, cot.events, cot.missing) == ("hi there", "home", ("dog",), ())
     caps = parse_joint('Sure:\n```json\n{"Transcript": "hi", "Scene": "home", "Events": ["dog"]}\n```')
     assert (caps.transcript, caps.scene, caps.events, caps.missing) == ("hi", "home", ("dog",), ())
@@ -145,7 +187,7 @@ def test_openai_compatible_endpoint_is_called_as_documented(monkeypatch):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             seen.update(path=self.path, auth=self.headers["Authorization"], body=body)
             data = [{"index": i, "embedding": [float(len(t)), 0.0, 3.0]} for i, t in enumerate(body["input"])]
-            payload = json.dumps({"data": data[::-1]}).encode()            # out of order on purpose
+            payload = json.dumps({"data": data[::-1]}).encode()  # out of order on purpose
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
@@ -160,12 +202,13 @@ def test_openai_compatible_endpoint_is_called_as_documented(monkeypatch):
     thread.start()
     try:
         monkeypatch.setenv("TEST_EMBED_KEY", "sk-test")
-        embed = openai_embedding(f"http://127.0.0.1:{server.server_port}/v1", "text-embedding-3-large",
-                                 api_key_env="TEST_EMBED_KEY")
+        embed = openai_embedding(
+            f"http://127.0.0.1:{server.server_port}/v1", "text-embedding-3-large", api_key_env="TEST_EMBED_KEY"
+        )
         v = embed(["home", "metro station"])
     finally:
         server.shutdown()
     assert seen["path"] == "/v1/embeddings" and seen["auth"] == "Bearer sk-test"
     assert seen["body"] == {"model": "text-embedding-3-large", "input": ["home", "metro station"]}
-    np.testing.assert_allclose(v[0], np.array([4.0, 0.0, 3.0]) / 5.0)     # "home": length 4
+    np.testing.assert_allclose(v[0], np.array([4.0, 0.0, 3.0]) / 5.0)  # "home": length 4
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), [1.0, 1.0])

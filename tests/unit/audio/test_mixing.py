@@ -8,16 +8,24 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audioreason.audio.mixing import (MIX_RATE, PEAK_LIMIT, SNR_LEVELS, MixError, measured_snr, mix_at_snr,
-                                      read_window, snr_key)
+from audioreason.audio.mixing import (
+    MIX_RATE,
+    PEAK_LIMIT,
+    SNR_LEVELS,
+    MixError,
+    measured_snr,
+    mix_at_snr,
+    read_window,
+    snr_key,
+)
 
 SR = MIX_RATE
 
 
 def speech_like(seconds: float = 1.5, seed: int = 0) -> np.ndarray:
     t = np.arange(int(SR * seconds)) / SR
-    env = 0.5 * (1 - np.cos(2 * np.pi * 3 * t))             # syllable-like bursts
-    return (0.3 * env * np.sin(2 * np.pi * 180 * t) + 0.01 * np.random.default_rng(seed).normal(size=t.size))
+    env = 0.5 * (1 - np.cos(2 * np.pi * 3 * t))  # syllable-like bursts
+    return 0.3 * env * np.sin(2 * np.pi * 180 * t) + 0.01 * np.random.default_rng(seed).normal(size=t.size)
 
 
 def noise(seconds: float = 4.0, level: float = 0.2, seed: int = 1) -> np.ndarray:
@@ -43,9 +51,10 @@ def test_infinite_snrs_are_pure():
     onset = 1000
     only_speech = mix_at_snr(s, b, math.inf, onset)
     assert only_speech.background_gain == 0.0
-    assert not np.any(only_speech.audio[:onset]) and not np.any(only_speech.audio[onset + len(s):])
-    np.testing.assert_allclose(only_speech.audio[onset:onset + len(s)], s.astype(np.float32) * only_speech.headroom_gain,
-                               atol=1e-7)
+    assert not np.any(only_speech.audio[:onset]) and not np.any(only_speech.audio[onset + len(s) :])
+    np.testing.assert_allclose(
+        only_speech.audio[onset : onset + len(s)], s.astype(np.float32) * only_speech.headroom_gain, atol=1e-7
+    )
     only_background = mix_at_snr(s, b, -math.inf, onset)
     assert only_background.speech_gain == 0.0
     np.testing.assert_allclose(only_background.audio, (b * only_background.headroom_gain).astype(np.float32), atol=1e-7)
@@ -79,11 +88,11 @@ def test_snr_keys_follow_the_tables():
 
 def test_read_window_reads_a_slice_resamples_and_loops_short_files(tmp_path):
     path = tmp_path / "bg.wav"
-    x = np.arange(16000 * 3, dtype=np.float32) / (16000 * 3)            # a 3 s ramp at 16 kHz
+    x = np.arange(16000 * 3, dtype=np.float32) / (16000 * 3)  # a 3 s ramp at 16 kHz
     sf.write(path, x, 16000, subtype="FLOAT")
     w, looped = read_window(path, 1.0, 1.0)
     assert not looped and len(w) == SR and w[len(w) // 2] == pytest.approx(1.5 / 3, abs=0.01)
-    w, looped = read_window(path, 0.0, 5.0)                              # longer than the file
+    w, looped = read_window(path, 0.0, 5.0)  # longer than the file
     assert looped and len(w) == 5 * SR
     with pytest.raises(Exception, match="missing.wav"):
         read_window(tmp_path / "missing.wav", 0.0, 1.0)
