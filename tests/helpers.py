@@ -31,6 +31,21 @@ def write_tone(path: Path, sr: int, seconds: float = 0.25) -> None:
     sf.write(path, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr, subtype="PCM_16")
 
 
+def peak_rss_gib() -> float:
+    """This process's peak resident memory so far, GiB (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def freeze_vocabulary_matrices(model) -> int:
+    """Take ``model``'s input embedding and LM head out of the optimizer (they still run); how many weights."""
+    matrices = {id(m.weight): m.weight for m in (model.get_input_embeddings(), model.get_output_embeddings())}
+    for weight in matrices.values():
+        weight.requires_grad_(False)
+    return sum(w.numel() for w in matrices.values())
+
+
 # Two AVQA questions in the released ``train_qa.json`` layout: one with a null choice slot,
 # underscores in the YouTube id, and "video" words that the audio variant rewrites.
 AVQA_RECORDS = [

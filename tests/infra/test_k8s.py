@@ -411,6 +411,8 @@ def test_every_pipeline_pod_writes_the_same_params(tmp_path, monkeypatch):
     first = next(iter(by_file.values()))
     assert all(p == first for p in by_file.values()), sorted(by_file)
     assert first["distill"]["launch"] == first["grpo"]["launch"] == "torchrun --nproc_per_node=8"
+    assert first["sft_cot"]["launch"] == "torchrun --nproc_per_node=8"
+    assert first["sft_cot"]["trainer"]["deepspeed"] == "docker/deepspeed/sft_p02.json"
 
 
 def test_the_textualizer_client_reaches_the_vllm_server(tmp_path, monkeypatch):

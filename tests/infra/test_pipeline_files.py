@@ -32,3 +32,18 @@ def test_the_interventions_matrix_matches_the_params():
     tiny = load_params(REPO / "params.yaml").interventions
     for key, item in stage["foreach"].items():  # the DVC dependency is the stage output holding the model
         assert tiny.models[key].startswith(item["from"] + "/")
+
+
+def test_the_8_gpu_training_stages_start_from_their_launch_key():
+    """distill (paper 01 §4.2), sft_cot and grpo (paper 02 §4.1) train on 8 GPUs at paper scale: each dvc.yaml
+    command is ``${<stage>.launch} -m audioreason.stages.<stage>``, ``python`` in the tiny params, ``torchrun`` over
+    the node in the paper's; every params section with a ``launch`` key is started by it."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    tiny, paper = (yaml.safe_load((REPO / f).read_text()) for f in ("params.yaml", "params.paper.yaml"))
+    launched = {name for name, section in tiny.items() if isinstance(section, dict) and "launch" in section}
+    assert launched == {"distill", "sft_cot", "grpo"}
+    for name in launched:
+        cmd = (stages[name].get("do") or stages[name])["cmd"]
+        assert cmd.startswith(f"${{{name}.launch}} -m audioreason.stages.{name} "), (name, cmd)
+        assert tiny[name]["launch"] == "python"
+        assert paper[name]["launch"] == "torchrun --nproc_per_node=8"

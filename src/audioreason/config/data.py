@@ -9,7 +9,18 @@ from typing import Any, Literal, Mapping
 from audioreason.config.schema import ConfigError, build_section
 
 DatasetFormat = Literal[
-    "avqa", "mmau", "music_avqa", "iemocap", "fau_aibo", "vctk", "desed", "maestro", "vggsound", "audiosetcaps", "cota"
+    "avqa",
+    "mmau",
+    "music_avqa",
+    "iemocap",
+    "fau_aibo",
+    "vctk",
+    "desed",
+    "maestro",
+    "vggsound",
+    "audiosetcaps",
+    "cota",
+    "arc",
 ]
 """The keys of :data:`audioreason.datasets.formats.FORMATS` (a unit test keeps them equal)."""
 

@@ -117,6 +117,11 @@ class DistillConfig:
     """alpha_layer of eqs. 6-7: weight of the layer-wise KD terms L_layer,i (0.05 in the paper)."""
     alpha_ac: float
     """alpha_ac of eq. 9: weight of the acoustic KD term L_ac against S0 (0.05 in the paper)."""
+    acoustic_encoder_layers: bool
+    """Also distil every audio-encoder layer's output against S0 (all encoder positions), logged as its own
+    term ``loss_acoustic_encoder`` and weighted by ``alpha_ac``. An extension, not in the paper: eq. 8 sums
+    over the L_S decoder layers at the audio-token positions only, which is all ``L_ac`` holds. Off in both
+    params files."""
     alpha_sft: float
     """alpha_SFT of eq. 9: weight of the cross-entropy term L_SFT on (r, a) (0.5 in the paper)."""
     trainer: dict[str, Any]

@@ -14,8 +14,16 @@ Reward = Literal["omni_r1_accuracy", "sightsound_accuracy", "sightsound_format",
 """The keys of :data:`audioreason.training.rewards.REWARDS` (a unit test keeps them equal)."""
 SftData = Literal["none", "gt_label", "distilled_label", "cot", "agfv_cot", "tts_agfv_cot"]
 """What an ``sft_cot`` row is fine-tuned on."""
-GrpoData = Literal["avqa", "avqa_gpt", "vggs_gpt", "teacher_label"]
+GrpoData = Literal["avqa", "avqa_gpt", "vggs_gpt", "arc_easy", "teacher_label"]
 """What a ``grpo`` row trains on."""
+GrpoSelection = Literal["final", "best_val"]
+"""Which checkpoint of a ``grpo`` row is the paper's row."""
+TEXT_ONLY_GRPO_DATA = ("arc_easy",)
+"""Training sets without audio (ARC-Easy science questions, paper 03 §IV.C): their rows train on text alone."""
+GRPO_OBJECTIVE_KEYS = ("loss_type", "scale_rewards", "use_bias_correction_kl", "vllm_importance_sampling_correction")
+"""``trl.GRPOConfig`` keys that define the optimised objective and whose TRL 1.16 defaults are not the papers'
+GRPO (``loss_type`` "dapo"; the KL term weighted by the importance ratio; vLLM importance-sampling correction on)
+or are left implicit there (``scale_rewards``): every recipe states them."""
 SFT_DATA = typing.get_args(SftData)
 GRPO_DATA = typing.get_args(GrpoData)
 
@@ -98,6 +106,9 @@ class SftCotRow:
 class SftCotConfig:
     """Paper 02 §3.3 eq. 1, §4.1: LoRA SFT of Qwen2-Audio on AVQA labels or verified teacher CoT."""
 
+    launch: str
+    """What starts the stage module (``python``, or ``torchrun --nproc_per_node=8`` with a DeepSpeed config in
+    ``trainer``: paper 02 §4.1 trains with batch 8 per GPU on 8 GPUs)."""
     base: str
     """The student before SFT (Qwen2-Audio-7B-Instruct at paper scale)."""
     avqa_train: str
@@ -134,8 +145,17 @@ class GrpoRecipe:
     """Also evaluate MMAU with the audio dropped at inference (paper 03 Table II)."""
     eval_music_avqa: bool
     """Also evaluate the MUSIC-AVQA test set (paper 02 Table 2)."""
+    eval_mmau_full_tables: list[str]
+    """The recipe's tables whose rows also answer MMAU test-full (``grpo.test_full``) and write
+    ``mmau_test_full_submission.json`` (answers hidden: a file to upload, no score here). Paper 03: ``[table1]``
+    (TABLE I reports Test-full; TABLE II test-mini only); ``[]`` for none."""
+    selection: GrpoSelection
+    """Which checkpoint becomes the row's ``model``: ``best_val`` the best on AVQA val (paper 02 §4.1: "Best
+    checkpoints are selected by validation accuracy for both stages"), ``final`` the last step (paper 03 states no
+    selection; the AVQA-val choice is then an extension, ``model_selected`` with ``selected.*`` metrics)."""
     trainer: dict[str, Any]
-    """Keyword arguments for ``trl.GRPOConfig``."""
+    """Keyword arguments for ``trl.GRPOConfig``; must state :data:`GRPO_OBJECTIVE_KEYS` (``loss_type: grpo`` for
+    paper 02 eq. 2 / paper 03 eq. 3)."""
 
 
 @dataclass(frozen=True)
@@ -149,14 +169,25 @@ class GrpoRow:
     init: str
     """The policy before GRPO (and the reference model when beta > 0)."""
     data: GrpoData
-    """``avqa`` / ``avqa_gpt`` / ``vggs_gpt`` (ground truth, or generated questions' answers) or ``teacher_label``
-    (AVQA with the vision teacher's unanimous label, paper 02)."""
+    """``avqa`` / ``avqa_gpt`` / ``vggs_gpt`` (ground truth, or generated questions' answers), ``arc_easy``
+    (text-only science questions, paper 03 §IV.C) or ``teacher_label`` (AVQA with the vision teacher's unanimous
+    label, paper 02)."""
     with_audio: bool
-    """False trains on the question text alone (paper 03 §IV.C)."""
+    """False trains on the question text alone (paper 03 §IV.C); must be false for text-only data."""
     train: bool
     """False: the initial model, evaluated only."""
     trainer: dict[str, Any]
     """Overrides of the recipe's trainer for this row (paper 03: 2000 steps on VGGS-GPT)."""
+
+
+@dataclass(frozen=True)
+class MmauTestFullConfig:
+    """MMAU test-full (paper 03 TABLE I, 9k audios): the questions are public, the answers hidden."""
+
+    manifest: str
+    """Validated manifest of the test-full questions."""
+    json: str
+    """The MMAU-format JSON the manifest came from; the submission keeps its items and order."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +197,7 @@ class GrpoConfig:
     launch: str
     """What starts the stage module (``python``, or ``torchrun``/``accelerate launch`` with a DeepSpeed config)."""
     manifests: dict[str, str]
-    """``avqa`` / ``avqa_gpt`` / ``vggs_gpt`` -> training manifest."""
+    """``avqa`` / ``avqa_gpt`` / ``vggs_gpt`` / ``arc_easy`` -> training manifest."""
     teacher_labels: str
     """``teacher_cot``'s ``d_reason.jsonl`` (unanimous items and their labels)."""
     recipes: dict[str, GrpoRecipe]
@@ -175,13 +206,26 @@ class GrpoConfig:
     """Row name -> its run."""
     eval: EvalSuiteConfig
     """How every row's model is selected and evaluated."""
+    test_full: MmauTestFullConfig
+    """MMAU test-full, answered by the rows of each recipe's ``eval_mmau_full_tables``."""
 
     def __post_init__(self):
+        for name, recipe in self.recipes.items():
+            unset = [k for k in GRPO_OBJECTIVE_KEYS if k not in recipe.trainer]
+            if unset:
+                raise ConfigError(
+                    f"recipes.{name}.trainer: {', '.join(unset)} not set; TRL's defaults are not the papers' GRPO "
+                    "objective (loss_type 'dapo', importance-weighted KL, vLLM importance-sampling correction): state "
+                    "them (papers 02 eq. 2, 03 eq. 3: loss_type grpo, scale_rewards group, use_bias_correction_kl "
+                    "false, vllm_importance_sampling_correction false)"
+                )
         for name, row in self.rows.items():
             if row.paper not in self.recipes:
                 raise ConfigError(f"rows.{name}.paper: {row.paper!r} is not a recipe ({', '.join(self.recipes)})")
             if row.data != "teacher_label" and row.data not in self.manifests:
                 raise ConfigError(f"rows.{name}.data: no manifest named {row.data!r}")
+            if row.data in TEXT_ONLY_GRPO_DATA and row.with_audio:
+                raise ConfigError(f"rows.{name}.with_audio: {row.data!r} has no audio, set with_audio: false")
 
 
 @dataclass(frozen=True)

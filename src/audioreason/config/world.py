@@ -142,6 +142,26 @@ class WorldCota:
 
 
 @dataclass(frozen=True)
+class WorldArc:
+    """ARC-Easy-format text-only science questions (paper 03 §IV.C, Table II: GRPO without audio)."""
+
+    train_items: int
+    """Questions of ``ARC-Easy-Train.jsonl`` (the set paper 03 fine-tunes on)."""
+    dev_items: int
+    """Questions of ``ARC-Easy-Dev.jsonl``."""
+    test_items: int
+    """Questions of ``ARC-Easy-Test.jsonl``."""
+    numeric_label_fraction: float
+    """Fraction of questions labelled ``1``-``4`` instead of ``A``-``D``, as some ARC items are."""
+    odd_choice_fraction: float
+    """Fraction of questions with 3 or 5 choices instead of 4 (alternating), as a few ARC items have."""
+
+    def __post_init__(self):
+        _positive(self, "train_items", "dev_items", "test_items")
+        _fraction(self, "numeric_label_fraction", "odd_choice_fraction")
+
+
+@dataclass(frozen=True)
 class WorldConfig:
     """The synthetic audio world written by ``audioreason world`` into ``data/``."""
 
@@ -159,6 +179,8 @@ class WorldConfig:
     """AVQA-format validation questions."""
     n_test_mini: int
     """MMAU-format test-mini questions (split evenly over sound / music / speech)."""
+    n_test_full: int
+    """MMAU-format test-full questions with the answers hidden, as published (paper 03 Table I, Test-full)."""
     avqa_view_fraction: float
     """Fraction of AVQA questions that are visual-only (``question_relation: View``)."""
     mmau_n_choices: list[int]
@@ -179,9 +201,12 @@ class WorldConfig:
     """The VGGSound-format clips and AudioSetCaps-format captions."""
     cota: WorldCota
     """The CoTA-format dataset."""
+    arc: WorldArc
+    """The ARC-Easy-format text-only dataset."""
 
     def __post_init__(self):
-        _positive(self, "clip_seconds", "n_train", "n_val", "n_test_mini", "avqa_sample_rate", "mmau_sample_rate")
+        _positive(self, "clip_seconds", "n_train", "n_val", "n_test_mini", "n_test_full")
+        _positive(self, "avqa_sample_rate", "mmau_sample_rate")
         _fraction(self, "avqa_view_fraction")
         if not self.mmau_n_choices or any(not 2 <= n <= 8 for n in self.mmau_n_choices):
             raise ConfigError(f"world.mmau_n_choices must list counts in 2..8, got {self.mmau_n_choices}")

@@ -5,7 +5,10 @@ Format (FORMATS.md, "AVQA"): a JSON list of records with ``id``, ``video_name``
 ``video_id``, ``question_text``, ``multi_choice`` (4 strings, may hold null), ``answer``
 (0-based index), ``question_relation`` and ``question_type``. Papers 02 and 03 train on
 it; paper 03 §III.A and R1-AQA put it to the model as an audio question, so the
-audio variant replaces "video" with "audio" in the question.
+audio variant replaces "video" with "audio" in the question. The question as AVQA writes
+it stays in ``extra["question_text"]``: paper 02 §3.1 / §4.1 asks the vision teacher the
+original question about the silent video ("retaining paired silent-video prompts for LVLM
+reasoning").
 """
 
 from __future__ import annotations
@@ -116,7 +119,13 @@ def read_avqa(
                 sub_category=str(r.get("question_type", "")),
                 difficulty="",
                 source=f"{qa_json}#{i}",
-                extra={"video_name": r["video_name"], "ytid": ytid, "start_s": start, "video_id": r.get("video_id")},
+                extra={
+                    "video_name": r["video_name"],
+                    "ytid": ytid,
+                    "start_s": start,
+                    "video_id": r.get("video_id"),
+                    "question_text": question,
+                },
             )
         )
     return problems.result("avqa", out)

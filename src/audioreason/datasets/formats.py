@@ -10,7 +10,7 @@ the same code.
 format         record type     PATH (and where the audio is looked up)
 =============  ==============  ==========================================================================
 avqa           QARecord        ``train_qa.json`` / ``val_qa.json``; audio ``<dir>/audio/<video_name>.wav``
-mmau           QARecord        the test-mini JSON; audio ``<dir>/<audio_id>``
+mmau           QARecord        the test-mini or test(-full) JSON; audio ``<dir>/<audio_id>``
 music_avqa     OpenQARecord    ``json_update/avqa-{train,val,test}.json``; audio ``<root>/audio/<video_id>.wav``
                                where ``<root>`` holds ``json_update/``
 iemocap        Utterance       ``IEMOCAP_full_release/`` (``Session{1..5}/dialog/EmoEvaluation/*.txt``,
@@ -25,6 +25,8 @@ maestro        Soundscape      the MAESTRO-Real root (``development_audio/<scene
 vggsound       LabelledClip    ``vggsound.csv``; audio ``<dir>/audio/<ytid>_<start:06d>.wav``
 audiosetcaps   Caption         a caption CSV (``id,caption``)
 cota           CotaRecord      a parquet file or a folder of them (searched recursively)
+arc            QARecord        ``ARC-Easy-Train.jsonl`` (or Dev / Test, a folder of them, or the HF parquet);
+                               text only: no audio (``audio`` is ``""``)
 =============  ==============  ==========================================================================
 """
 
@@ -48,6 +50,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "vggsound": ("audioreason.datasets.vggsound", "LabelledClip"),
     "audiosetcaps": ("audioreason.datasets.audiosetcaps", "Caption"),
     "cota": ("audioreason.datasets.cota", "CotaRecord"),
+    "arc": ("audioreason.datasets.arc", "QARecord"),
 }
 
 

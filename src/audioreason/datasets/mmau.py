@@ -1,9 +1,19 @@
-"""MMAU test-mini importer (FORMATS.md, "MMAU").
+"""MMAU importer, test-mini and test-full (FORMATS.md, "MMAU").
 
 A JSON list; each item has ``id``, ``audio_id`` (``./test-mini-audios/<id>.wav``, relative
 to the folder the release unpacks to), ``question``, ``choices``, ``answer`` (one of the
 choices), ``task``, ``category`` (13 items hold it as a one-element list),
 ``sub-category`` and ``difficulty``; key order varies. Evaluated in every paper.
+
+The test-full split (``mmau-test.json``, 9,000 items; paper 03 Table I, Test-full) has the
+same fields with ``split`` ``test``, ``audio_id`` ``./test-audios/<id>.wav`` and the answer
+withheld: ``"answer": ""`` (the official README, https://github.com/Sakshi113/MMAU at commit
+010c734: "The 9,000 test questions are available without their answers"; the field set of
+that file as in its commit 3d87e5b, whose items carry ``"answer": ""``). Only there is an
+empty (or absent) answer read, as ``answer=""`` with ``extra["answer_hidden"] = True``;
+results come from uploading predictions
+(:func:`audioreason.evaluation.mmau.write_submission`). A test-mini item without an answer
+is a bad record.
 """
 
 from __future__ import annotations
@@ -15,6 +25,8 @@ from audioreason.datasets.records import ImportResult, Problems, QARecord, read_
 
 REQUIRED = ("audio_id", "question", "choices", "answer", "task")
 TASKS = {"sound", "music", "speech"}
+#: The split whose answers MMAU withholds (test-full).
+HIDDEN_ANSWER_SPLIT = "test"
 
 
 def file_sha256(path: str | Path) -> str:
@@ -34,7 +46,9 @@ def read_mmau(
     A missing key, choices that are not a list of at least two distinct strings, an
     answer not among the choices, an unknown task, a duplicate id or (with
     ``check_audio_exists``) a missing audio file is a ``RecordError`` naming the file and
-    the item (index and id): raised, or quarantined with ``on_error="quarantine"``.
+    the item (index and id): raised, or quarantined with ``on_error="quarantine"``. An item
+    of the test-full split (its ``split``, else ``split``, is ``test``) may have an empty or
+    no answer: it is withheld, and read as ``answer=""`` with ``extra["answer_hidden"]``.
     """
     path, audio_root = Path(path), Path(audio_root)
     problems = Problems(on_error)
@@ -46,7 +60,9 @@ def read_mmau(
         if not isinstance(r, dict):
             problems.bad(path, where, "item is not an object")
             continue
-        missing = [k for k in REQUIRED if k not in r]
+        item_split = str(r.get("split", split))
+        hidden = item_split == HIDDEN_ANSWER_SPLIT and r.get("answer", "") == ""
+        missing = [k for k in REQUIRED if k not in r and not (hidden and k == "answer")]
         if missing:
             problems.bad(path, where, f"missing key(s) {', '.join(missing)}")
             continue
@@ -54,7 +70,7 @@ def read_mmau(
         if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices) or len(choices) < 2:
             problems.bad(path, where, f"choices must be a list of at least two strings, got {choices!r}")
             continue
-        if r["answer"] not in choices:
+        if not hidden and r["answer"] not in choices:
             problems.bad(path, where, f"answer {r['answer']!r} is not among the choices {choices}")
             continue
         if r["task"] not in TASKS:
@@ -74,23 +90,32 @@ def read_mmau(
             QARecord(
                 id=str(ident),
                 dataset="mmau",
-                split=str(r.get("split", split)),
+                split=item_split,
                 audio=str(audio),
                 question=str(r["question"]),
                 choices=tuple(choices),
-                answer=r["answer"],
+                answer="" if hidden else r["answer"],
                 task=r["task"],
                 category=str(category),
                 sub_category=str(r.get("sub-category", "")),
                 difficulty=str(r.get("difficulty", "")),
                 source=f"{path}#{i}",
-                extra={"audio_id": r["audio_id"], "dataset": r.get("dataset", "")},
+                extra={
+                    "audio_id": r["audio_id"],
+                    "dataset": r.get("dataset", ""),
+                    **({"answer_hidden": True} if hidden else {}),
+                },
             )
         )
     return problems.result("mmau", out)
 
 
 def read(path: str | Path, *, on_error: str = "raise", check_audio_exists: bool = True) -> ImportResult[QARecord]:
-    """Registry entry: ``path`` is the MMAU JSON; ``audio_id`` is relative to its folder."""
+    """Registry entry: ``path`` is the MMAU JSON; ``audio_id`` is relative to its folder.
+
+    Items without a ``split`` key take it from the file name: ``mmau-test.json`` (or
+    ``mmau-test.<version>.json``) is test-full, anything else test-mini.
+    """
     path = Path(path)
-    return read_mmau(path, path.parent, check_audio_exists=check_audio_exists, on_error=on_error)
+    split = "test" if path.name.split(".")[0] == "mmau-test" else "test-mini"
+    return read_mmau(path, path.parent, split=split, check_audio_exists=check_audio_exists, on_error=on_error)

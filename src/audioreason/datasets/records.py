@@ -4,7 +4,7 @@ Importers (one module per real on-disk format, FORMATS.md) read a dataset and re
 :class:`ImportResult` holding records of one of these types:
 
 ========================  =====================================================================
-:class:`QARecord`         multiple-choice audio question (AVQA, MMAU)
+:class:`QARecord`         multiple-choice audio question (AVQA, MMAU), or a text-only one (ARC)
 :class:`OpenQARecord`     open-vocabulary audio-visual question (MUSIC-AVQA)
 :class:`Utterance`        one spoken utterance (IEMOCAP, FAU-Aibo, VCTK)
 :class:`Soundscape`       a clip with timed (strong) or clip-level (weak) event labels (DESED, MAESTRO-Real)
@@ -69,10 +69,12 @@ class QARecord(_JsonRecord):
         id: Identifier unique within ``dataset`` (the dataset's own id, as a string).
         dataset: Short dataset name (``avqa``, ``mmau``, ...).
         split: ``train``, ``val``, ``test``, ``test-mini``.
-        audio: Absolute path of the audio file.
+        audio: Absolute path of the audio file; ``""`` for a text-only question (ARC), whose
+            manifest is validated with ``audio: false``.
         question: The question text as it will be put to the model.
         choices: The answer options, in the dataset's order.
-        answer: The correct option; always one of ``choices``.
+        answer: The correct option; always one of ``choices``, except ``""`` where the
+            publisher withholds the answers (MMAU test-full; ``extra["answer_hidden"]``).
         task: ``sound``, ``music`` or ``speech`` (MMAU's three domains).
         category: MMAU category (``Reasoning`` / ``Information Extraction``) or the
             dataset's nearest equivalent (AVQA ``question_relation``).

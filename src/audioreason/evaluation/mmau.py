@@ -34,6 +34,7 @@ __all__ = [
     "mmau_tokens",
     "score_mmau",
     "score_mmau_file",
+    "write_submission",
 ]
 
 SCORER_NAME = "mmau-official-2025-01"
@@ -315,3 +316,106 @@ def score_mmau_file(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path}: {error}") from error
     result["test_set_sha256"] = mmau_test_set_sha256(items)
     return result
+
+
+#: The published item fields of MMAU, in the order of the released files.
+_PUBLISHED_FIELDS = (
+    "id",
+    "audio_id",
+    "question",
+    "choices",
+    "answer",
+    "dataset",
+    "task",
+    "split",
+    "category",
+    "sub-category",
+    "difficulty",
+)
+
+
+def _published_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The item as MMAU publishes it: a raw item as it is; a ``mmau_test`` manifest record mapped back."""
+    if "audio_id" in item:
+        return dict(item)
+    extra = item.get("extra") or {}
+    if "audio_id" not in extra:
+        raise ValueError(f"item {item.get('id')!r}: neither an MMAU item (audio_id) nor an MMAU manifest record")
+    mapped = {
+        "id": item["id"],
+        "audio_id": extra["audio_id"],
+        "question": item["question"],
+        "choices": list(item["choices"]),
+        "answer": item["answer"],
+        "dataset": extra.get("dataset", ""),
+        "task": item["task"],
+        "split": item["split"],
+        "category": item["category"],
+        "sub-category": item["sub_category"],
+        "difficulty": item["difficulty"],
+    }
+    return {key: mapped[key] for key in _PUBLISHED_FIELDS}
+
+
+def write_submission(
+    test_items: Sequence[Mapping[str, Any]],
+    predictions: Mapping[str, str],
+    path: str | Path,
+    *,
+    key: str = "model_output",
+) -> Path:
+    """Write the prediction file for MMAU test-full, whose answers are withheld (paper 03 Table I, Test-full).
+
+    The official README (https://github.com/Sakshi113/MMAU, commit 010c734, "Evaluation") says
+    the scorer's input is "the original MMAU benchmark file with an additional key" holding the
+    model's prediction per question, and that test-set predictions are submitted to the
+    benchmark's evaluation server (EvalAI challenge 2391 in the README at commit 473c0f9; the
+    Hugging Face Space ``sonalkum/MMAU-Eval`` since 30 January 2026). The upload format of that server is not
+    published in the repository, so the file written here is what the official
+    ``evaluation.py`` scores: the test JSON list, in its order, every item once with ``key``
+    added. The README names the key ``model_prediction``; the script reads ``model_output``
+    (the default here; :data:`PREDICTION_KEYS`).
+
+    Args:
+        test_items: The items of the test JSON as published (``json.load`` of
+            ``mmau-test.json``), or the records of the ``mmau_test`` manifest
+            (``QARecord.to_json()``), which are mapped back to the published fields.
+        predictions: Item id -> the extracted prediction (:func:`extract_answer`).
+        path: Where to write the JSON (parent folders are created).
+        key: The prediction key.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: an item without an id or with an id seen before, a prediction for an id
+            the test set does not hold, an item without a prediction, or a prediction that is
+            not a string (each message names the ids, at most five).
+    """
+    items = [_published_item(item) for item in test_items]
+    ids: list[str] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        if item.get("id") is None:
+            raise ValueError(f"{_item_label(item, index)}: no id (the submission is matched by id)")
+        item_id = str(item["id"])
+        if item_id in seen:
+            raise ValueError(f"{_item_label(item, index)}: id appears more than once in the test items")
+        seen.add(item_id)
+        ids.append(item_id)
+    unknown = sorted(set(predictions) - seen)
+    if unknown:
+        raise ValueError(
+            f"{len(unknown)} prediction(s) for ids not in the test set ({len(items)} items): {', '.join(unknown[:5])}"
+        )
+    missing = [i for i in ids if i not in predictions]
+    if missing:
+        raise ValueError(f"{len(missing)} of {len(items)} test item(s) have no prediction: {', '.join(missing[:5])}")
+    wrong = [i for i in ids if not isinstance(predictions[i], str)]
+    if wrong:
+        raise ValueError(f"predictions must be strings; not for id(s) {', '.join(wrong[:5])}")
+    out = [{**item, key: predictions[item_id]} for item, item_id in zip(items, ids)]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=4, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

@@ -1,10 +1,13 @@
 """The evaluation sets of papers 02 and 03, one scoring rule each, and checkpoint selection.
 
-- AVQA val (paper 02 Table 1): multiple choice, the official MMAU string rule
-  (:func:`~audioreason.evaluation.mmau.mmau_is_correct`) on the extracted answer
-  (``<answer>`` content, else the text). It is also the validation split on which
-  checkpoints are chosen (paper 02 §4.1: "Best checkpoints are selected by validation
-  accuracy"), never a test set.
+- AVQA val (paper 02 Table 1): multiple choice scored by Table 1's rule, "exact option
+  letter match; when absent, textual responses are aligned to the closest option via
+  content similarity" (:func:`avqa_choice`), on the extracted answer (``<answer>`` content,
+  else the text): ``avqa_val.accuracy``. The official MMAU string rule
+  (:func:`~audioreason.evaluation.mmau.mmau_is_correct`) on the same answers is logged
+  beside it as ``avqa_val.accuracy_mmau_rule``. AVQA val is also the validation split on
+  which checkpoints are chosen (paper 02 §4.1: "Best checkpoints are selected by validation
+  accuracy"), by ``avqa_val.accuracy``, never a test set.
 - MMAU test-mini (papers 02 Table 2, 03 Tables I-II): the official scorer on the
   official item list (``with_predictions``), per task and average; paper 03 also
   without audio at inference ("we simply drop the audio tokens from the input", §IV.C).
@@ -23,6 +26,7 @@ that MLflow runs of different stages compare column by column.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -60,18 +64,97 @@ def _generate(model, processor, records, req: EvalRequest, cache: Path | None) -
     )
 
 
+AVQA_SCORER_NAME = "avqa-letter-else-closest-option-v1"
+"""Version of :func:`avqa_choice` (paper 02 Table 1's rule as read here), logged with every evaluation."""
+
+# An option letter, alone or labelling the option text: "B", "(b)", "B.", "B) dog", "The answer is C", "Option: D".
+_LETTER_ANSWER = re.compile(
+    r"(?:(?:the\s+)?(?:answer|option)(?:\s+is)?\s*:?\s*)?(?:\(([a-z])\)|([a-z])[.:)]|([a-z])(?=\s*$))(?:\s.*)?",
+    re.IGNORECASE | re.DOTALL,
+)
+_WORD = re.compile(r"\b\w+\b")
+_STOP_WORDS = frozenset("a an the of in on at to is are be it its this that and or with by for from as".split())
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS}
+
+
+def content_similarity(prediction: str, option: str) -> float:
+    """F1 of the content words (lower-cased, stop words left out) of ``prediction`` against ``option``.
+
+    >>> content_similarity("A dog is barking", "dog barking")
+    1.0
+    >>> round(content_similarity("the dog", "dog barking"), 3)
+    0.667
+    """
+    p, o = _content_words(prediction), _content_words(option)
+    shared = len(p & o)
+    return 2.0 * shared / (len(p) + len(o)) if shared else 0.0
+
+
+def avqa_choice(prediction: str, choices: Sequence[str]) -> tuple[str | None, str]:
+    """The option an answer picks by paper 02 Table 1's rule, and how it was read.
+
+    Table 1 caption: "Scores are computed by exact option letter match; when absent, textual
+    responses are aligned to the closest option via content similarity." An option letter
+    (``A`` for the first option; alone, bracketed or labelling a text) picks its option
+    (``"letter"``). Otherwise the option of highest :func:`content_similarity` (``"content"``);
+    no option when nothing is similar, or when the best is shared, so that an answer listing
+    several options is credited with none (``"none"``). The paper names no similarity
+    measure: content-word F1 is this package's reading.
+
+    >>> avqa_choice("(B)", ["cat", "dog"])
+    ('dog', 'letter')
+    >>> avqa_choice("It is a dog barking.", ["cat meowing", "dog barking"])
+    ('dog barking', 'content')
+    >>> avqa_choice("cat or dog", ["cat", "dog"])
+    (None, 'none')
+    """
+    text = prediction.strip()
+    letter = _LETTER_ANSWER.fullmatch(text)
+    if letter:
+        k = ord(next(g for g in letter.groups() if g).upper()) - ord("A")
+        if k < len(choices):
+            return choices[k], "letter"
+    scores = [content_similarity(text, c) for c in choices]
+    best = max(scores, default=0.0)
+    if best == 0.0 or scores.count(best) > 1:
+        return None, "none"
+    return choices[scores.index(best)], "content"
+
+
 def mc_accuracy(
     model, processor, records: Sequence[QARecord], req: EvalRequest, name: str, cache: Path | None = None
 ) -> dict[str, float]:
-    """Multiple-choice accuracy (%) with the MMAU rule; ``<name>.accuracy``, ``<name>.n``, ``<name>.no_option``."""
+    """Multiple-choice accuracy (%) of the extracted answers by paper 02 Table 1's rule (:func:`avqa_choice`).
+
+    Returns:
+        ``<name>.accuracy`` (Table 1's rule), ``<name>.accuracy_mmau_rule`` (the official MMAU string
+        rule on the same answers), ``<name>.n``, ``<name>.by_letter`` (answers read by their option
+        letter), ``<name>.no_option`` (answers that pick no option by Table 1's rule).
+    """
     gens = _generate(model, processor, records, req, cache)
-    hits, no_option = 0, 0
-    for r, g in zip(records, gens):
-        pred = extract_answer(g["completion"])
-        hits += mmau_is_correct(pred, r.answer, r.choices)
-        no_option += not any(mmau_is_correct(pred, c, r.choices) for c in r.choices)
+    return score_mc([extract_answer(g["completion"]) for g in gens], records, name)
+
+
+def score_mc(predictions: Sequence[str], records: Sequence[QARecord], name: str) -> dict[str, float]:
+    """:func:`mc_accuracy`'s metrics for extracted answers, one per record."""
+    hits = hits_mmau = by_letter = no_option = 0
+    for pred, r in zip(predictions, records, strict=True):
+        choice, how = avqa_choice(pred, r.choices)
+        hits += choice == r.answer
+        by_letter += how == "letter"
+        no_option += choice is None
+        hits_mmau += mmau_is_correct(pred, r.answer, r.choices)
     n = len(records)
-    return {f"{name}.accuracy": 100.0 * hits / n if n else 0.0, f"{name}.n": n, f"{name}.no_option": no_option}
+    return {
+        f"{name}.accuracy": 100.0 * hits / n if n else 0.0,
+        f"{name}.accuracy_mmau_rule": 100.0 * hits_mmau / n if n else 0.0,
+        f"{name}.n": n,
+        f"{name}.by_letter": by_letter,
+        f"{name}.no_option": no_option,
+    }
 
 
 def other_readings(test_items: Sequence[dict], records: Sequence[QARecord], gens: Sequence[dict]) -> dict[str, float]:
@@ -228,6 +311,7 @@ def evaluate_suite(
     tracker.set_tags(
         {
             "scorer": mmau_rule.SCORER_NAME,
+            "avqa_scorer": AVQA_SCORER_NAME,
             "extractor": mmau_rule.EXTRACTOR_NAME,
             "test_set_sha256": mmau_rule.mmau_test_set_sha256(json.loads(Path(cfg.mmau_json).read_text())),
             "music_avqa_scorer": music_rule.SCORER_NAME,

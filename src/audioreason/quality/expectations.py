@@ -6,7 +6,8 @@ Every manifest gets one GX run. The suite depends on the record type
 ================  ========================================================================
 every type        columns present, enough rows, field types (from the dataclass), ids
                   unique within dataset/split, split in the allowed set
-``QARecord``      question non-empty, 2..8 choices, choices unique, answer among choices,
+``QARecord``      question non-empty, 2..8 choices, choices unique, answer among choices
+                  (unless withheld: empty with ``extra["answer_hidden"]``, MMAU test-full),
                   task and difficulty in their sets
 ``OpenQARecord``  question non-empty, answer in the answer vocabulary, group/type one of
                   the official nine MUSIC-AVQA pairs
@@ -661,11 +662,13 @@ def _unknown_labels(events: Any, labels: Any, allowed: frozenset[str]) -> tuple[
     return not unknown, ("unknown " + ", ".join(unknown)) if unknown else ""
 
 
-def _answer_in_choices(choices: Any, answer: Any, kind: str) -> tuple[bool | None, str]:
+def _answer_in_choices(choices: Any, answer: Any, kind: str, extra: Any = None) -> tuple[bool | None, str]:
     if not _is_list(choices) or not isinstance(_plain(answer), str):
         return None, ""
     if kind == "CotaRecord" and not choices:
         return None, ""  # an open question has no choices to be among
+    if answer == "" and isinstance(extra, Mapping) and extra.get("answer_hidden") is True:
+        return None, ""  # withheld by the publisher (MMAU test-full): nothing to be among
     return (answer in choices), ("" if answer in choices else f"{answer!r} not in {list(choices)!r}")
 
 
@@ -743,7 +746,12 @@ def _with_helper_columns(df: pd.DataFrame, cls: type, rules: ManifestRules) -> p
             "boolean",
         ),
     )
-    put_pair("_answer_in_choices", "_why_answer", ["choices", "answer"], lambda c, a: _answer_in_choices(c, a, kind))
+    answer_columns = ["choices", "answer", *(["extra"] if "extra" in work.columns else [])]
+
+    def answer_check(choices: Any, answer: Any, extra: Any = None) -> tuple[bool | None, str]:
+        return _answer_in_choices(choices, answer, kind, extra)
+
+    put_pair("_answer_in_choices", "_why_answer", answer_columns, answer_check)
     put(
         "_group_type",
         _map(work, ["group", "type"], lambda g, t: f"{g}/{t}" if isinstance(g, str) and isinstance(t, str) else None),

@@ -168,8 +168,12 @@ def run_quality_gate(
             continue
         for row, rec in enumerate(records[spec.name]):
             audio = getattr(rec, "audio", None)
-            if not isinstance(audio, str) or not audio:
+            if not isinstance(audio, str):
                 continue  # reported by manifest.field_types
+            if not audio:
+                # A text-only record (ARC) where audio is checked: the manifest wants ``audio: false``.
+                add("audio.missing", spec, row, "no audio file (a text-only record) in a manifest with audio checks")
+                continue
             key = (audio, spec.limits)
             users.setdefault(key, []).append((spec, row))
             want_fp[key] = want_fp.get(key, False) or spec.name in in_overlap

@@ -161,53 +161,86 @@ def evaluate_row(model, processor, cfg: DistillConfig, out_dir: Path, tracker: N
     return result
 
 
-def train_row(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTracker):
-    """Distil one row; returns the trained student, its processor and the training metrics."""
+def build_trainer(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTracker, *, dtype=None):
+    """The row's :class:`~audioreason.training.distill.KDTrainer`, ready to train (what :func:`train_row` runs).
+
+    The student and the teacher need not share a vocabulary: the collator checks, per record, that
+    every response id is the same token to both tokenizers and lies within the logits both output
+    (Qwen2.5-Omni-7B and Qwen3-8B share the Qwen2 BPE, not their added tokens).
+
+    Args:
+        dtype: The weights' dtype when loaded (fp32 unless given; ``trainer.bf16`` then runs mixed precision).
+
+    Returns:
+        ``(trainer, module, processor, callback, pairs)``.
+    """
+    import torch
     from datasets import Dataset
     from transformers import TrainingArguments, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     from audioreason.config import ConfigError
     from audioreason.losses.layer_map import LayerProjections, layer_map
-    from audioreason.plots import plot_loss
     from audioreason.training.callbacks import TrackerCallback
-    from audioreason.training.distill import DistillationModule, DistillCollator, KDSettings, KDTrainer, LossWeights
+    from audioreason.training.distill import (
+        DistillationModule,
+        DistillCollator,
+        KDSettings,
+        KDTrainer,
+        LossWeights,
+        output_width,
+    )
 
     row = cfg.rows[row_name]
-    student, processor = load_model(cfg.student)
-    teacher, teacher_tok = load_model(cfg.teacher)
-    if processor.tokenizer.get_vocab() != teacher_tok.get_vocab():
-        raise ConfigError(
-            f"distill: the student ({cfg.student}) and the teacher ({cfg.teacher}) have different "
-            "tokenizers; response-token distillation needs one"
-        )
+    dtype = dtype or torch.float32
+    student, processor = load_model(cfg.student, dtype=dtype)
+    teacher, teacher_tok = load_model(cfg.teacher, dtype=dtype)
     s_cfg, t_cfg = student.config.get_text_config(), teacher.config.get_text_config()
     pairs = layer_map(row.layers, s_cfg.num_hidden_layers, t_cfg.num_hidden_layers, cfg.skip_k)
-    ckpt = out_dir / "checkpoints"
     try:
-        args = TrainingArguments(output_dir=str(ckpt), remove_unused_columns=False, **cfg.trainer)
+        args = TrainingArguments(output_dir=str(out_dir / "checkpoints"), remove_unused_columns=False, **cfg.trainer)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"distill.trainer: {e}") from e
     set_seed(args.seed)  # the W_i are initialised here, before the Trainer seeds itself: same seed, same W_i
-    module = DistillationModule(student, LayerProjections(pairs, t_cfg.hidden_size, s_cfg.hidden_size))
+    projections = LayerProjections(pairs, t_cfg.hidden_size, s_cfg.hidden_size).to(dtype)
+    module = DistillationModule(student, projections)
+    acoustic = cfg.alpha_ac if row.acoustic else 0.0
     weights = LossWeights(
         top=row.top,
         layer=cfg.alpha_layer if pairs else 0.0,
-        acoustic=cfg.alpha_ac if row.acoustic else 0.0,
+        acoustic=acoustic,
         sft=cfg.alpha_sft,
+        acoustic_encoder=acoustic if cfg.acoustic_encoder_layers else 0.0,
     )
     kd = KDSettings(cfg.divergence, cfg.beta, cfg.temperature, cfg.hidden_kd, cfg.chunk_size)
     callback = TrackerCallback(tracker)
+    collator = DistillCollator(
+        processor,
+        teacher_tok,
+        cfg.teacher_prompt,
+        cfg.max_length,
+        vocab_limit=min(output_width(student), output_width(teacher)),
+    )
     trainer = KDTrainer(
         model=module,
         args=args,
         train_dataset=Dataset.from_list(read_jsonl(Path(cfg.train))),
-        data_collator=DistillCollator(processor, teacher_tok, cfg.teacher_prompt, cfg.max_length),
+        data_collator=collator,
         teacher=teacher,
         weights=weights,
         kd=kd,
         callbacks=[callback],
     )
+    return trainer, module, processor, callback, pairs
+
+
+def train_row(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTracker):
+    """Distil one row; returns the trained student, its processor and the training metrics."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from audioreason.plots import plot_loss
+
+    trainer, module, processor, callback, pairs = build_trainer(cfg, row_name, out_dir, tracker)
+    weights, ckpt = trainer.weights, out_dir / "checkpoints"
     last = get_last_checkpoint(str(ckpt)) if ckpt.is_dir() else None
     result = trainer.train(resume_from_checkpoint=last)
     # Under ZeRO-3 each rank holds a shard: gather the full weights before saving.
@@ -224,6 +257,7 @@ def train_row(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTra
         "layer_pairs": len(pairs),
         "alpha_layer_used": weights.layer,
         "alpha_ac_used": weights.acoustic,
+        "alpha_ac_encoder_used": weights.acoustic_encoder,
         "deepspeed_zero_stage": (
             trainer.accelerator.state.deepspeed_plugin.zero_stage if trainer.is_deepspeed_enabled else -1
         ),

@@ -2,44 +2,69 @@
 
 Every row starts from ``init`` (also the reference policy when beta > 0) and trains with
 :class:`~audioreason.training.grpo.AudioGRPOTrainer` and its paper's recipe
-(``grpo.recipes``):
+(``grpo.recipes``). Both recipes optimise the GRPO objective as the papers write it (paper 02
+§3.3 eq. 2, paper 03 §III.B eq. 3): ``loss_type: grpo``, group-normalised advantages, the k3 KL
+unweighted, no vLLM importance-sampling factor; the effective values are tagged on the run
+(``grpo.loss_type`` ...).
 
 - paper 02 (SightSound-R1 §3.3, §4.1): the think/answer prompt, reward = accuracy against
   the vision teacher's unanimous label + format (r in {0, 1, 2}); 8 completions,
   temperature 1.0, beta 0.04, lr 1e-6, full parameters. Rows ``sightsound_r1`` (from
   ``tts_agfv_sft``) and ``grpo_distilled_label`` (from ``sft_distilled_label``), both
-  evaluated as Table 2 (AVQA val, MMAU test-mini, MUSIC-AVQA test).
+  evaluated as Table 2 (AVQA val, MMAU test-mini, MUSIC-AVQA test). The best checkpoint on
+  AVQA val is the row (§4.1: "Best checkpoints are selected by validation accuracy for both
+  stages").
 - paper 03 (Omni-R1 §III, §IV): "<question> Please choose the answer from the following
   options: <choices>", reward = accuracy only; 4 responses, temperature 1.2, beta 0.04,
-  lr 1e-6. Rows ``base`` (evaluated only), ``grpo_avqa``, ``grpo_avqa_gpt``,
-  ``grpo_vggs_gpt`` and ``grpo_avqa_text_only`` (trained without the audio), each
-  evaluated on MMAU test-mini with and without audio at inference (Tables I-II).
+  lr 1e-6. Qwen2.5-Omni rows ``base`` (evaluated only), ``grpo_avqa``, ``grpo_avqa_gpt``,
+  ``grpo_vggs_gpt`` (TABLE I), ``grpo_avqa_text_only`` and ``grpo_arc_easy`` (trained without
+  audio, TABLE II); Qwen2-Audio rows ``qwen2_audio_base``, ``qwen2_audio_grpo_avqa``,
+  ``qwen2_audio_grpo_avqa_text_only``, ``qwen2_audio_grpo_arc_easy`` (TABLE II). Each is
+  evaluated on MMAU test-mini with and without audio at inference; the TABLE I rows also answer
+  MMAU test-full, whose answers are hidden: ``mmau_test_full_submission.json`` is the file to
+  upload, not a score. The paper states no checkpoint selection, so the final step is the row;
+  the checkpoint best on AVQA val is kept beside it as an extension (``model_selected``, metrics
+  ``selected.*``: its step, AVQA val and MMAU test-mini scores).
 
-Checkpoints are saved every ``save_steps`` and the best on AVQA val (the validation
-split, never a test set) becomes ``outputs/grpo/<row>/model``. Per-reward means, KL,
-completion lengths and the GRPO loss are logged at every logging step; the evaluation
-scores end the run, next to the paper's numbers. One MLflow run per row,
-``<paper>.<table>.<row>.grpo``. Launch with ``grpo.launch`` (``torchrun`` /
-``accelerate launch`` with a DeepSpeed config at paper scale).
+Checkpoints are saved every ``save_steps`` (and at the last step); the row's model becomes
+``outputs/grpo/<row>/model`` (chosen on AVQA val, the validation split, never a test set, where
+the recipe's ``selection`` is ``best_val``). Per-reward means, KL, completion lengths and the
+GRPO loss are logged at every logging step; the evaluation scores end the run, next to the
+paper's numbers. One MLflow run per row, ``<paper>.<table>.<row>.grpo``. Launch with
+``grpo.launch`` (``torchrun`` / ``accelerate launch`` with a DeepSpeed config at paper scale).
 
     dvc repro grpo            # or: python -m audioreason.stages.grpo --row grpo_avqa
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
-from audioreason.config import GrpoConfig, flatten
+from audioreason.config import GrpoConfig, GrpoRecipe, flatten
 from audioreason.datasets.records import read_manifest
 from audioreason.evaluation.paper_tables import paper_numbers
-from audioreason.evaluation.suite import evaluate_suite, export_best_checkpoint, finish_row, validation_accuracy
-from audioreason.models.factory import load_model
+from audioreason.evaluation.suite import (
+    checkpoint_step,
+    eval_request,
+    evaluate_suite,
+    export_best_checkpoint,
+    finish_row,
+    mmau_scores,
+    validation_accuracy,
+)
+from audioreason.models.factory import load_checkpoint, load_model
 from audioreason.pipeline import METRICS, OUTPUTS, matrix_row, read_jsonl, stage_params
 from audioreason.plots import plot_loss, plot_rewards
 from audioreason.tracking import NullTracker, is_main_process, stage_run
 from audioreason.training.callbacks import TrackerCallback
 
 OUT = OUTPUTS / "grpo"
+SELECTED = "model_selected"
+"""Where a ``final``-selection row keeps its AVQA-val-best checkpoint (an extension of the paper's row)."""
+SUBMISSION = "mmau_test_full_submission.json"
+"""The MMAU test-full answers of a row, in the official JSON format (answers hidden: upload, no score here)."""
 
 
 def training_records(cfg: GrpoConfig, data: str):
@@ -51,8 +76,88 @@ def training_records(cfg: GrpoConfig, data: str):
     return records, unanimous
 
 
+def export_row_model(cfg: GrpoConfig, recipe: GrpoRecipe, ckpt_dir: Path, out_dir: Path, tracker) -> dict:
+    """The row's ``out_dir/model`` by the recipe's ``selection``; the checkpoints are deleted afterwards.
+
+    ``best_val``: the checkpoint best on AVQA val (``selection.*`` metrics). ``final``: the last
+    step's checkpoint (``final.step``); the AVQA-val-best one goes to ``out_dir/model_selected``
+    with its metrics under ``selected.*`` (``selected.step``, ``selected.avqa_val.accuracy``).
+
+    Raises:
+        ValueError: no checkpoint was saved.
+    """
+    validate = validation_accuracy(cfg.eval, recipe.prompt)
+    if recipe.selection == "best_val":
+        return export_best_checkpoint(ckpt_dir, out_dir, validate, tracker)
+    checkpoints = sorted(ckpt_dir.glob("checkpoint-*"), key=checkpoint_step)
+    if not checkpoints:
+        raise ValueError(f"{ckpt_dir}: no checkpoint saved; set save_steps so that training saves at least one")
+    model, processor = load_checkpoint(checkpoints[-1])
+    model.save_pretrained(out_dir / "model")
+    processor.save_pretrained(out_dir / "model")
+    del model
+    staging = out_dir / "selection"
+    selected = export_best_checkpoint(ckpt_dir, staging, validate, tracker)
+    shutil.rmtree(out_dir / SELECTED, ignore_errors=True)
+    (staging / "model").rename(out_dir / SELECTED)
+    shutil.rmtree(staging)
+    renamed = {f"selected.{k.removeprefix('selection.')}": v for k, v in selected.items()}
+    return {"final.step": checkpoint_step(checkpoints[-1]), **renamed}
+
+
+def evaluate_selected(cfg: GrpoConfig, recipe: GrpoRecipe, metrics: dict, out_dir: Path) -> dict:
+    """MMAU test-mini scores of ``model_selected`` as ``selected.mmau.*``; the final model's when both are one step."""
+    if metrics["selected.step"] == metrics["final.step"]:
+        return {f"selected.{k}": v for k, v in metrics.items() if k.startswith("mmau.")}
+    model, processor = load_model(str(out_dir / SELECTED))
+    cache = out_dir / "generations" / "selected_mmau.jsonl"
+    cache.unlink(missing_ok=True)
+    return mmau_scores(
+        model.eval(),
+        processor,
+        read_manifest(cfg.eval.mmau_manifest),
+        cfg.eval.mmau_json,
+        eval_request(cfg.eval, recipe.prompt),
+        "selected.mmau",
+        cache,
+    )
+
+
+def mmau_full_submission(model, processor, cfg: GrpoConfig, prompt: str, out_dir: Path, tracker) -> dict:
+    """Answer MMAU test-full and write ``out_dir/mmau_test_full_submission.json`` (paper 03 TABLE I, Test-full).
+
+    The answers are hidden, so nothing is scored: the file is what a user uploads to the
+    benchmark's server. Returns ``mmau_full.submitted`` (answers written) and
+    ``mmau_full.no_option`` (extracted answers that name no option, as the scorer's string rule reads them).
+    """
+    from audioreason.evaluation.generate import generate_answers
+    from audioreason.evaluation.mmau import extract_answer, mmau_is_correct, mmau_test_set_sha256, write_submission
+
+    records = read_manifest(cfg.test_full.manifest)
+    items = json.loads(Path(cfg.test_full.json).read_text())
+    cache = out_dir / "generations" / "mmau_test_full.jsonl"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.unlink(missing_ok=True)  # a new model: nothing cached applies
+    gens = generate_answers(
+        model,
+        processor,
+        records,
+        prompt=prompt,
+        settings=cfg.eval.generation,
+        batch_size=cfg.eval.batch_size,
+        cache=cache,
+    )
+    answers = {g["id"]: extract_answer(g["completion"]) for g in gens}
+    path = out_dir / SUBMISSION
+    write_submission(items, answers, path)
+    tracker.set_tags({"test_full_sha256": mmau_test_set_sha256(items)})
+    tracker.log_artifact(path, "submission")
+    no_option = sum(not any(mmau_is_correct(answers[r.id], c, r.choices) for c in r.choices) for r in records)
+    return {"mmau_full.submitted": len(answers), "mmau_full.no_option": no_option}
+
+
 def train_row(cfg: GrpoConfig, row: str, out_dir: Path, tracker: NullTracker) -> dict:
-    from audioreason.training.grpo import AudioGRPOTrainer, build_grpo_config, grpo_dataset
+    from audioreason.training.grpo import AudioGRPOTrainer, build_grpo_config, grpo_dataset, objective_tags
     from audioreason.training.rewards import reward_functions
 
     spec = cfg.rows[row]
@@ -63,6 +168,7 @@ def train_row(cfg: GrpoConfig, row: str, out_dir: Path, tracker: NullTracker) ->
     model, processor = load_model(spec.init)
     ckpt = out_dir / "checkpoints"
     args = build_grpo_config({**recipe.trainer, **spec.trainer}, str(ckpt), where=f"grpo.rows.{row}.trainer")
+    tracker.set_tags(objective_tags(args))
     callback = TrackerCallback(tracker)
     trainer = AudioGRPOTrainer(
         model=model,
@@ -93,7 +199,7 @@ def train_row(cfg: GrpoConfig, row: str, out_dir: Path, tracker: NullTracker) ->
         plot_rewards(callback.history, recipe.rewards, out_dir / "rewards.png")
         tracker.log_artifact(out_dir / "rewards.png", "plots")
         plot_loss(callback.history, out_dir / "loss.png", out_dir / "loss.csv")
-        metrics.update(export_best_checkpoint(ckpt, out_dir, validation_accuracy(cfg.eval, recipe.prompt), tracker))
+        metrics.update(export_row_model(cfg, recipe, ckpt, out_dir, tracker))
     return metrics
 
 
@@ -117,6 +223,11 @@ def run(cfg: GrpoConfig, row: str, tracker: NullTracker, out_dir: Path) -> dict:
             no_audio=recipe.eval_no_audio,
         )
     )
+    if spec.table in recipe.eval_mmau_full_tables:
+        metrics.update(mmau_full_submission(model, processor, cfg, recipe.prompt, out_dir, tracker))
+    del model  # the extension below loads its own
+    if "selected.step" in metrics:
+        metrics.update(evaluate_selected(cfg, recipe, metrics, out_dir))
     return finish_row(
         metrics,
         paper_numbers(spec.paper, row, measured=metrics),
@@ -142,6 +253,15 @@ def row_params(cfg: GrpoConfig, row: str) -> dict:
     return {**params, **flatten(spec, "grpo.row"), **flatten(cfg.recipes[spec.paper], "grpo.recipe")}
 
 
+def row_deps(cfg: GrpoConfig, row: str) -> list[str]:
+    """The inputs whose DVC hashes a row's run records: its initial model, its training data, MMAU test-full."""
+    spec = cfg.rows[row]
+    deps = [spec.init] + ([cfg.manifests[spec.data]] if spec.data in cfg.manifests else [cfg.teacher_labels])
+    if spec.table in cfg.recipes[spec.paper].eval_mmau_full_tables:
+        deps += [cfg.test_full.manifest, cfg.test_full.json]
+    return deps
+
+
 def summary(m: dict) -> str:
     return (
         f"MMAU avg {m['mmau.average']:.1f}"
@@ -154,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg, tracking = stage_params("grpo", "tracking")
     row = matrix_row("grpo", cfg.rows, argv, description=__doc__.splitlines()[0])
     spec = cfg.rows[row]
-    deps = [spec.init] + ([cfg.manifests[spec.data]] if spec.data in cfg.manifests else [cfg.teacher_labels])
+    deps = row_deps(cfg, row)
     with stage_run(
         "grpo",
         tracking,

@@ -12,13 +12,18 @@ validation accuracy". One DVC matrix row per Table 2 row:
 - ``agfv_sft``: the first traces that AGFV accepted;
 - ``tts_agfv_sft``: every AGFV-accepted trace of the unanimous items (test-time scaling).
 
-Each trained row saves a checkpoint every ``save_steps``; every checkpoint is scored on AVQA
-val (the validation split) and the best one, adapters merged, becomes
-``outputs/sft_cot/<row>/model``. Then Table 2's evaluation: AVQA val, MMAU test-mini (sound /
-speech / music / average, official scorer) and MUSIC-AVQA test per question type, each next
-to the paper's number. One MLflow run per row, ``p02.table2.<row>.sft_cot``.
+The adapters wrap the language model's linear layers only, never the audio encoder or the
+projector (:func:`~audioreason.training.sft.build_lora`). Each trained row saves a checkpoint
+every ``save_steps``; every checkpoint is scored on AVQA val (the validation split, paper 02
+Table 1's rule) and the best one, adapters merged, becomes ``outputs/sft_cot/<row>/model``.
+Then Table 2's evaluation: AVQA val, MMAU test-mini (sound / speech / music / average, official
+scorer) and MUSIC-AVQA test per question type, each next to the paper's number. One MLflow run
+per row, ``p02.table2.<row>.sft_cot``. Launched with ``sft_cot.launch``: at paper scale
+``torchrun`` over 8 GPUs with a DeepSpeed config (batch 8 per GPU); every rank trains, rank 0
+alone selects, evaluates and writes.
 
     dvc repro sft_cot         # or: python -m audioreason.stages.sft_cot --row agfv_sft
+    torchrun --nproc_per_node=8 -m audioreason.stages.sft_cot --row agfv_sft   # paper scale (sft_cot.launch)
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from audioreason.evaluation.suite import evaluate_suite, export_best_checkpoint,
 from audioreason.models.factory import load_model
 from audioreason.pipeline import METRICS, OUTPUTS, matrix_row, read_jsonl, stage_params
 from audioreason.plots import plot_loss
-from audioreason.tracking import NullTracker, stage_run
+from audioreason.tracking import NullTracker, is_main_process, stage_run
 from audioreason.training.callbacks import TrackerCallback
 from audioreason.training.prompts import format_prompt
 from audioreason.training.sft import AudioSFTCollator, build_lora, build_sft_config
@@ -94,44 +99,63 @@ def row_inputs(cfg: SftCotConfig, data: str) -> list[str]:
     }[data]
 
 
-def train_row(cfg: SftCotConfig, data: str, out_dir: Path, tracker: NullTracker) -> dict:
+def build_trainer(cfg: SftCotConfig, rows: list[dict], model, processor, ckpt: Path, callbacks=()):
+    """TRL's ``SFTTrainer`` of a row: ``sft_cot.trainer`` as ``SFTConfig``, the audio collator, LoRA on the language
+    model of ``model`` (paper 02 §3.3 eq. 1: only the adapters train, by cross-entropy on the assistant turn)."""
     from trl import SFTTrainer
 
+    return SFTTrainer(
+        model=model,
+        args=build_sft_config(cfg.trainer, str(ckpt), where="sft_cot.trainer"),
+        train_dataset=Dataset.from_list(rows),
+        processing_class=processor,
+        data_collator=AudioSFTCollator(processor),
+        peft_config=build_lora(cfg.lora, model),
+        callbacks=list(callbacks),
+    )
+
+
+def train_row(cfg: SftCotConfig, data: str, out_dir: Path, tracker: NullTracker) -> dict:
+    """Train one row on every rank; rank 0 then scores the checkpoints on AVQA val and exports the best."""
     rows, counts = training_rows(cfg, data)
     if not rows:
         raise ValueError(f"sft_cot: no training rows for data {data!r} (check {cfg.traces}, {cfg.d_fc})")
     model, processor = load_model(cfg.base)
     ckpt = out_dir / "checkpoints"
-    args = build_sft_config(cfg.trainer, str(ckpt), where="sft_cot.trainer")
     callback = TrackerCallback(tracker)
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(rows),
-        processing_class=processor,
-        data_collator=AudioSFTCollator(processor),
-        peft_config=build_lora(cfg.lora),
-        callbacks=[callback],
-    )
+    trainer = build_trainer(cfg, rows, model, processor, ckpt, [callback])
     result = trainer.train()
-    plot_loss(callback.history, out_dir / "loss.png", out_dir / "loss.csv")
-    tracker.log_artifact(out_dir / "loss.png", "plots")
-    selection = export_best_checkpoint(
-        ckpt, out_dir, validation_accuracy(cfg.eval, cfg.prompt), tracker, base=cfg.base if cfg.lora.r else None
-    )
-    return {
+    metrics = {
         "train_loss": result.training_loss,
         "steps": result.global_step,
         "train_examples": len(rows),
         **{f"data.{k}": v for k, v in counts.items()},
-        **selection,
+        "deepspeed_zero_stage": (
+            trainer.accelerator.state.deepspeed_plugin.zero_stage if trainer.is_deepspeed_enabled else -1
+        ),
     }
+    if trainer.is_deepspeed_enabled:
+        from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+        unset_hf_deepspeed_config()  # under ZeRO-3 every later from_pretrained would be partitioned
+    if not is_main_process():
+        return metrics
+    plot_loss(callback.history, out_dir / "loss.png", out_dir / "loss.csv")
+    tracker.log_artifact(out_dir / "loss.png", "plots")
+    metrics.update(
+        export_best_checkpoint(
+            ckpt, out_dir, validation_accuracy(cfg.eval, cfg.prompt), tracker, base=cfg.base if cfg.lora.r else None
+        )
+    )
+    return metrics
 
 
 def run(cfg: SftCotConfig, row: str, tracker: NullTracker, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = cfg.rows[row]
     metrics = train_row(cfg, spec.data, out_dir, tracker) if spec.train else {"steps": 0}
+    if not is_main_process():
+        return metrics  # under torchrun every rank trains; rank 0 alone selects, evaluates and writes
     model, processor = load_model(str(out_dir / "model") if spec.train else cfg.base)
     metrics.update(
         evaluate_suite(model, processor, cfg.eval, cfg.prompt, out_dir, tracker, music_avqa=True, no_audio=False)
@@ -162,10 +186,11 @@ def main(argv: list[str] | None = None) -> None:
         metrics_path=METRICS / "sft_cot" / f"{row}.json",
     ) as stage:
         stage.metrics = m = run(cfg, row, stage.tracker, OUT / row)
-    print(
-        f"sft_cot[{row}]: AVQA val {m['avqa_val.accuracy']:.1f}; MMAU avg {m['mmau.average']:.1f}; "
-        f"MUSIC-AVQA avg {m.get('music_avqa.average', float('nan')):.1f}"
-    )
+    if is_main_process():
+        print(
+            f"sft_cot[{row}]: AVQA val {m['avqa_val.accuracy']:.1f}; MMAU avg {m['mmau.average']:.1f}; "
+            f"MUSIC-AVQA avg {m.get('music_avqa.average', float('nan')):.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -2,14 +2,17 @@
 
 For every AVQA training question, a vision-language teacher watches the silent video
 (``teacher_cot.video_dir``) with the audio-focused prompt P_audio and samples n traces
-R(v, q). Each trace's answer is extracted (``<answer>`` content matched to an option);
-an item joins D_reason when all n answers are the same option (|unique(A)| = 1). A trace
-whose answer cannot be read counts as a disagreement and is counted per reason.
+R(v, q). q is the question as AVQA asks it about the video (the record's
+``extra["question_text"]``; §4.1: "retaining paired silent-video prompts for LVLM
+reasoning"), not the audio rewrite the student is asked (``question``). Each trace's
+answer is extracted (``<answer>`` content matched to an option); an item joins D_reason
+when all n answers are the same option (|unique(A)| = 1). A trace whose answer cannot be
+read counts as a disagreement and is counted per reason.
 
-Writes ``traces.jsonl`` (every item, its n traces and answers, whether unanimous),
-``d_reason.jsonl`` (the unanimous items) and metrics: the unanimity rate and the
-teacher's accuracy against the AVQA label, on all items (first sample: no test-time
-scaling) and on the unanimous ones.
+Writes ``traces.jsonl`` (every item: the student's audio question, the teacher's video
+question, its n traces and answers, whether unanimous), ``d_reason.jsonl`` (the
+unanimous items) and metrics: the unanimity rate and the teacher's accuracy against the
+AVQA label, on all items (first sample: no test-time scaling) and on the unanimous ones.
 
 One MLflow run, ``p02.data.teacher_cot.teacher_cot``.
 
@@ -42,14 +45,32 @@ def video_path(r: QARecord, video_dir: str) -> str | None:
     return str(Path(video_dir) / f"{r.extra['video_name']}.mp4")
 
 
+def video_question(r: QARecord) -> str:
+    """The question about the video that the vision teacher is asked (paper 02 §3.1: T(P_audio(v, q))).
+
+    Raises:
+        ValueError: the record keeps no original question (a manifest written before ingest kept it).
+    """
+    q = r.extra.get("question_text")
+    if not isinstance(q, str) or not q.strip():
+        raise ValueError(f"record {r.id}: no extra.question_text (AVQA's question about the video); rerun ingest")
+    return q
+
+
 def build_requests(records: list[QARecord], cfg: TeacherCotConfig) -> list[ChatRequest]:
     return [
         ChatRequest(
             item_id=r.id,
             video=video_path(r, cfg.video_dir),
             template=TEACHER_COT,
-            messages=user_turn(cfg.prompt.format(question=r.question, choices=str(list(r.choices)))),
-            meta={"record_id": r.id, "audio": r.audio, "question": r.question, "choices": list(r.choices)},
+            messages=user_turn(cfg.prompt.format(question=video_question(r), choices=str(list(r.choices)))),
+            meta={
+                "record_id": r.id,
+                "audio": r.audio,
+                "question": r.question,
+                "video_question": video_question(r),
+                "choices": list(r.choices),
+            },
         )
         for r in records
     ]
@@ -94,6 +115,7 @@ def run(
                 "id": r.id,
                 "audio": r.audio,
                 "question": r.question,
+                "video_question": video_question(r),
                 "choices": list(r.choices),
                 "answer": r.answer,
                 "question_type": r.sub_category,

@@ -24,6 +24,17 @@ log-prob forward:
   forward see the features of exactly the rows they score, chunk by chunk;
 - ``_compute_loss``: the gradient forward sees them too.
 
+The objective is the papers' GRPO only when the recipe says so: TRL 1.16 defaults to
+``loss_type="dapo"`` (token sum over the whole batch's token count), weights the KL term by
+the importance ratio (``use_bias_correction_kl``, which changes the KL gradient even at ratio
+1), and under vLLM multiplies every token's loss by a truncated or masked rollout-vs-trainer
+ratio (``vllm_importance_sampling_correction``). Eqs. 2-3 are ``loss_type="grpo"`` (each
+completion's token mean, then the mean over the G completions), advantages ``(r - mean) / std``
+within each group (``scale_rewards="group"``; TRL's std is the sample std, plus 1e-4), the k3
+estimator ``pi_ref/pi - log(pi_ref/pi) - 1`` unweighted, and no correction factor; the
+recipes state all four (:data:`audioreason.config.p02_p03.GRPO_OBJECTIVE_KEYS`) and a unit
+test holds the loss and its gradient to a hand computation of eq. 2.
+
 Works with a reference model (beta > 0: TRL reloads it from the saved checkpoint path),
 with PEFT LoRA (the reference is the adapter-disabled model), and under DeepSpeed
 ZeRO-2/3 (the model is called through its engine). Paper-scale layouts: paper 02 trains
@@ -41,6 +52,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from audioreason.audio.io import load_audio
 from audioreason.config import ConfigError
+from audioreason.config.p02_p03 import GRPO_OBJECTIVE_KEYS
 from audioreason.datasets.records import QARecord
 from audioreason.training.prompts import audio_messages, format_prompt
 
@@ -62,6 +74,14 @@ def build_grpo_config(trainer: dict[str, Any], output_dir: str, where: str = "gr
         raise ConfigError(f"{where}: {e}") from e
 
 
+def objective_tags(args: GRPOConfig) -> dict[str, str]:
+    """What TRL will optimise, read back from its config: MLflow tags ``grpo.<key>`` (the papers' GRPO is
+    ``grpo.loss_type=grpo``, ``grpo.use_bias_correction_kl=False``, ``grpo.vllm_importance_sampling_correction=False``).
+    """
+    keys = (*GRPO_OBJECTIVE_KEYS, "beta", "epsilon", "num_iterations", "importance_sampling_level")
+    return {f"grpo.{k}": str(getattr(args, k)) for k in keys}
+
+
 def grpo_dataset(
     records: Sequence[QARecord], prompt: str, *, with_audio: bool = True, labels: dict[str, str] | None = None
 ) -> Dataset:
@@ -70,10 +90,23 @@ def grpo_dataset(
     Args:
         prompt: Template with ``{question}`` and ``{choices}`` (paper 03 §III.A's plain choice
             prompt, or paper 02's think/answer prompt).
-        with_audio: ``False`` trains on the question text alone (paper 03 §IV.C).
+        with_audio: ``False`` trains on the question text alone (paper 03 §IV.C; text-only sets
+            such as ARC-Easy, whose records have ``audio == ""``).
         labels: Per-record-id label that the reward compares against as ``teacher_answer``
             (paper 02's vision-teacher label); defaults to the ground truth.
+
+    Raises:
+        ValueError: ``with_audio`` but a record has no clip (named), or no records.
     """
+    if not records:
+        raise ValueError("no training questions")
+    if with_audio:
+        silent = [r.id for r in records if not r.audio]
+        if silent:
+            raise ValueError(
+                f"{len(silent)} of {len(records)} records have no audio (first: {silent[0]!r}); "
+                "a text-only set trains with with_audio=False"
+            )
     labels = labels or {}
     return Dataset.from_list(
         [
@@ -109,6 +142,36 @@ def completions_from_vllm(outputs) -> tuple[list[list[int]], list[list[float]]]:
     return ids, logprobs
 
 
+@contextmanager
+def _reference_loaded_like_the_policy() -> Iterator[None]:
+    """While TRL builds the reference model (beta > 0) from the policy's path, read a full Qwen2.5-Omni
+    checkpoint as :func:`audioreason.models.factory.load_model` reads the policy: its thinker.
+
+    TRL takes the class from ``config.architectures[0]``; ``Qwen/Qwen2.5-Omni-7B`` names ``Qwen2_5OmniModel``
+    (thinker, talker and vocoder), which transformers does not export and which has no ``auto_map``, so TRL 1.16
+    fails before training (``'Qwen2_5OmniConfig' object has no attribute 'auto_map'``). Other checkpoints take
+    TRL's own path.
+    """
+    import trl.trainer.grpo_trainer as trl_grpo
+    from transformers import AutoConfig
+
+    from audioreason.models.factory import load_model
+
+    stock = trl_grpo.create_model_from_path
+
+    def create_model_from_path(model_id, architecture=None, **kwargs):
+        if architecture is not None or AutoConfig.from_pretrained(model_id).model_type != "qwen2_5_omni":
+            return stock(model_id, architecture, **kwargs)
+        dtype = kwargs.get("dtype")
+        return load_model(model_id, dtype=dtype if isinstance(dtype, torch.dtype) else torch.float32)[0]
+
+    trl_grpo.create_model_from_path = create_model_from_path
+    try:
+        yield
+    finally:
+        trl_grpo.create_model_from_path = stock
+
+
 class AudioGRPOTrainer(GRPOTrainer):
     """``GRPOTrainer`` whose rollouts and log-prob forwards hear each row's clip.
 
@@ -130,7 +193,8 @@ class AudioGRPOTrainer(GRPOTrainer):
         if borrowed:
             config.image_token_id = audio_token
         try:
-            super().__init__(model, *args, **kwargs)
+            with _reference_loaded_like_the_policy():
+                super().__init__(model, *args, **kwargs)
         finally:
             if borrowed:
                 del config.image_token_id

@@ -13,6 +13,7 @@ GPU, 2000 steps) before GRPO; paper 01 §3.4: ``L_SFT`` is this cross-entropy.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -51,17 +52,46 @@ def build_sft_config(
         raise ConfigError(f"{where}: {e}") from e
 
 
-def build_lora(cfg: LoraConfigSection):
-    """PEFT ``LoraConfig`` or ``None`` when ``r == 0`` (full fine-tuning)."""
+LANGUAGE_MODEL = "model.language_model"
+"""The text decoder's module name in the package's audio LMs (``Qwen2AudioForConditionalGeneration`` and
+``Qwen2_5OmniThinkerForConditionalGeneration``, transformers 5.23): where the adapters go without a model given."""
+
+
+def language_model_name(model) -> str:
+    """The dotted module name of ``model``'s text decoder (``model.get_decoder()``); ``""`` when it is the model.
+
+    Raises:
+        ValueError: the decoder is not a submodule of ``model``.
+    """
+    decoder = model.get_decoder()
+    for name, module in model.named_modules():
+        if module is decoder:
+            return name
+    raise ValueError(f"{type(model).__name__}: its decoder is not one of its modules")
+
+
+def build_lora(cfg: LoraConfigSection, model=None):
+    """PEFT ``LoraConfig`` with adapters on the language model only, or ``None`` when ``r == 0`` (full fine-tuning).
+
+    Paper 02 §3.3 eq. 1 / §4.1 trains LoRA on the language model of Qwen2-Audio-7B-Instruct
+    (SWIFT's default: every linear layer of the LLM). PEFT matches ``target_modules`` as name
+    suffixes, so ``q_proj`` / ``k_proj`` / ``v_proj`` would also wrap the Whisper encoder's
+    attention (and ``gate_proj`` / ``up_proj`` / ``down_proj`` the Omni thinker's vision blocks):
+    every module outside the language model is excluded (``exclude_modules``, a regex PEFT
+    full-matches on the module name). The language model is ``model``'s decoder
+    (:func:`language_model_name`) when a model is given, else :data:`LANGUAGE_MODEL`.
+    """
     if cfg.r == 0:
         return None
     from peft import LoraConfig
 
+    prefix = language_model_name(model) if model is not None else LANGUAGE_MODEL
     return LoraConfig(
         r=cfg.r,
         lora_alpha=cfg.alpha,
         lora_dropout=cfg.dropout,
         target_modules=list(cfg.target_modules),
+        exclude_modules=rf"(?!{re.escape(prefix)}\.).*" if prefix else None,
         modules_to_save=list(cfg.modules_to_save) or None,
         task_type="CAUSAL_LM",
     )

@@ -10,6 +10,6 @@ world. Modules:
   speakers, emotions, words); ``audio_out``: audio files, levels and clip ids;
 - one writer per dataset, named as its importer in :mod:`audioreason.datasets`:
   ``avqa``, ``mmau``, ``music_avqa``, ``iemocap``, ``fau_aibo``, ``vctk``, ``desed``,
-  ``maestro``, ``vggsound``, ``audiosetcaps``, ``cota``;
+  ``maestro``, ``vggsound``, ``audiosetcaps``, ``cota``, ``arc`` (text only, no audio);
 - ``metadata``: what the importers must report on each dataset (``world/metadata.json``).
 """

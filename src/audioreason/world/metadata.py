@@ -29,6 +29,8 @@ WORLD_DATASETS: dict[str, tuple[str, str]] = {
     "audiosetcaps": ("audiosetcaps", "audiosetcaps/VGGSound_AudioSetCaps_caption.csv"),
     "audiosetcaps_audioset": ("audiosetcaps", "audiosetcaps/AudioSetCaps_caption.csv"),
     "cota": ("cota", "cota/data"),
+    "arc_easy": ("arc", "ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Train.jsonl"),
+    "mmau_test": ("mmau", "mmau/mmau-test.json"),
 }
 
 
@@ -61,6 +63,8 @@ def expected_counts(out: Path, cfg: WorldConfig, w: dict) -> dict:
         "audiosetcaps": {"records": w["audiosetcaps"]["vggsound_captions"]},
         "audiosetcaps_audioset": {"records": w["audiosetcaps"]["audioset_captions"]},
         "cota": {"records": w["cota"]["records"], "quarantined": w["cota"]["quarantined"]},
+        "arc_easy": {"records": w["arc"]["train"]["records"]},
+        "mmau_test": {"records": cfg.n_test_full, "tasks": w["mmau_test"]},
     }
     for split in ("train", "val", "test"):
         types = dict(sorted(w["music_avqa"].get(split, {}).items()))

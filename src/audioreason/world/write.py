@@ -12,6 +12,9 @@ writes what only the world knows, under ``world/``:
 - ``world/visual.jsonl``: what a silent video of each clip drawn from a scene (AVQA, MMAU,
   VGGSound, CoTA) or an ensemble (MUSIC-AVQA) shows: the visual channel, for paper 02's
   vision teacher;
+- ``world/mmau-test-truth.jsonl``: the ground truth of the MMAU test-full clips, whose
+  answers ``mmau/mmau-test.json`` withholds (the leaderboard's answer key), in the shape of
+  ``clips.jsonl`` but apart from it, so that nothing reading the truth for teaching sees it;
 - ``world/metadata.json``: what the importers must report on each dataset
   (:mod:`audioreason.world.metadata`).
 """
@@ -25,6 +28,7 @@ import numpy as np
 
 from audioreason.config import WorldConfig
 from audioreason.world import (
+    arc,
     audiosetcaps,
     avqa,
     cota,
@@ -48,7 +52,8 @@ def write_world(out_dir: str | Path, cfg: WorldConfig) -> dict[str, int]:
         cfg: The world's config (sizes, sample rates, seed).
 
     Returns:
-        Usable records per dataset (as the importers must read them) and the number of clips.
+        Usable records per dataset (as the importers must read them) and the number of clips
+        in ``world/clips.jsonl``.
     """
     out = Path(out_dir)
     # The spawn order fixes every writer's random stream: appending a writer keeps the
@@ -67,7 +72,9 @@ def write_world(out_dir: str | Path, cfg: WorldConfig) -> dict[str, int]:
         vgg_seq,
         caption_seq,
         cota_seq,
-    ) = root.spawn(12)
+        arc_seq,
+        mmau_test_seq,
+    ) = root.spawn(14)
     truth: list[dict] = []
     avqa.write_avqa(out, cfg, train_seq, val_seq, truth)
     expected = {
@@ -83,7 +90,11 @@ def write_world(out_dir: str | Path, cfg: WorldConfig) -> dict[str, int]:
     # Captions describe the AVQA and VGGSound clips already in ``truth``, so they come after both.
     expected["audiosetcaps"] = audiosetcaps.write_audiosetcaps(out, cfg, caption_seq, truth)
     expected["cota"] = cota.write_cota(out, cfg, cota_seq, truth)
+    expected["arc"] = arc.write_arc(out, cfg, arc_seq)
+    hidden_truth: list[dict] = []
+    expected["mmau_test"] = mmau.write_mmau_test(out, cfg, mmau_test_seq, hidden_truth)
     _write_ground_truth(out, truth)
+    _write_jsonl(out / "world" / "mmau-test-truth.jsonl", hidden_truth)
     metadata = expected_counts(out, cfg, expected)
     (out / "world" / "metadata.json").write_text(json.dumps(metadata, indent=1, sort_keys=True) + "\n")
     return {**{name: d["records"] for name, d in metadata["datasets"].items()}, "clips": len(truth)}
@@ -101,3 +112,10 @@ def _write_ground_truth(out: Path, truth: list[dict]) -> None:
                 f.write(json.dumps({"clip": line["clip"], "visible": line["visible"]}, sort_keys=True) + "\n")
             elif line["dataset"] == "music_avqa":
                 f.write(json.dumps(music_avqa.visual_record(line), sort_keys=True) + "\n")
+
+
+def _write_jsonl(path: Path, lines: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        for line in lines:
+            f.write(json.dumps(line, sort_keys=True) + "\n")

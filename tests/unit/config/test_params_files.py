@@ -74,6 +74,11 @@ def test_params_file_builds(name):
         "grpo_avqa_gpt",
         "grpo_vggs_gpt",
         "grpo_avqa_text_only",
+        "grpo_arc_easy",
+        "qwen2_audio_base",
+        "qwen2_audio_grpo_avqa",
+        "qwen2_audio_grpo_avqa_text_only",
+        "qwen2_audio_grpo_arc_easy",
     }
     assert p.grpo.rows["sightsound_r1"].init.endswith("sft_cot/tts_agfv_sft/model")
     assert not p.grpo.rows["grpo_avqa_text_only"].with_audio and not p.grpo.rows["base"].train
@@ -380,3 +385,45 @@ def test_generation_kwargs_carry_the_sampling_settings_only_when_sampling():
     }
     with pytest.raises(ConfigError, match="max_new_tokens must be positive"):
         Generation(max_new_tokens=0, do_sample=False, temperature=1.0, top_k=50, top_p=1.0, seed=0)
+
+
+# --------------------------------------------------------------------------- one MMAU file
+
+
+def _mmau_json_paths(node, key: str = ""):
+    """``(dotted key, value)`` for every string of a params tree that names an MMAU JSON file."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _mmau_json_paths(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _mmau_json_paths(v, f"{key}[{i}]")
+    elif isinstance(node, str) and "mmau" in node.lower() and node.endswith(".json"):
+        yield key, node
+
+
+@pytest.mark.parametrize("name", PARAMS_FILES)
+def test_every_mmau_test_mini_key_names_the_one_file_of_its_params_file(name):
+    """Scores on two MMAU test-mini revisions are not comparable (v05.15.25 revised about a quarter of the
+    questions): one test-mini file per params file, named once (a YAML anchor) and read by every stage that
+    scores MMAU test-mini. The only other MMAU files are the other splits ingest reads (test-full)."""
+    raw = _raw(name)
+    data_dir = Path(raw["ingest"]["data_dir"])
+    found = dict(_mmau_json_paths(raw))
+    for key, spec in raw["ingest"]["datasets"].items():  # ingest names its files relative to data_dir
+        if spec["format"] == "mmau":
+            found[f"ingest.datasets.{key}.path"] = (data_dir / spec["path"]).as_posix()
+    splits = {k: v for k, v in found.items() if k.startswith("ingest.") and k != "ingest.datasets.mmau_test_mini.path"}
+    mini = {k: v for k, v in found.items() if v not in splits.values()}
+    assert {"ingest.datasets.mmau_test_mini.path", "distill.eval.mmau_json", "sft_cot.eval.mmau_json"} <= set(mini)
+    assert {"grpo.eval.mmau_json", "evaluate.test_json"} <= set(mini)
+    assert len(set(mini.values())) == 1, mini
+    (mmau,) = set(mini.values())
+    assert "test-mini" in Path(mmau).name and all("test-mini" not in Path(f).name for f in splits.values())
+    text = (REPO_ROOT / name).read_text()
+    assert text.count(mmau) == 1, f"{name}: {mmau} is written more than once; refer to its anchor"
+    p = load_params(REPO_ROOT / name)
+    assert p.distill.eval.mmau_json == p.sft_cot.eval.mmau_json == p.grpo.eval.mmau_json == p.evaluate.test_json
+    assert p.evaluate.test_json == mmau
+    if name == "params.paper.yaml":  # paper 01 §4.1 and every other paper: MMAU v05.15.25, test-mini
+        assert mmau == "data/mmau/mmau-test-mini.v05.15.25.json"

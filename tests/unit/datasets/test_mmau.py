@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from audioreason.datasets.formats import read_dataset
 from audioreason.datasets.mmau import file_sha256, read_mmau
 from audioreason.datasets.records import QARecord, RecordError
-from helpers import mmau_item, write_mmau
+from helpers import mmau_item, write_mmau, write_tone
 
 REFERENCE_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "reference"
 MMAU_TEST_MINI = REFERENCE_DIR / "mmau" / "mmau-test-mini.v05.15.25.json"
@@ -148,3 +150,76 @@ def test_real_mmau_missing_audio_is_reported():
     with pytest.raises(RecordError) as excinfo:
         read_mmau(MMAU_TEST_MINI, MMAU_TEST_MINI.parent / "no-such-folder")
     assert "#0 (id " in str(excinfo.value) and "does not exist" in str(excinfo.value)
+
+
+# --------------------------------------------------------------------------- test-full: answers withheld
+
+
+def _test_full_item(i: int, **overrides) -> dict:
+    """One item of ``mmau-test.json`` as published: split ``test``, ``./test-audios/``, ``"answer": ""``."""
+    ident = f"10000000-0000-4000-8000-00000000000{i}"
+    item = mmau_item(i, id=ident, audio_id=f"./test-audios/{ident}.wav", split="test", answer="")
+    item.update(overrides)
+    return item
+
+
+@pytest.fixture()
+def test_full_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "mmau"
+    items = [_test_full_item(0), _test_full_item(1), _test_full_item(2)]
+    del items[1]["answer"]  # absent and empty both mean withheld
+    for it in items:
+        write_tone(root / it["audio_id"], 16000)
+    (root / "mmau-test.json").write_text(json.dumps(items, indent=4))
+    return root
+
+
+def test_test_full_answers_are_read_as_withheld(test_full_dir: Path):
+    recs = read_mmau(test_full_dir / "mmau-test.json", test_full_dir).records
+    assert [(r.split, r.answer, r.extra.get("answer_hidden")) for r in recs] == [("test", "", True)] * 3
+    assert recs[0].audio == str((test_full_dir / "test-audios" / f"{recs[0].id}.wav").resolve())
+    assert recs[0].choices == ("Man", "Woman", "Child", "Robot") and recs[0].task == "sound"
+
+
+def test_test_full_split_comes_from_the_file_name_when_items_lack_it(test_full_dir: Path):
+    items = json.loads((test_full_dir / "mmau-test.json").read_text())
+    for it in items:
+        del it["split"]
+    (test_full_dir / "mmau-test.json").write_text(json.dumps(items))
+    recs = read_dataset("mmau", test_full_dir / "mmau-test.json").records
+    assert {(r.split, r.answer) for r in recs} == {("test", "")}
+    # The same items under the test-mini name have no answer: refused.
+    (test_full_dir / "mmau-test-mini.json").write_text(json.dumps(items))
+    with pytest.raises(RecordError, match=r"#0 \(id .*answer '' is not among the choices"):
+        read_dataset("mmau", test_full_dir / "mmau-test-mini.json")
+
+
+@pytest.mark.parametrize("answer", ["", None])
+def test_test_mini_item_without_answer_is_still_refused(mmau_dir: Path, answer):
+    item = mmau_item(1, answer=answer)
+    if answer is None:
+        del item["answer"]
+    msg = _mmau_error(mmau_dir, 1, item)
+    assert ("not among the choices" in msg) if answer == "" else ("missing key(s) answer" in msg)
+
+
+def test_test_full_item_with_a_wrong_answer_is_refused(test_full_dir: Path):
+    path = test_full_dir / "mmau-test.json"
+    items = json.loads(path.read_text())
+    items[2]["answer"] = "Dog"
+    path.write_text(json.dumps(items))
+    with pytest.raises(RecordError, match="'Dog' is not among the choices"):
+        read_mmau(path, test_full_dir)
+
+
+def test_withheld_answers_pass_the_qa_suite_and_test_mini_ones_do_not(test_full_dir: Path, mmau_dir: Path):
+    from audioreason.quality.expectations import ManifestRules, validate_manifest
+
+    rules = ManifestRules(splits=["test", "test-mini"], difficulties=["easy"])
+    hidden = read_mmau(test_full_dir / "mmau-test.json", test_full_dir).records
+    assert validate_manifest(hidden, name="mmau_test", rules=rules).success
+    # An empty answer without the importer's flag (a test-mini record edited after ingest) still fails.
+    mini = [dataclasses.replace(r, answer="") for r in read_mmau(mmau_dir / "mmau-test-mini.json", mmau_dir).records]
+    report = validate_manifest(mini, name="mmau_test_mini", rules=rules)
+    assert [f["check"] for f in report.failures] == ["manifest.answer_in_choices"]
+    assert report.failures[0]["rows"] == [0, 1, 2]

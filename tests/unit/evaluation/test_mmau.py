@@ -18,6 +18,7 @@ from audioreason.evaluation.mmau import (
     mmau_tokens,
     score_mmau,
     score_mmau_file,
+    write_submission,
 )
 
 # The `shared` directory sits beside the repository root.
@@ -326,3 +327,83 @@ def test_score_file_small(tmp_path):
     result = score_mmau_file(str(path))
     assert result["overall"] == 50.0
     assert result["test_set_sha256"] == mmau_test_set_sha256(items)
+
+
+# --------------------------------------------------------------------------- test-full submission
+
+
+def _test_full(n: int = 3) -> list[dict]:
+    """Items of ``mmau-test.json`` as published (answers withheld)."""
+    return [
+        {
+            "id": f"t{i}",
+            "audio_id": f"./test-audios/t{i}.wav",
+            "question": "Which sound source can be heard?",
+            "choices": list(CHOICES),
+            "answer": "",
+            "dataset": "fixture",
+            "task": ("sound", "music", "speech")[i % 3],
+            "split": "test",
+            "category": "Reasoning",
+            "sub-category": "Acoustic Source Inference",
+            "difficulty": "easy",
+        }
+        for i in range(n)
+    ]
+
+
+def test_submission_is_the_test_file_with_one_prediction_per_item(tmp_path):
+    items = _test_full()
+    predictions = {"t2": "Robot", "t0": "Man", "t1": "<answer>Woman</answer>"}
+    path = write_submission(items, predictions, tmp_path / "sub" / "mmau-test-predictions.json")
+    assert path == tmp_path / "sub" / "mmau-test-predictions.json"
+    written = json.loads(path.read_text(encoding="utf-8"))
+    assert [x["id"] for x in written] == ["t0", "t1", "t2"]  # the test file's order, every item once
+    assert [x["model_output"] for x in written] == ["Man", "<answer>Woman</answer>", "Robot"]
+    assert [{k: v for k, v in x.items() if k != "model_output"} for x in written] == items
+    assert list(written[0]) == [*items[0], "model_output"]
+    assert items[0].get("model_output") is None  # the caller's items are not modified
+    # Once the answers are known (here: filled in), the official scorer reads the file as it is.
+    for x, answer in zip(written, ("Man", "Child", "Robot")):
+        x["answer"] = answer
+    assert score_mmau(written)["correct"] == 2
+
+
+def test_submission_legacy_key(tmp_path):
+    path = write_submission(_test_full(1), {"t0": "Man"}, tmp_path / "s.json", key="model_prediction")
+    assert json.loads(path.read_text())[0]["model_prediction"] == "Man"
+
+
+def test_submission_from_manifest_records_restores_the_published_fields(tmp_path):
+    from audioreason.datasets.mmau import read_mmau
+
+    items = _test_full()
+    (tmp_path / "mmau-test.json").write_text(json.dumps(items))
+    records = [r.to_json() for r in read_mmau(tmp_path / "mmau-test.json", tmp_path, check_audio_exists=False).records]
+    path = write_submission(records, {"t0": "a", "t1": "b", "t2": "c"}, tmp_path / "s.json")
+    written = json.loads(path.read_text())
+    assert [{k: v for k, v in x.items() if k != "model_output"} for x in written] == items
+
+
+@pytest.mark.parametrize(
+    "predictions, message",
+    [
+        (
+            {"t0": "Man", "t1": "Man", "t2": "Man", "t9": "Man"},
+            "1 prediction(s) for ids not in the test set (3 items): t9",
+        ),
+        ({"t0": "Man", "t2": "Man"}, "1 of 3 test item(s) have no prediction: t1"),
+        ({"t0": "Man", "t1": None, "t2": "Man"}, "predictions must be strings; not for id(s) t1"),
+    ],
+)
+def test_submission_refuses_unknown_missing_or_non_string_predictions(tmp_path, predictions, message):
+    with pytest.raises(ValueError) as excinfo:
+        write_submission(_test_full(), predictions, tmp_path / "s.json")
+    assert message in str(excinfo.value)
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_submission_refuses_a_repeated_test_item(tmp_path):
+    items = _test_full()
+    with pytest.raises(ValueError, match=r"item 3 \(id 't1'\): id appears more than once"):
+        write_submission([*items, items[1]], {"t0": "a", "t1": "b", "t2": "c"}, tmp_path / "s.json")

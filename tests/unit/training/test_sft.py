@@ -15,7 +15,14 @@ from audioreason.datasets.records import QARecord
 from audioreason.models.factory import build_tiny_model, load_model
 from audioreason.models.tokenizer import AUDIO, train_tokenizer
 from audioreason.training.prompts import audio_messages, format_prompt
-from audioreason.training.sft import IGNORE_INDEX, AudioSFTCollator, sft_dataset
+from audioreason.training.sft import (
+    IGNORE_INDEX,
+    LANGUAGE_MODEL,
+    AudioSFTCollator,
+    build_lora,
+    language_model_name,
+    sft_dataset,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SR = 16000
@@ -26,28 +33,32 @@ PROMPT = (
 )
 
 
-@pytest.fixture(scope="module")
-def model_and_processor(tmp_path_factory):
+def save_tiny_qwen2_audio(path: Path, layers: int = 1) -> Path:
+    """A random-init Qwen2-Audio of ``layers`` encoder and decoder layers (widths 16 / 32) saved to ``path``."""
     m = load_params(REPO_ROOT / "params.yaml", sections=["models"])["models"]
     cfg = dataclasses.replace(
         m,
         audio_encoder=dataclasses.replace(
-            m.audio_encoder, d_model=16, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=32
+            m.audio_encoder, d_model=16, encoder_layers=layers, encoder_attention_heads=2, encoder_ffn_dim=32
         ),
         text_decoder=dataclasses.replace(
             m.text_decoder,
             hidden_size=32,
             intermediate_size=64,
-            num_hidden_layers=1,
+            num_hidden_layers=layers,
             num_attention_heads=2,
             num_key_value_heads=1,
             max_position_embeddings=256,
         ),
     )
     tok = train_tokenizer(["You are a helpful assistant.", PROMPT, COMPLETION, "Which animal?"] * 10, 300, 2)
-    path = tmp_path_factory.mktemp("qwen2_audio")
     build_tiny_model("qwen2_audio", cfg, tok, path)
-    model, processor = load_model(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_and_processor(tmp_path_factory):
+    model, processor = load_model(str(save_tiny_qwen2_audio(tmp_path_factory.mktemp("qwen2_audio"))))
     model.eval()
     return model, processor
 
@@ -182,3 +193,73 @@ def test_sft_dataset_rows():
         "completion": COMPLETION,
     }
     assert row["prompt"] == format_prompt(template, r)
+
+
+# --------------------------------------------------------------------------- LoRA on the language model only
+
+LORA_KINDS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")  # attention, then MLP
+
+
+def lora_wrapped(model) -> list[str]:
+    """The names of the modules PEFT gave an adapter."""
+    return sorted(n for n, module in model.named_modules() if hasattr(module, "lora_A"))
+
+
+def assert_lora_on_the_language_model_only(wrapped: list[str], decoder_layers: int) -> None:
+    """Paper 02 §3.3 / §4.1: none in the audio encoder or the projector, all seven kinds in every decoder layer."""
+    assert not [n for n in wrapped if "audio_tower" in n or "multi_modal_projector" in n]
+    prefix = "base_model.model.model.language_model.layers"
+    expected = {
+        f"{prefix}.{i}.{'self_attn' if kind in LORA_KINDS[:4] else 'mlp'}.{kind}"
+        for i in range(decoder_layers)
+        for kind in LORA_KINDS
+    }
+    assert set(wrapped) == expected
+
+
+@pytest.fixture(scope="module")
+def two_layer_dir(tmp_path_factory) -> Path:
+    return save_tiny_qwen2_audio(tmp_path_factory.mktemp("qwen2_audio_2"), layers=2)
+
+
+@pytest.mark.parametrize("params_file", ["params.yaml", "params.paper.yaml"])
+def test_sft_cot_lora_wraps_the_language_model_and_not_the_audio_encoder(two_layer_dir, params_file):
+    from peft import get_peft_model
+
+    lora = load_params(REPO_ROOT / params_file, sections=["sft_cot"])["sft_cot"].lora
+    assert tuple(lora.target_modules) == LORA_KINDS
+    model, _ = load_model(str(two_layer_dir))
+    # The Whisper encoder has q_proj / k_proj / v_proj too: PEFT's suffix match alone would wrap them.
+    assert {n.rsplit(".", 1)[-1] for n, _ in model.named_modules() if ".audio_tower." in n} >= {"q_proj", "v_proj"}
+    peft_model = get_peft_model(model, build_lora(lora, model))
+    assert_lora_on_the_language_model_only(lora_wrapped(peft_model), decoder_layers=2)
+    trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
+    assert trainable and all("language_model" in n or n.startswith("base_model.model.lm_head") for n in trainable)
+
+
+def test_lora_without_a_model_names_the_audio_lms_language_model(two_layer_dir):
+    """``ser_finetune`` builds its adapters before loading the base: the same restriction applies."""
+    from peft import get_peft_model
+
+    from audioreason.config import LoraConfigSection
+
+    lora = LoraConfigSection(r=4, alpha=8, dropout=0.0, target_modules=list(LORA_KINDS), modules_to_save=[])
+    model, _ = load_model(str(two_layer_dir))
+    assert language_model_name(model) == LANGUAGE_MODEL
+    assert_lora_on_the_language_model_only(lora_wrapped(get_peft_model(model, build_lora(lora))), decoder_layers=2)
+
+
+def test_paper_shape_qwen2_audio_lora_sits_on_its_32_decoder_layers_only():
+    """Qwen2-Audio-7B-Instruct at its published shape (meta device, no weights) with ``params.paper.yaml``'s
+    adapters: 7 kinds x 32 decoder layers, none of the 32 Whisper layers' q/k/v, nor the projector."""
+    paper_shape = pytest.importorskip("audioreason.models.paper_shape")
+    from peft import get_peft_model
+
+    model = paper_shape.build_model(paper_shape.QWEN2_AUDIO, device="meta")
+    assert model.config.text_config.num_hidden_layers == 32 and model.config.audio_config.encoder_layers == 32
+    lora = load_params(REPO_ROOT / "params.paper.yaml", sections=["sft_cot"])["sft_cot"].lora
+    peft_model = get_peft_model(model, build_lora(lora, model))
+    assert_lora_on_the_language_model_only(lora_wrapped(peft_model), decoder_layers=32)
+    # r 8 over (4096 -> 4096) x 4 attention and (4096 <-> 11008) x 3 MLP projections, 32 layers (paper 02 §4.1).
+    trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+    assert trainable == 32 * 8 * (4 * (4096 + 4096) + 3 * (4096 + 11008)) == 19_988_480

@@ -99,7 +99,7 @@ def test_importers_report_the_worlds_own_counts(world):
     from audioreason.datasets.inspect import inspect_dataset
 
     meta = json.loads((world / "world" / "metadata.json").read_text())
-    assert len(meta["datasets"]) == 15
+    assert len(meta["datasets"]) == 17
     for name, expected in meta["datasets"].items():
         got = inspect_dataset(expected["format"], world / expected["path"])
         for key, value in expected.items():
