@@ -17,9 +17,9 @@ What is shrunk, and why:
   So the policy's input embedding and LM head (1.09 G of its 1.42 G parameters) are frozen for this step: they
   still run at their full 152,064 rows in generation, in the log-probabilities and in the backward, and AdamW
   updates the other 0.33 G (decoder layer, audio encoder, vision layer), about 16 GB at peak in all;
-- overrides of the recipe: ``use_vllm`` off, ``use_cpu`` on, ``bf16`` off (no bf16 autocast, as above),
-  no ``deepspeed``, ``max_completion_length`` 4, ``max_steps`` 1, ``logging_steps`` 1 (the loss and KL reach the log), and no checkpoint saving and no loader
-  worker processes (host-side settings);
+- overrides of the recipe: ``use_vllm`` off, ``use_cpu`` on, ``bf16`` off (no bf16 autocast, as above), no
+  ``deepspeed``, ``max_completion_length`` 4, ``max_steps`` 1, ``logging_steps`` 1 (the loss and KL reach the log),
+  and no checkpoint saving and no loader worker processes (host-side settings);
 - the reward: a random-init policy never names the answer, so paper 03's accuracy reward would be 0 for every
   completion, the advantages 0 and the step a no-op; a stand-in reward that differs within the group
   (0, 1, 2, 0) gives the loss a gradient;
