@@ -198,7 +198,8 @@ def test_mlflow_holds_the_runs(fresh_clone):
     grpo = (
         [f"p02.table2.{r}.grpo" for r in ("grpo_distilled_label", "sightsound_r1")]
         + [f"p03.table1.{r}.grpo" for r in ("base", "grpo_avqa", "grpo_avqa_gpt", "grpo_vggs_gpt")]
-        + ["p03.table2.grpo_avqa_text_only.grpo"]
+        + [f"p03.table2.{r}.grpo" for r in ("grpo_avqa_text_only", "grpo_arc_easy")]
+        + [f"p03.table2.qwen2_audio_{r}.grpo" for r in ("base", "grpo_avqa", "grpo_avqa_text_only", "grpo_arc_easy")]
     )
     assert names == sorted(
         [

@@ -9,7 +9,6 @@ copy the workspace and break one thing.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -211,7 +210,7 @@ def test_concept_tokens_then_the_interventions_of_one_model(workspace, run_stage
     assert artifacts_uri
 
 
-def test_ser_finetune_trains_on_training_splits_only(workspace, run_stage, set_params):
+def test_ser_finetune_trains_on_training_splits_only(workspace, run_stage, set_params, monkeypatch):
     set_params(
         workspace,
         lambda p: p["ser_finetune"]["trainer"].update(max_steps=2, per_device_train_batch_size=4, logging_steps=1),
@@ -220,11 +219,8 @@ def test_ser_finetune_trains_on_training_splits_only(workspace, run_stage, set_p
     from audioreason.stages.ser_finetune import training_rows
 
     cfg = load_params(workspace / "params.yaml")
-    os.chdir(workspace)
-    try:
-        rows, counts = training_rows(cfg.ser_finetune, cfg.interventions)
-    finally:
-        os.chdir(workspace.parent)
+    monkeypatch.chdir(workspace)  # the stage's relative paths, as dvc runs it
+    rows, counts = training_rows(cfg.ser_finetune, cfg.interventions)
     train_ids = {
         json.loads(line)["id"]
         for name in ("iemocap", "aibo5")

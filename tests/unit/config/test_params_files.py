@@ -119,7 +119,8 @@ def test_tiny_sft_config_builds(tmp_path):
     assert set(lora.modules_to_save) == {"lm_head", "embed_tokens"}
 
 
-def test_paper_sft_config_builds_on_cpu(tmp_path):
+def test_paper_sft_config_builds_on_cpu(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)  # the DeepSpeed file is named relative to the repository, where dvc runs stages
     p = load_params(REPO_ROOT / "params.paper.yaml")
     trainer = dict(p.sft_cot.trainer, bf16=False, use_cpu=True)
     cfg = build_sft_config(trainer, str(tmp_path / "sft"))
