@@ -9,6 +9,8 @@ audioreason score ser PRED.json             SER UA / WA and the confusion matrix
 audioreason params --from F [--overrides Y] [--set K=V ...]
                                             write params.yaml from a scale's file with checked overrides
 audioreason serve-teacher NAME              run `vllm serve` for teachers.NAME as params configure it
+audioreason plan [--params F] [--gpu G] [--gpus N] [--json PATH]
+                                            GPU memory and time of every paper-scale stage
 """
 
 from __future__ import annotations
@@ -209,6 +211,37 @@ def serve_teacher(
         )
         raise typer.Exit(1)
     os.execv(exe, argv)
+
+
+@app.command("plan")
+def plan_cmd(
+    params: Path = typer.Option(
+        Path("params.paper.yaml"), exists=True, dir_okay=False, help="Params file whose stages are planned."
+    ),
+    gpu_name: str = typer.Option(
+        "a800-80g", "--gpu", help="a800-80g, a40-48g, a6000-48g, h200-141g or h100-80g (see audioreason.planning.GPUS)."
+    ),
+    gpus: int = typer.Option(8, min=1, help="GPUs on the node."),
+    json_path: Path = typer.Option(None, "--json", help="Also write the plan here as JSON."),
+) -> None:
+    """Per stage: parameters, memory per GPU (ZeRO-aware), whether it fits, tokens per step and wall time.
+
+    A stage that does not fit names the smallest change that makes it fit. DeepSpeed configs named by the
+    params are read relative to the params file's folder.
+    """
+    from audioreason.config import ConfigError
+    from audioreason.planning import format_table, gpu, plan_params
+
+    try:
+        device = gpu(gpu_name)
+        plans = plan_params(params, device, gpus)
+    except (ConfigError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from e
+    typer.echo(format_table(plans, device, gpus))
+    if json_path:
+        payload = {"gpu": device.name, "gpus": gpus, "params": str(params), "stages": [p.to_dict() for p in plans]}
+        json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -278,3 +278,29 @@ def test_score_ser_cli_with_confusion_png(tmp_path):
     assert (tmp_path / "c.png").stat().st_size > 2000
     bad = CliRunner().invoke(app, ["score", "ser", str(path), "--dataset", "ravdess"])
     assert bad.exit_code != 0 and "ravdess" in bad.output
+
+
+def test_plan_prints_a_row_for_every_training_stage_of_the_paper_params(tmp_path):
+    paper = REPO_ROOT / "params.paper.yaml"
+    raw = yaml.safe_load(paper.read_text(encoding="utf-8"))
+    expected = [f"distill/{r}" for r, row in raw["distill"]["rows"].items() if row["train"]]
+    expected += [f"sft_cot/{r}" for r, row in raw["sft_cot"]["rows"].items() if row["data"] != "none"]
+    expected += [f"grpo/{r}" for r, row in raw["grpo"]["rows"].items() if row["train"]]
+    expected += ["ser_finetune"]
+    out = tmp_path / "plan.json"
+    result = runner.invoke(app, ["plan", "--params", str(paper), "--gpu", "a40-48g", "--gpus", "8", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("8 x a40-48g (48 GiB")
+    rows = {line.split()[0]: line for line in lines[2:] if line and not line.startswith((" ", "notes", "assumptions"))}
+    assert all(stage in rows for stage in expected), sorted(set(expected) - set(rows))
+    assert "gradient_checkpointing: true" in rows["sft_cot/sft_cot"] and " NO " in rows["sft_cot/sft_cot"]
+    stages = {s["stage"]: s for s in json.loads(out.read_text())["stages"]}
+    assert {s for s in stages if stages[s]["kind"] == "train"} == set(expected)
+    assert stages["sft_cot/sft_cot"]["trainable_params"] == 19_988_480
+
+
+def test_plan_rejects_an_unknown_gpu_naming_the_known_ones():
+    result = runner.invoke(app, ["plan", "--params", str(REPO_ROOT / "params.paper.yaml"), "--gpu", "v100"])
+    assert result.exit_code == 1
+    assert "unknown GPU 'v100'; known: a800-80g, a40-48g, a6000-48g, h200-141g, h100-80g" in result.output

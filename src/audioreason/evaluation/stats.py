@@ -1,4 +1,4 @@
-"""Statistics of paper 04 (§III-IV): speaker-clustered bootstrap CIs, exact McNemar, Holm, Spearman.
+"""Statistics: speaker-clustered bootstrap CIs, exact McNemar, Holm, Spearman (paper 04 §III-IV); Wilson intervals.
 
 - UAR confidence intervals resample *speakers* with replacement (all of a speaker's
   utterances together), since utterances of one speaker are not independent.
@@ -108,3 +108,22 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
     """Spearman's rank correlation and its two-sided p-value (the corruption curve: UAR against p)."""
     res = sps.spearmanr(x, y)
     return {"rho": float(res.statistic), "p": float(res.pvalue)}
+
+
+def wilson_interval(accuracy_pct: float, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval (%, 95% by default) for an accuracy of ``accuracy_pct`` over ``n`` items.
+
+    Used beside tiny-scale accuracies, where n is small and the normal interval would leave [0, 100].
+
+    >>> tuple(round(v, 1) for v in wilson_interval(50.0, 100))
+    (40.4, 59.6)
+    >>> wilson_interval(0.0, 0)
+    (0.0, 100.0)
+    """
+    if n <= 0:
+        return 0.0, 100.0
+    p = accuracy_pct / 100.0
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return float(100 * max(0.0, centre - half)), float(100 * min(1.0, centre + half))

@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import binomtest
 from statsmodels.stats.multitest import multipletests
 
-from audioreason.evaluation.stats import holm, mcnemar_exact, speaker_bootstrap_ci, spearman, uar
+from audioreason.evaluation.stats import holm, mcnemar_exact, speaker_bootstrap_ci, spearman, uar, wilson_interval
 
 
 def test_exact_mcnemar_is_the_binomial_test_on_discordant_pairs():
@@ -57,3 +57,10 @@ def test_bootstrap_interval_contains_the_estimate():
 def test_spearman_of_a_monotone_curve():
     r = spearman([0.0, 0.25, 0.5, 0.75, 1.0], [60, 55, 50, 47, 41])
     assert r["rho"] == pytest.approx(-1.0) and r["p"] < 0.05
+
+
+@pytest.mark.parametrize(("k", "n"), [(8, 10), (52, 180), (0, 28), (28, 28)])
+def test_wilson_interval_matches_scipy(k, n):
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    low, high = wilson_interval(100 * k / n, n)
+    assert low == pytest.approx(100 * ci.low, abs=1e-4) and high == pytest.approx(100 * ci.high, abs=1e-4)
