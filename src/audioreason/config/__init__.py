@@ -33,6 +33,8 @@ from typing import Any
 
 from audioreason.config.common import (
     AudioEncoderConfig,
+    EvalEngineName,
+    EvalVllmEngine,
     FeatureExtractorConfig,
     Generation,
     LoraConfigSection,
@@ -44,6 +46,7 @@ from audioreason.config.common import (
     TextDecoderConfig,
     TokenizerConfig,
     TrackingConfig,
+    VllmDtype,
 )
 from audioreason.config.data import (
     DatasetFormat,
@@ -134,7 +137,9 @@ __all__ = [
     "DistillRow",
     "Divergence",
     "EmbeddingConfig",
+    "EvalEngineName",
     "EvalSuiteConfig",
+    "EvalVllmEngine",
     "EvaluateConfig",
     "FeatureExtractorConfig",
     "FingerprintConfig",
@@ -176,6 +181,7 @@ __all__ = [
     "TextualizeCotaConfig",
     "TokenizerConfig",
     "TrackingConfig",
+    "VllmDtype",
     "TrainTextTeacherConfig",
     "ValidateConfig",
     "VoiceQualityConfig",

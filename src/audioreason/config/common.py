@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from audioreason.config.schema import _positive
+from audioreason.config.schema import ConfigError, _positive
 
 ModelName = Literal["qwen2_audio", "qwen2_5_omni_thinker", "qwen3"]
 """The keys of :data:`audioreason.models.factory.BUILDERS` (a unit test keeps them equal)."""
@@ -48,6 +48,35 @@ class Generation:
         if self.do_sample:
             kw.update(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
         return kw
+
+
+EvalEngineName = Literal["transformers", "vllm"]
+"""What generates an evaluation's answers (:func:`audioreason.evaluation.generate.load_eval_model`)."""
+
+VllmDtype = Literal["auto", "half", "float16", "bfloat16", "float", "float32"]
+"""The dtypes :data:`audioreason.teachers.vllm_backend.DTYPES` allows (a unit test keeps them equal)."""
+
+
+@dataclass(frozen=True)
+class EvalVllmEngine:
+    """The offline ``vllm.LLM`` of an evaluation run with ``engine: vllm`` (built into
+    :class:`audioreason.teachers.vllm_backend.VllmOptions`, one clip per prompt, no video)."""
+
+    tensor_parallel_size: int
+    """GPUs one checkpoint is sharded over (tensor parallelism); 1 for a 7B model on one 80 GB GPU."""
+    gpu_memory_utilization: float
+    """Fraction of the GPU's memory vLLM takes for weights, activations and KV cache, in (0, 1]."""
+    max_model_len: int
+    """Context length in tokens: the prompt, its audio tokens (750 for a 30 s clip) and ``max_new_tokens``."""
+    dtype: VllmDtype
+    """Weight and activation dtype (``auto``: the checkpoint's)."""
+
+    def __post_init__(self):
+        _positive(self, "tensor_parallel_size", "max_model_len")
+        if not 0 < self.gpu_memory_utilization <= 1:
+            raise ConfigError(
+                f"EvalVllmEngine.gpu_memory_utilization must lie in (0, 1], got {self.gpu_memory_utilization}"
+            )
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from audioreason.config.common import Generation
-from audioreason.config.schema import _fraction, _positive
+from audioreason.config.common import EvalEngineName, EvalVllmEngine, Generation
+from audioreason.config.schema import ConfigError, _fraction, _positive
 
 Divergence = Literal["forward_kl", "reverse_kl", "jsd", "skew_kl"]
 """The names of :data:`audioreason.losses.divergences.KINDS` (a unit test keeps them equal)."""
@@ -82,6 +82,17 @@ class DistillEvalConfig:
     """Questions generated for at once."""
     generation: Generation
     """Decoding of the answers (paper 01 §4.3: T=0.6, top-k 5, top-p 0.5)."""
+    engine: EvalEngineName
+    """``transformers`` (``generate``, batch by batch) or ``vllm`` (one offline engine per checkpoint, GPU nodes)."""
+    vllm: EvalVllmEngine
+    """The vLLM engine's settings (read with ``engine: vllm`` only)."""
+
+    def __post_init__(self):
+        if self.engine == "vllm" and self.vllm.max_model_len <= self.generation.max_new_tokens:
+            raise ConfigError(
+                f"vllm.max_model_len ({self.vllm.max_model_len}) leaves no room for a prompt beside "
+                f"generation.max_new_tokens ({self.generation.max_new_tokens})"
+            )
 
 
 @dataclass(frozen=True)

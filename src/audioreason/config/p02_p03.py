@@ -7,7 +7,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from audioreason.config.common import Generation, LoraConfigSection
+from audioreason.config.common import EvalEngineName, EvalVllmEngine, Generation, LoraConfigSection
 from audioreason.config.schema import ConfigError, _positive
 
 Reward = Literal["omni_r1_accuracy", "sightsound_accuracy", "sightsound_format", "r1_aqa_accuracy", "r1_aqa_format"]
@@ -86,6 +86,17 @@ class EvalSuiteConfig:
     """Questions generated for at once."""
     generation: Generation
     """Decoding of the answers, on every evaluation set and in checkpoint selection."""
+    engine: EvalEngineName
+    """``transformers`` (``generate``, batch by batch) or ``vllm`` (one offline engine per checkpoint, GPU nodes)."""
+    vllm: EvalVllmEngine
+    """The vLLM engine's settings (read with ``engine: vllm`` only)."""
+
+    def __post_init__(self):
+        if self.engine == "vllm" and self.vllm.max_model_len <= self.generation.max_new_tokens:
+            raise ConfigError(
+                f"vllm.max_model_len ({self.vllm.max_model_len}) leaves no room for a prompt beside "
+                f"generation.max_new_tokens ({self.generation.max_new_tokens})"
+            )
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 from audioreason.config import DistillConfig, flatten
 from audioreason.datasets.records import QARecord, Utterance, read_manifest
 from audioreason.evaluation.cota import EXTRACTOR_NAME, extract_cota_answer, extract_letter_answer
-from audioreason.evaluation.generate import generate_answers
+from audioreason.evaluation.generate import check_engine, generate_answers, load_eval_model, release
 from audioreason.evaluation.mmau import SCORER_NAME, score_mmau_file, with_predictions
 from audioreason.evaluation.paper_tables import paper_numbers
 from audioreason.evaluation.ser import UNPARSED, plot_confusion, score_ser
@@ -267,14 +267,21 @@ def train_row(cfg: DistillConfig, row_name: str, out_dir: Path, tracker: NullTra
 
 def run(cfg: DistillConfig, row_name: str, tracker: NullTracker, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
+    check_engine(cfg.eval, "distill.eval")  # before hours of training, not after
     row = cfg.rows[row_name]
     if row.train:
         model, processor, metrics = train_row(cfg, row_name, out_dir, tracker)
     else:
-        (model, processor), metrics = load_model(cfg.student), {"steps": 0}
+        model, processor, metrics = None, None, {"steps": 0}
     if not is_main_process():
         return metrics  # under torchrun every rank trains; rank 0 alone evaluates and writes
+    if model is None or cfg.eval.engine == "vllm":
+        # vLLM (distill.eval.engine) reads the exported student from disk, not the trained one in memory.
+        del model
+        path = str(out_dir / "model") if row.train else cfg.student
+        model, processor = load_eval_model(path, cfg.eval, "distill.eval")
     metrics.update(evaluate_row(model, processor, cfg, out_dir, tracker))
+    release(model)
     return finish_row(
         metrics,
         paper_numbers(PAPER, row_name, measured=metrics),

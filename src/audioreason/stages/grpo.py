@@ -44,6 +44,7 @@ from pathlib import Path
 
 from audioreason.config import GrpoConfig, GrpoRecipe, flatten
 from audioreason.datasets.records import read_manifest
+from audioreason.evaluation.generate import check_engine, load_eval_model, release
 from audioreason.evaluation.paper_tables import paper_numbers
 from audioreason.evaluation.suite import (
     checkpoint_step,
@@ -109,18 +110,21 @@ def evaluate_selected(cfg: GrpoConfig, recipe: GrpoRecipe, metrics: dict, out_di
     """MMAU test-mini scores of ``model_selected`` as ``selected.mmau.*``; the final model's when both are one step."""
     if metrics["selected.step"] == metrics["final.step"]:
         return {f"selected.{k}": v for k, v in metrics.items() if k.startswith("mmau.")}
-    model, processor = load_model(str(out_dir / SELECTED))
+    model, processor = load_eval_model(str(out_dir / SELECTED), cfg.eval, "grpo.eval")
     cache = out_dir / "generations" / "selected_mmau.jsonl"
     cache.unlink(missing_ok=True)
-    return mmau_scores(
-        model.eval(),
-        processor,
-        read_manifest(cfg.eval.mmau_manifest),
-        cfg.eval.mmau_json,
-        eval_request(cfg.eval, recipe.prompt),
-        "selected.mmau",
-        cache,
-    )
+    try:
+        return mmau_scores(
+            model,
+            processor,
+            read_manifest(cfg.eval.mmau_manifest),
+            cfg.eval.mmau_json,
+            eval_request(cfg.eval, recipe.prompt),
+            "selected.mmau",
+            cache,
+        )
+    finally:
+        release(model)
 
 
 def mmau_full_submission(model, processor, cfg: GrpoConfig, prompt: str, out_dir: Path, tracker) -> dict:
@@ -205,12 +209,14 @@ def train_row(cfg: GrpoConfig, row: str, out_dir: Path, tracker: NullTracker) ->
 
 def run(cfg: GrpoConfig, row: str, tracker: NullTracker, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
+    check_engine(cfg.eval, "grpo.eval")  # before hours of training, not after
     spec = cfg.rows[row]
     recipe = cfg.recipes[spec.paper]
     metrics = train_row(cfg, row, out_dir, tracker) if spec.train else {"steps": 0}
     if not is_main_process():
         return metrics  # every rank trains; rank 0 alone selects, evaluates and writes
-    model, processor = load_model(str(out_dir / "model") if spec.train else spec.init)
+    # The saved directory, not the trainer's model: vLLM (grpo.eval.engine) reads its weights from disk.
+    model, processor = load_eval_model(str(out_dir / "model") if spec.train else spec.init, cfg.eval, "grpo.eval")
     metrics.update(
         evaluate_suite(
             model,
@@ -225,7 +231,8 @@ def run(cfg: GrpoConfig, row: str, tracker: NullTracker, out_dir: Path) -> dict:
     )
     if spec.table in recipe.eval_mmau_full_tables:
         metrics.update(mmau_full_submission(model, processor, cfg, recipe.prompt, out_dir, tracker))
-    del model  # the extension below loads its own
+    release(model)  # the extension below loads its own (under vLLM: a second engine, which needs the memory)
+    del model
     if "selected.step" in metrics:
         metrics.update(evaluate_selected(cfg, recipe, metrics, out_dir))
     return finish_row(

@@ -34,6 +34,7 @@ from datasets import Dataset
 
 from audioreason.config import SftCotConfig, flatten
 from audioreason.datasets.records import QARecord, read_manifest
+from audioreason.evaluation.generate import check_engine, load_eval_model, release
 from audioreason.evaluation.paper_tables import paper_numbers
 from audioreason.evaluation.suite import evaluate_suite, export_best_checkpoint, finish_row, validation_accuracy
 from audioreason.models.factory import load_model
@@ -152,14 +153,17 @@ def train_row(cfg: SftCotConfig, data: str, out_dir: Path, tracker: NullTracker)
 
 def run(cfg: SftCotConfig, row: str, tracker: NullTracker, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
+    check_engine(cfg.eval, "sft_cot.eval")  # before hours of training, not after
     spec = cfg.rows[row]
     metrics = train_row(cfg, spec.data, out_dir, tracker) if spec.train else {"steps": 0}
     if not is_main_process():
         return metrics  # under torchrun every rank trains; rank 0 alone selects, evaluates and writes
-    model, processor = load_model(str(out_dir / "model") if spec.train else cfg.base)
+    # The saved directory, not the trainer's model: vLLM (sft_cot.eval.engine) reads its weights from disk.
+    model, processor = load_eval_model(str(out_dir / "model") if spec.train else cfg.base, cfg.eval, "sft_cot.eval")
     metrics.update(
         evaluate_suite(model, processor, cfg.eval, cfg.prompt, out_dir, tracker, music_avqa=True, no_audio=False)
     )
+    release(model)
     return finish_row(
         metrics,
         paper_numbers(PAPER, row, measured=metrics),

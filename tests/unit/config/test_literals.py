@@ -20,6 +20,7 @@ from audioreason.config import (
     SerFinetuneConfig,
     SseuRow,
     TeacherBackend,
+    VllmDtype,
     load_params,
 )
 
@@ -43,6 +44,7 @@ def _registry(module: str, name: str):
         (Concept, "audioreason.features.concept_tokens", "CONCEPTS"),
         (ModelName, "audioreason.models.factory", "BUILDERS"),
         (SseuRow, "audioreason.stages.sseu_bench", "ROWS"),
+        (VllmDtype, "audioreason.teachers.vllm_backend", "DTYPES"),
     ],
 )
 def test_literal_names_equal_the_registry(literal, module, name):

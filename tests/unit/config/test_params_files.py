@@ -99,6 +99,32 @@ def test_tiny_and_paper_values():
     assert paper.sft_cot.lora.modules_to_save == [] and tiny.sft_cot.lora.modules_to_save
 
 
+def test_paper_evaluations_generate_through_vllm_and_tiny_ones_through_transformers():
+    """Papers 01-03's evaluation sections: vLLM at paper scale (one 80 GB GPU per model), ``generate`` on CPU."""
+    tiny = load_params(REPO_ROOT / "params.yaml")
+    paper = load_params(REPO_ROOT / "params.paper.yaml")
+    sections = ("distill", "sft_cot", "grpo")
+    assert {s: getattr(paper, s).eval.engine for s in sections} == dict.fromkeys(sections, "vllm")
+    assert {s: getattr(tiny, s).eval.engine for s in sections} == dict.fromkeys(sections, "transformers")
+    for s in sections:
+        ev = getattr(paper, s).eval
+        assert (ev.vllm.tensor_parallel_size, ev.vllm.dtype) == (1, "bfloat16")
+        # a 30 s clip's 750 audio tokens, a prompt and the longest answer fit the context
+        assert ev.vllm.max_model_len >= 750 + 256 + ev.generation.max_new_tokens
+
+
+def test_vllm_context_must_leave_room_beside_the_answer():
+    from audioreason.config import DistillEvalConfig, build_section
+
+    raw = yaml.safe_load((REPO_ROOT / "params.paper.yaml").read_text())["distill"]["eval"]
+    raw["vllm"]["max_model_len"] = raw["generation"]["max_new_tokens"]
+    with pytest.raises(ConfigError, match="distill.eval: vllm.max_model_len"):
+        build_section(DistillEvalConfig, raw, "distill.eval")
+    raw["vllm"]["dtype"] = "fp8"
+    with pytest.raises(ConfigError, match="distill.eval.vllm.dtype: unknown dtype 'fp8'"):
+        build_section(DistillEvalConfig, raw, "distill.eval")
+
+
 def test_tiny_sft_config_builds(tmp_path):
     p = load_params(REPO_ROOT / "params.yaml")
     raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())["sft_cot"]["trainer"]
