@@ -79,6 +79,19 @@ class EvalVllmEngine:
             )
 
 
+def check_vllm_context(engine: str, vllm: EvalVllmEngine, generation: Generation) -> None:
+    """An ``eval`` section's check: with ``engine: vllm`` the context must hold a prompt beside the answer.
+
+    Raises:
+        ConfigError: ``vllm.max_model_len`` is not above ``generation.max_new_tokens``.
+    """
+    if engine == "vllm" and vllm.max_model_len <= generation.max_new_tokens:
+        raise ConfigError(
+            f"vllm.max_model_len ({vllm.max_model_len}) leaves no room for a prompt beside "
+            f"generation.max_new_tokens ({generation.max_new_tokens})"
+        )
+
+
 @dataclass(frozen=True)
 class LoraConfigSection:
     """LoRA adapters (PEFT); ``r: 0`` trains all parameters instead."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from audioreason.config.common import EvalEngineName, EvalVllmEngine, Generation
-from audioreason.config.schema import ConfigError, _fraction, _positive
+from audioreason.config.common import EvalEngineName, EvalVllmEngine, Generation, check_vllm_context
+from audioreason.config.schema import _fraction, _positive
 
 Divergence = Literal["forward_kl", "reverse_kl", "jsd", "skew_kl"]
 """The names of :data:`audioreason.losses.divergences.KINDS` (a unit test keeps them equal)."""
@@ -88,11 +88,7 @@ class DistillEvalConfig:
     """The vLLM engine's settings (read with ``engine: vllm`` only)."""
 
     def __post_init__(self):
-        if self.engine == "vllm" and self.vllm.max_model_len <= self.generation.max_new_tokens:
-            raise ConfigError(
-                f"vllm.max_model_len ({self.vllm.max_model_len}) leaves no room for a prompt beside "
-                f"generation.max_new_tokens ({self.generation.max_new_tokens})"
-            )
+        check_vllm_context(self.engine, self.vllm, self.generation)
 
 
 @dataclass(frozen=True)

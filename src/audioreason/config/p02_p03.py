@@ -7,7 +7,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from audioreason.config.common import EvalEngineName, EvalVllmEngine, Generation, LoraConfigSection
+from audioreason.config.common import EvalEngineName, EvalVllmEngine, Generation, LoraConfigSection, check_vllm_context
 from audioreason.config.schema import ConfigError, _positive
 
 Reward = Literal["omni_r1_accuracy", "sightsound_accuracy", "sightsound_format", "r1_aqa_accuracy", "r1_aqa_format"]
@@ -92,11 +92,7 @@ class EvalSuiteConfig:
     """The vLLM engine's settings (read with ``engine: vllm`` only)."""
 
     def __post_init__(self):
-        if self.engine == "vllm" and self.vllm.max_model_len <= self.generation.max_new_tokens:
-            raise ConfigError(
-                f"vllm.max_model_len ({self.vllm.max_model_len}) leaves no room for a prompt beside "
-                f"generation.max_new_tokens ({self.generation.max_new_tokens})"
-            )
+        check_vllm_context(self.engine, self.vllm, self.generation)
 
 
 @dataclass(frozen=True)
