@@ -444,11 +444,11 @@ def plan_estimates(params_path: Path, shapes: dict[str, tuple[int, bool]]) -> di
 
     params = load_params(params_path)
     g = pl.gpu("h200-141g")
-    distill = {name: shape for name, shape, _, _ in pl._distill_shapes(params)}["distill/top_kd"]
-    sft = pl._lora_shape(pl.model_facts(params.sft_cot.base), params.sft_cot.lora, params.sft_cot.trainer)
+    distill = {name: shape for name, shape, _, _ in pl.distill_shapes(params)}["distill/top_kd"]
+    sft = pl.lora_shape(pl.model_facts(params.sft_cot.base), params.sft_cot.lora, params.sft_cot.trainer)
     row = params.grpo.rows["grpo_avqa"]
     trainer = {**params.grpo.recipes[row.paper].trainer, **row.trainer}
-    grpo = pl._grpo_shape(pl.model_facts(row.init), trainer, row.with_audio)
+    grpo = pl.grpo_shape(pl.model_facts(row.init), trainer, row.with_audio)
     out = {}
     for stage, shape in (("distill", distill), ("sft", sft), ("grpo", grpo)):
         micro, checkpointing = shapes[stage]

@@ -724,7 +724,7 @@ def _trainer_default(cls_name: str, key: str):
     return fields[key]
 
 
-def _distill_shapes(params) -> list[tuple[str, TrainShape, dict[str, Any], str]]:
+def distill_shapes(params) -> list[tuple[str, TrainShape, dict[str, Any], str]]:
     """Paper 01 Table 1 rows that train: student + W_i trained; teacher and (acoustic rows) S0 frozen replicas."""
     from audioreason.losses.layer_map import layer_map
 
@@ -764,7 +764,7 @@ def _distill_shapes(params) -> list[tuple[str, TrainShape, dict[str, Any], str]]
     return out
 
 
-def _lora_shape(facts: ModelFacts, lora, trainer: dict[str, Any]) -> TrainShape:
+def lora_shape(facts: ModelFacts, lora, trainer: dict[str, Any]) -> TrainShape:
     """An SFT stage: LoRA on the decoder (``r: 0`` trains every parameter)."""
     trainable = lora_parameters(facts, lora.r, lora.target_modules) if lora.r else facts.total
     total = facts.total + (trainable if lora.r else 0)
@@ -784,7 +784,7 @@ def _lora_shape(facts: ModelFacts, lora, trainer: dict[str, Any]) -> TrainShape:
     )
 
 
-def _grpo_shape(facts: ModelFacts, trainer: dict[str, Any], with_audio: bool) -> TrainShape:
+def grpo_shape(facts: ModelFacts, trainer: dict[str, Any], with_audio: bool) -> TrainShape:
     """A GRPO row: full fine-tuning, the reference model when beta > 0, rollouts in a colocated vLLM engine."""
     completion = int(trainer.get("max_completion_length") or _trainer_default("GRPOConfig", "max_completion_length"))
     prompt = PROMPT_TEXT_TOKENS + (audio_tokens(facts, AUDIO_SECONDS) if with_audio else 0)
@@ -833,7 +833,7 @@ def plan_params(params_path: str | Path, g: Gpu, gpus: int, *, root: Path | None
     params = load_params(params_path)
     plans: list[StagePlan] = []
     training: list[tuple[str, TrainShape, dict[str, Any], str, list[str]]] = []
-    for name, shape, trainer, launch in _distill_shapes(params):
+    for name, shape, trainer, launch in distill_shapes(params):
         training.append((name, shape, trainer, launch, ["steps: 3 epochs over D_text"] if not _steps(trainer) else []))
     for section in ("pretrain_student", "train_text_teacher", "instruct_base"):
         trainer = getattr(params, section).trainer
@@ -844,7 +844,7 @@ def plan_params(params_path: str | Path, g: Gpu, gpus: int, *, root: Path | None
     for row_name, row in sft.rows.items():
         if row.train:
             training.append(
-                (f"sft_cot/{row_name}", _lora_shape(sft_facts, sft.lora, sft.trainer), sft.trainer, sft.launch, [])
+                (f"sft_cot/{row_name}", lora_shape(sft_facts, sft.lora, sft.trainer), sft.trainer, sft.launch, [])
             )
     for row_name, row in params.grpo.rows.items():
         if not row.train:
@@ -852,12 +852,12 @@ def plan_params(params_path: str | Path, g: Gpu, gpus: int, *, root: Path | None
         trainer = {**params.grpo.recipes[row.paper].trainer, **row.trainer}
         facts = model_facts(_checkpoint_of(row.init, params, f"grpo.rows.{row_name}.init"))
         training.append(
-            (f"grpo/{row_name}", _grpo_shape(facts, trainer, row.with_audio), trainer, params.grpo.launch, [])
+            (f"grpo/{row_name}", grpo_shape(facts, trainer, row.with_audio), trainer, params.grpo.launch, [])
         )
     ser = params.ser_finetune
     if ser.trainer.get("max_steps", -1) != 0:
         ser_facts = model_facts(_checkpoint_of(ser.base, params, "ser_finetune.base"))
-        training.append(("ser_finetune", _lora_shape(ser_facts, ser.lora, ser.trainer), ser.trainer, "python", []))
+        training.append(("ser_finetune", lora_shape(ser_facts, ser.lora, ser.trainer), ser.trainer, "python", []))
     for name, shape, trainer, launch, notes in training:
         processes = launch_processes(launch)
         used = min(gpus, processes)
