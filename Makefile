@@ -61,7 +61,7 @@ data: $(STAMP)
 
 repro: data
 	@mkdir -p .cache && touch .cache/repro_started   # benchmarks/pipeline_time.py times the stages from here
-	$(BIN)/dvc repro
+	$(BIN)/python -m audioreason.warm with -- $(BIN)/dvc repro   # stages fork from one warm interpreter
 	@echo "Done. Results: 'dvc metrics show', outputs/, and 'make ui' for MLflow."
 
 test: $(STAMP)

@@ -2,8 +2,10 @@
 
 The copy holds only the tracked files (a new git repository), generates ``data/`` with
 ``audioreason world`` (which must match the committed ``data.dvc``), runs the whole
-pipeline at the default (tiny) scale, then checks that a second ``dvc repro`` does
-nothing and that MLflow holds the training and evaluation runs.
+pipeline at the default (tiny) scale as ``make repro`` does (stages forked from a warm
+interpreter), then checks that a second ``dvc repro`` does nothing, that MLflow holds the
+training and evaluation runs, and that a GRPO row run again as a plain process writes the
+same metrics and outputs.
 """
 
 from __future__ import annotations
@@ -82,7 +84,10 @@ def test_generated_world_matches_data_dvc(fresh_clone):
 
 
 def test_dvc_repro_runs_every_stage(fresh_clone):
-    out = sh(["dvc", "repro"], fresh_clone).stdout
+    # As `make repro` runs it: every stage forked from one warm interpreter (audioreason.warm).
+    proc = sh([sys.executable, "-m", "audioreason.warm", "with", "--", "dvc", "repro"], fresh_clone)
+    out = proc.stdout
+    assert "server ready" in proc.stderr and "without the server" not in proc.stderr
     rows = ("baseline", "sft_only", "top_kd", "skip_kd", "layer_kd", "layer_ac_kd")
     for stage in (
         "ingest",
@@ -236,3 +241,13 @@ def test_mlflow_holds_the_runs(fresh_clone):
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=fresh_clone, capture_output=True, text=True).stdout.strip()
     # dvc.lock is rewritten while the pipeline runs, so the commit may be marked dirty.
     assert commits and commits <= {head, f"{head}-dirty"}
+
+
+def test_a_row_run_as_a_plain_process_reproduces_the_forked_one(fresh_clone):
+    """The warm server changes how a stage starts, not what it computes: a GRPO row (training, checkpoint
+    selection, evaluation) rerun by plain ``dvc repro`` writes the same metrics and the same outputs."""
+    metrics = fresh_clone / "metrics/grpo/grpo_avqa.json"
+    forked = json.loads(metrics.read_text())
+    sh(["dvc", "repro", "--force", "--single-item", "grpo@grpo_avqa"], fresh_clone)
+    assert json.loads(metrics.read_text()) == forked and forked["steps"] > 0
+    assert "up to date" in sh(["dvc", "status", "grpo@grpo_avqa"], fresh_clone).stdout  # same output hashes

@@ -367,7 +367,10 @@ def test_the_cronjob_retrains_then_gates_and_never_overlaps():
     steps = [" ".join(c[:2]) for c in commands(container)]
     assert [s for s in steps if s.startswith("dvc ")] == ["dvc pull", "dvc repro", "dvc push"]
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    assert "register" in stages and stages["register"]["cmd"] == "python -m audioreason.stages.register"
+    assert (
+        "register" in stages
+        and stages["register"]["cmd"] == "python -m audioreason.warm -m audioreason.stages.register"
+    )
     env = {e["name"] for e in container["env"]} | set(documents(K8S / "config.yaml")[0]["data"])
     assert "MLFLOW_TRACKING_URI" in env
 

@@ -36,8 +36,9 @@ def test_the_interventions_matrix_matches_the_params():
 
 def test_the_8_gpu_training_stages_start_from_their_launch_key():
     """distill (paper 01 §4.2), sft_cot and grpo (paper 02 §4.1) train on 8 GPUs at paper scale: each dvc.yaml
-    command is ``${<stage>.launch} -m audioreason.stages.<stage>``, ``python`` in the tiny params, ``torchrun`` over
-    the node in the paper's; every params section with a ``launch`` key is started by it."""
+    command is ``${<stage>.launch} -m audioreason.stages.<stage>``, ``python -m audioreason.warm`` (python, forked
+    from the warm interpreter) in the tiny params, ``torchrun`` over the node in the paper's; every params section
+    with a ``launch`` key is started by it."""
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     tiny, paper = (yaml.safe_load((REPO / f).read_text()) for f in ("params.yaml", "params.paper.yaml"))
     launched = {name for name, section in tiny.items() if isinstance(section, dict) and "launch" in section}
@@ -45,5 +46,5 @@ def test_the_8_gpu_training_stages_start_from_their_launch_key():
     for name in launched:
         cmd = (stages[name].get("do") or stages[name])["cmd"]
         assert cmd.startswith(f"${{{name}.launch}} -m audioreason.stages.{name} "), (name, cmd)
-        assert tiny[name]["launch"] == "python"
+        assert tiny[name]["launch"] == "python -m audioreason.warm"
         assert paper[name]["launch"] == "torchrun --nproc_per_node=8"

@@ -208,6 +208,25 @@ def test_reads_array_form_with_id_column_and_open_question(tmp_path):
     np.testing.assert_allclose(samples, _tone(770.0), atol=1e-6)
 
 
+def test_clips_of_one_row_group_read_it_once_and_a_rewritten_file_is_read_again(tmp_path, monkeypatch):
+    import os
+
+    rows = [_row(audio={"array": _tone(f).tolist(), "sampling_rate": SR}) for f in (330.0, 550.0, 770.0)]
+    f = _write(tmp_path / "export.parquet", rows, array_form=True, row_group_size=2)
+    reads = []
+    real = pq.ParquetFile.read_row_group
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", lambda self, i, **kw: reads.append(i) or real(self, i, **kw))
+    for row, freq in ((0, 330.0), (1, 550.0), (2, 770.0), (0, 330.0), (2, 770.0)):
+        np.testing.assert_allclose(load_cota_audio(f"{f}#{row}")[0], _tone(freq), atol=1e-6)
+    assert reads == [0, 1]  # each group once, though five clips were asked for
+    with pytest.raises(IndexError, match="has 3 rows, no row 3"):
+        load_cota_audio(f"{f}#3")
+    _write(f, [_row(audio={"array": _tone(990.0).tolist(), "sampling_rate": SR})], array_form=True)
+    os.utime(f, ns=(1, 1))  # a different mtime, however fast the rewrite
+    np.testing.assert_allclose(load_cota_audio(f"{f}#0")[0], _tone(990.0), atol=1e-6)
+    assert reads == [0, 1, 0]
+
+
 def test_folder_is_searched_recursively_and_sorted(tmp_path):
     _write(tmp_path / "data" / "b" / "part-1.parquet", [_row()])
     _write(tmp_path / "data" / "a.parquet", [_row(), _row()])

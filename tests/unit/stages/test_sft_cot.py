@@ -112,7 +112,11 @@ def test_the_paper_launch_and_deepspeed_layout_are_batch_8_per_gpu_on_8_gpus():
     tiny, paper = (
         load_params(REPO_ROOT / f, sections=["sft_cot"])["sft_cot"] for f in ("params.yaml", "params.paper.yaml")
     )
-    assert isinstance(paper, SftCotConfig) and tiny.launch == "python" and "deepspeed" not in tiny.trainer
+    assert (
+        isinstance(paper, SftCotConfig)
+        and tiny.launch == "python -m audioreason.warm"
+        and "deepspeed" not in tiny.trainer
+    )
     world = int(paper.launch.split("--nproc_per_node=")[1].split()[0])
     ds = json.loads((REPO_ROOT / paper.trainer["deepspeed"]).read_text())
     assert world == 8 and paper.trainer["per_device_train_batch_size"] == 8
