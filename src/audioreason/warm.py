@@ -32,6 +32,7 @@ This module imports only the standard library: it is what every stage command st
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import json
 import os
@@ -46,6 +47,7 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 ENV = "AUDIOREASON_WARM"
@@ -120,8 +122,9 @@ def _recv(sock: socket.socket, with_fds: int = 0) -> tuple[dict, list[int]]:
 
 
 def fingerprint(env: dict[str, str]) -> dict[str, str]:
-    """What must match between the server and a stage: the environment the imports read, less :data:`VOLATILE`."""
-    return {k: v for k, v in env.items() if k not in VOLATILE and k != ENV and not k.startswith("DVC_")}
+    """What must match between the server and a stage: the environment the imports read, less :data:`VOLATILE`
+    and the project's own ``AUDIOREASON_*`` (read by the project's modules, which every stage imports itself)."""
+    return {k: v for k, v in env.items() if k not in VOLATILE and not k.startswith(("DVC_", "AUDIOREASON_"))}
 
 
 # --------------------------------------------------------------------------- the stage command
@@ -323,40 +326,49 @@ def serve(path: str, ready_fd: int | None = None) -> None:
         Path(path).unlink(missing_ok=True)
 
 
-def run_with_server(cmd: list[str]) -> int:
-    """Run ``cmd`` with a server for its duration (``$AUDIOREASON_WARM`` set for it); its exit status."""
+@contextlib.contextmanager
+def server(env: dict[str, str] | None = None) -> Iterator[str | None]:
+    """A server for the block, started under ``env`` (default: this process's); yields its socket path,
+    ``None`` if it did not start (commands then run as plain processes)."""
     folder = tempfile.mkdtemp(prefix="audioreason-warm-")  # short: a socket path is at most ~100 bytes
     path = os.path.join(folder, "sock")
     read_end, write_end = os.pipe()
     started = time.perf_counter()
-    server = subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "audioreason.warm", "serve", "--socket", path, "--ready-fd", str(write_end)],
         pass_fds=(write_end,),
         stdin=subprocess.DEVNULL,
+        env={k: v for k, v in (os.environ if env is None else env).items() if k != ENV},
     )
     os.close(write_end)
     with os.fdopen(read_end) as ready:
         line = ready.readline()
-    env = dict(os.environ)
     if line:
         skipped = json.loads(line)["skipped"]
         note = f"; not preloaded: {', '.join(skipped)}" if skipped else ""
         print(f"audioreason.warm: server ready in {time.perf_counter() - started:.1f} s{note}", file=sys.stderr)
-        env[ENV] = path
     else:
         print("audioreason.warm: the server did not start; stages run as plain processes", file=sys.stderr)
     try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 128 + signal.SIGINT
+        yield path if line else None
     finally:
-        server.terminate()
+        proc.terminate()
         try:
-            server.wait(timeout=10)
+            proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            server.kill()
+            proc.kill()
         Path(path).unlink(missing_ok=True)
         os.rmdir(folder)
+
+
+def run_with_server(cmd: list[str]) -> int:
+    """Run ``cmd`` with a server for its duration (``$AUDIOREASON_WARM`` set for it); its exit status."""
+    with server() as path:
+        env = {**os.environ, ENV: path} if path else dict(os.environ)
+        try:
+            return subprocess.call(cmd, env=env)
+        except KeyboardInterrupt:
+            return 128 + signal.SIGINT
 
 
 USAGE = __doc__.split("Commands::")[1].split("This module")[0]

@@ -7,17 +7,19 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
+from audioreason import warm
 from helpers import shrink_world
 
 BIN = Path(sys.executable).parent
 STAGE_TIMEOUT_S = 900
+_warm_socket: list[str] = []  # the session's warm server (audioreason.warm), once a stage test asks for one
 
 
 def _run_stage(
@@ -26,16 +28,20 @@ def _run_stage(
     """``python -m audioreason.stages.<stage> ARGS`` in ``ws`` (or ``LAUNCHER audioreason.stages.<stage> ARGS``,
     e.g. ``torchrun --nproc_per_node=1 -m``), the virtualenv's bin first on PATH and ``env`` added.
 
+    Without a launcher the stage is forked from the session's warm server, as ``make repro`` runs it
+    (``python -m audioreason.warm -m ...``; a plain process where the environment differs from the server's).
     With ``check`` a non-zero exit fails the test with the ends of stdout and stderr.
     """
-    cmd = [*(launcher or [sys.executable, "-m"]), f"audioreason.stages.{stage}", *args]
+    plain = [sys.executable, "-m", "audioreason.warm", "-m"] if _warm_socket else [sys.executable, "-m"]
+    cmd = [*(launcher or plain), f"audioreason.stages.{stage}", *args]
+    server = {warm.ENV: _warm_socket[0]} if _warm_socket and not launcher else {}
     proc = subprocess.run(
         cmd,
         cwd=ws,
         capture_output=True,
         text=True,
         timeout=STAGE_TIMEOUT_S,
-        env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", **env},
+        env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", **env, **server},
     )
     if check and proc.returncode != 0:
         raise AssertionError(
@@ -74,7 +80,16 @@ def _mlflow_run(ws: Path, name: str) -> MlflowRun:
 
 
 @pytest.fixture(scope="session")
-def run_stage() -> Callable[..., subprocess.CompletedProcess]:
+def warm_server() -> Iterator[str | None]:
+    """One warm interpreter for the session's stage processes (torch, transformers ... imported once)."""
+    with warm.server({**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}) as path:
+        _warm_socket[:] = [path] if path else []
+        yield path
+        _warm_socket.clear()
+
+
+@pytest.fixture(scope="session")
+def run_stage(warm_server) -> Callable[..., subprocess.CompletedProcess]:
     """``run_stage(ws, stage, *args, launcher=None, check=True, **env)``: one stage, as DVC runs it."""
     return _run_stage
 
@@ -92,7 +107,7 @@ def mlflow_run() -> Callable[[Path, str], MlflowRun]:
 
 
 @pytest.fixture(scope="session")
-def make_workspace(tmp_path_factory, repo_root) -> Callable[..., Path]:
+def make_workspace(tmp_path_factory, repo_root, warm_server) -> Callable[..., Path]:
     """``make_workspace(name, edit_params, stages=(), links=())``: a fresh stage workspace.
 
     The workspace's params.yaml is the repository's with the world shrunk (:func:`helpers.shrink_world`),
