@@ -304,18 +304,16 @@ ROW_GROUP_CACHE_BYTES = 1 << 30
 """What :func:`load_cota_audio` keeps of recently read ``audio`` row groups (least recently used out first)."""
 
 _row_groups: OrderedDict[tuple[str, float, int], pa.ChunkedArray] = OrderedDict()
+_bounds: dict[str, tuple[float, list[int]]] = {}  # file -> (mtime, first row of each row group + [rows])
 
 
-def _row_group_bounds(file: str) -> tuple[float, list[int]]:
-    """``(mtime, [first row of each row group] + [rows])`` of a parquet file, from its footer."""
+def _row_group_bounds(file: str) -> list[int]:
+    """The first row of each row group of a parquet file, then its row count, from its footer."""
     meta = pq.ParquetFile(file).metadata
     bounds = [0]
     for rg in range(meta.num_row_groups):
         bounds.append(bounds[-1] + meta.row_group(rg).num_rows)
-    return Path(file).stat().st_mtime, bounds
-
-
-_bounds: dict[str, tuple[float, list[int]]] = {}
+    return bounds
 
 
 def _audio_column(file: str, row: int) -> tuple[pa.ChunkedArray, int]:
@@ -328,7 +326,7 @@ def _audio_column(file: str, row: int) -> tuple[pa.ChunkedArray, int]:
     """
     mtime = Path(file).stat().st_mtime
     if file not in _bounds or _bounds[file][0] != mtime:
-        _bounds[file] = _row_group_bounds(file)
+        _bounds[file] = (mtime, _row_group_bounds(file))
     bounds = _bounds[file][1]
     if not 0 <= row < bounds[-1]:
         raise IndexError(f"{file} has {bounds[-1]} rows, no row {row}")
